@@ -1,0 +1,53 @@
+/*
+ * A set of block pointers, optionally with one value per block: open addressing, linear probing, O(1) expected.
+ *
+ * Used by the spy path (which blocks were allocated under the current spy: keys only, 8 bytes a slot on 64-bit)
+ * and by the diagnostics (which live blocks came from ole32mem and from where: a value per key).
+ *
+ * Not thread-safe: every caller holds the lock that protects the table. NULL is never a key.
+ *
+ * Copyright 2026 the ole32mem authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#ifndef OLE32MEM_BLOCKTABLE_H
+#define OLE32MEM_BLOCKTABLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct block_table
+{
+    uintptr_t *keys;   /* capacity slots, 0 = empty; NULL until the first insert */
+    void **values;     /* capacity slots when with_values, else NULL */
+    size_t capacity;   /* a power of two, or 0 */
+    size_t count;      /* occupied slots */
+    unsigned shift;    /* bits of uintptr_t minus log2(capacity): the hash keeps the top bits */
+    int with_values;
+};
+
+#define BLOCK_TABLE_INIT_KEYS {NULL, NULL, 0, 0, 0, 0}
+#define BLOCK_TABLE_INIT_VALUES {NULL, NULL, 0, 0, 0, 1}
+
+/* Makes room for `more` further inserts, so that they cannot fail. Returns 0 when out of memory. */
+int block_table_reserve(struct block_table *table, size_t more);
+
+/* Inserts key (or replaces its value). Returns 0 only when out of memory (never after a matching reserve). */
+int block_table_insert(struct block_table *table, const void *key, void *value);
+
+/* Nonzero when key is in the table; *value (if not NULL) receives its value. */
+int block_table_lookup(const struct block_table *table, const void *key, void **value);
+
+/* Removes key; nonzero when it was there, and *value (if not NULL) receives its value. */
+int block_table_remove(struct block_table *table, const void *key, void **value);
+
+/* Calls visit for every entry, in no particular order. The table must not change meanwhile. */
+void block_table_foreach(const struct block_table *table, void (*visit)(const void *key, void *value, void *context),
+                         void *context);
+
+/* Empties the table and returns its memory. */
+void block_table_clear(struct block_table *table);
+
+/* Bytes of bookkeeping memory the table holds. */
+size_t block_table_memory(const struct block_table *table);
+
+#endif /* OLE32MEM_BLOCKTABLE_H */

@@ -1,0 +1,226 @@
+/*
+ * ole32mem.dll: the exports of ole32's task allocator and the static IMalloc object, over the core in
+ * task_memory.c. This file is COM plumbing only: argument checks, the IMalloc vtable, and the adapter that lets
+ * the core call an IMallocSpy. Every method passes its return address down for the diagnostics.
+ *
+ * Copyright 2026 the ole32mem authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#define WIN32_LEAN_AND_MEAN
+#define COM_NO_WINDOWS_H
+#define COBJMACROS
+#define CONST_VTABLE
+#define OLE32MEM_BUILDING_DLL
+#include <windows.h>
+
+#include "ole32mem_objidl.h"
+/* The SDK's prototypes of the exports, without dllimport, so that the compiler checks our definitions. */
+#define _OLE32_
+#include <objbase.h>
+
+#include "ole32mem.h"
+#include "task_memory.h"
+
+#define CALLER() __builtin_return_address(0)
+
+static HRESULT WINAPI allocator_QueryInterface(IMalloc *iface, REFIID riid, void **obj)
+{
+    if (!obj)
+        return E_POINTER;
+    if (IsEqualIID(riid, &IID_IUnknown) || IsEqualIID(riid, &IID_IMalloc))
+    {
+        *obj = iface;
+        return S_OK;
+    }
+    *obj = NULL;
+    return E_NOINTERFACE;
+}
+
+/* The allocator is static: references are not counted and nothing is ever destroyed. */
+static ULONG WINAPI allocator_AddRef(IMalloc *iface)
+{
+    (void)iface;
+    return 2;
+}
+
+static ULONG WINAPI allocator_Release(IMalloc *iface)
+{
+    (void)iface;
+    return 1;
+}
+
+static void *WINAPI allocator_Alloc(IMalloc *iface, SIZE_T size)
+{
+    (void)iface;
+    return task_alloc(size, CALLER());
+}
+
+static void *WINAPI allocator_Realloc(IMalloc *iface, void *block, SIZE_T size)
+{
+    (void)iface;
+    return task_realloc(block, size, CALLER());
+}
+
+static void WINAPI allocator_Free(IMalloc *iface, void *block)
+{
+    (void)iface;
+    task_free(block, CALLER());
+}
+
+static SIZE_T WINAPI allocator_GetSize(IMalloc *iface, void *block)
+{
+    (void)iface;
+    return task_get_size(block, CALLER());
+}
+
+static int WINAPI allocator_DidAlloc(IMalloc *iface, void *block)
+{
+    (void)iface;
+    return task_did_alloc(block, CALLER());
+}
+
+static void WINAPI allocator_HeapMinimize(IMalloc *iface)
+{
+    (void)iface;
+    task_heap_minimize();
+}
+
+static const IMallocVtbl allocator_vtbl = {
+    allocator_QueryInterface,
+    allocator_AddRef,
+    allocator_Release,
+    allocator_Alloc,
+    allocator_Realloc,
+    allocator_Free,
+    allocator_GetSize,
+    allocator_DidAlloc,
+    allocator_HeapMinimize,
+};
+
+static IMalloc task_allocator = {&allocator_vtbl};
+
+/* The core's view of an IMallocSpy: each hook is one call through the spy's vtable. */
+static void *spy_acquire(void *object)
+{
+    IUnknown *unknown = object;
+    void *spy = NULL;
+
+    /* Registration keeps the reference this QueryInterface returns (it is the AddRef) and releases it on revoke. */
+    if (FAILED(unknown->lpVtbl->QueryInterface(unknown, &IID_IMallocSpy, &spy)))
+        return NULL;
+    return spy;
+}
+
+static void spy_release(void *spy)
+{
+    IMallocSpy_Release((IMallocSpy *)spy);
+}
+
+static SIZE_T spy_pre_alloc(void *spy, SIZE_T request)
+{
+    return IMallocSpy_PreAlloc((IMallocSpy *)spy, request);
+}
+
+static void *spy_post_alloc(void *spy, void *actual)
+{
+    return IMallocSpy_PostAlloc((IMallocSpy *)spy, actual);
+}
+
+static void *spy_pre_free(void *spy, void *request, BOOL spyed)
+{
+    return IMallocSpy_PreFree((IMallocSpy *)spy, request, spyed);
+}
+
+static void spy_post_free(void *spy, BOOL spyed)
+{
+    IMallocSpy_PostFree((IMallocSpy *)spy, spyed);
+}
+
+static SIZE_T spy_pre_realloc(void *spy, void *request, SIZE_T size, void **new_request, BOOL spyed)
+{
+    return IMallocSpy_PreRealloc((IMallocSpy *)spy, request, size, new_request, spyed);
+}
+
+static void *spy_post_realloc(void *spy, void *actual, BOOL spyed)
+{
+    return IMallocSpy_PostRealloc((IMallocSpy *)spy, actual, spyed);
+}
+
+static void *spy_pre_get_size(void *spy, void *request, BOOL spyed)
+{
+    return IMallocSpy_PreGetSize((IMallocSpy *)spy, request, spyed);
+}
+
+static SIZE_T spy_post_get_size(void *spy, SIZE_T actual, BOOL spyed)
+{
+    return IMallocSpy_PostGetSize((IMallocSpy *)spy, actual, spyed);
+}
+
+static void *spy_pre_did_alloc(void *spy, void *request, BOOL spyed)
+{
+    return IMallocSpy_PreDidAlloc((IMallocSpy *)spy, request, spyed);
+}
+
+static int spy_post_did_alloc(void *spy, void *request, BOOL spyed, int actual)
+{
+    return IMallocSpy_PostDidAlloc((IMallocSpy *)spy, request, spyed, actual);
+}
+
+static void spy_pre_heap_minimize(void *spy)
+{
+    IMallocSpy_PreHeapMinimize((IMallocSpy *)spy);
+}
+
+static void spy_post_heap_minimize(void *spy)
+{
+    IMallocSpy_PostHeapMinimize((IMallocSpy *)spy);
+}
+
+static const struct spy_ops imallocspy_ops = {
+    spy_acquire,       spy_release,        spy_pre_alloc,      spy_post_alloc,        spy_pre_free,
+    spy_post_free,     spy_pre_realloc,    spy_post_realloc,   spy_pre_get_size,      spy_post_get_size,
+    spy_pre_did_alloc, spy_post_did_alloc, spy_pre_heap_minimize, spy_post_heap_minimize,
+};
+
+HRESULT WINAPI CoGetMalloc(DWORD context, IMalloc **allocator)
+{
+    if (!allocator)
+        return E_INVALIDARG;
+    if (context != MEMCTX_TASK)
+    {
+        *allocator = NULL;
+        return E_INVALIDARG;
+    }
+    *allocator = &task_allocator;
+    return S_OK;
+}
+
+void *WINAPI CoTaskMemAlloc(SIZE_T size)
+{
+    return task_alloc(size, CALLER());
+}
+
+void *WINAPI CoTaskMemRealloc(void *block, SIZE_T size)
+{
+    return task_realloc(block, size, CALLER());
+}
+
+void WINAPI CoTaskMemFree(void *block)
+{
+    task_free(block, CALLER());
+}
+
+HRESULT WINAPI CoRegisterMallocSpy(IMallocSpy *spy)
+{
+    return task_register_spy(spy, &imallocspy_ops);
+}
+
+HRESULT WINAPI CoRevokeMallocSpy(void)
+{
+    return task_revoke_spy();
+}
+
+DWORD WINAPI Ole32memGetVersion(void)
+{
+    return OLE32MEM_VERSION;
+}

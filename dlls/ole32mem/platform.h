@@ -1,0 +1,44 @@
+/*
+ * The thin platform layer under the allocator core.
+ *
+ * The core (task_memory.c, blocktable.c) names no operating-system call: everything it needs from the system goes
+ * through the functions declared here, so the same core compiles into ole32mem.dll (platform_win32.h: the process
+ * heap, an SRW lock) and into host test programs on Linux (platform_posix.h: malloc with a size header, a pthread
+ * mutex), where sanitizers and fuzzers can run on it.
+ *
+ * Contract of every implementation:
+ *   plat_heap_alloc(n)      a block of n bytes (n may be 0), aligned for any type; NULL on failure.
+ *   plat_heap_realloc(p, n) p != NULL and n != 0; NULL on failure with p left intact.
+ *   plat_heap_free(p)       p != NULL; frees a block of this heap.
+ *   plat_heap_size(p)       the size requested for live block p; (size_t)-1 when p is not one.
+ *   plat_heap_owns(p)       nonzero when p is a live block of this heap; must not crash on wild pointers and must
+ *                           only look at the one block (never walk the heap).
+ *   plat_heap_minimize()    give free memory back to the system where the heap can.
+ *   plat_meta_alloc/free    zeroed memory for the core's own bookkeeping, never seen by the program.
+ *   plat_mutex              a plain (non-recursive) mutex with a static initializer PLAT_MUTEX_INIT.
+ *   plat_thread_id()        a nonzero id of the calling thread.
+ * HRESULT, the few error codes the core returns, and SIZE_T come from the platform header too.
+ *
+ * Copyright 2026 the ole32mem authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#ifndef OLE32MEM_PLATFORM_H
+#define OLE32MEM_PLATFORM_H
+
+#ifdef _WIN32
+#include "platform_win32.h"
+#else
+#include "platform_posix.h"
+#endif
+
+#if defined(__GNUC__)
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+#define NOINLINE __attribute__((noinline))
+#else
+#define likely(x) (x)
+#define unlikely(x) (x)
+#define NOINLINE
+#endif
+
+#endif /* OLE32MEM_PLATFORM_H */

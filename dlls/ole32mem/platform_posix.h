@@ -1,0 +1,64 @@
+/*
+ * Platform layer for the Linux host build (tests under ASan/UBSan/TSan and libFuzzer).
+ *
+ * The heap is malloc with a small header that records the requested size, because GetSize must answer the
+ * requested size, not malloc_usable_size's rounding. plat_heap_owns is exact: live blocks are kept in a block
+ * table of their own (under its own mutex), so the host tests can check DidAlloc on wild pointers without
+ * dereferencing them. None of this is in the DLL.
+ *
+ * Copyright 2026 the ole32mem authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#ifndef OLE32MEM_PLATFORM_POSIX_H
+#define OLE32MEM_PLATFORM_POSIX_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef int32_t HRESULT;
+typedef size_t SIZE_T;
+typedef int BOOL;
+#define S_OK ((HRESULT)0)
+#define E_ACCESSDENIED ((HRESULT)0x80070005)
+#define E_INVALIDARG ((HRESULT)0x80070057)
+#define CO_E_OBJISREG ((HRESULT)0x800401FB)
+#define CO_E_OBJNOTREG ((HRESULT)0x800401FC)
+#define SUCCEEDED(hr) ((HRESULT)(hr) >= 0)
+#define FAILED(hr) ((HRESULT)(hr) < 0)
+#ifndef TRUE
+#define TRUE 1
+#define FALSE 0
+#endif
+
+void *plat_heap_alloc(size_t n);
+void *plat_heap_realloc(void *p, size_t n);
+void plat_heap_free(void *p);
+size_t plat_heap_size(const void *p);
+int plat_heap_owns(const void *p);
+void plat_heap_minimize(void);
+void *plat_meta_alloc(size_t n);
+void plat_meta_free(void *p);
+
+/* Test hook: how many host heap blocks are live (leak checks in the host tests). */
+size_t plat_heap_live_blocks(void);
+
+typedef pthread_mutex_t plat_mutex;
+#define PLAT_MUTEX_INIT PTHREAD_MUTEX_INITIALIZER
+
+static inline void plat_mutex_lock(plat_mutex *m)
+{
+    pthread_mutex_lock(m);
+}
+
+static inline void plat_mutex_unlock(plat_mutex *m)
+{
+    pthread_mutex_unlock(m);
+}
+
+typedef uintptr_t plat_thread_id_t;
+
+/* The address of a thread-local object: unique among live threads and never 0. */
+plat_thread_id_t plat_thread_id(void);
+
+#endif /* OLE32MEM_PLATFORM_POSIX_H */

@@ -1,0 +1,275 @@
+/*
+ * The task allocator's slow path: spy registration, hook dispatch and the spied-block table.
+ *
+ * Protocol (the only shared state is below; all of it but task_route is guarded by core_lock):
+ *
+ *  1. task_route is nonzero exactly while a spy is registered (including while its revoke is pending) or
+ *     diagnostics are on. It is written only under core_lock, and read without the lock by the inline fast path,
+ *     which does the plain heap call when it reads 0.
+ *  2. Every slow-path call takes core_lock and reads the spy again under it; a call that entered the slow path
+ *     but finds no spy does the plain operation. So a hook only runs while its spy is registered, and Pre, the
+ *     heap call and Post of one operation run under one hold of the lock: no other thread's hook, registration
+ *     or revoke can come between them. The lock is recursive so that a hook may call the allocator on its own
+ *     thread (WIL's spy calls GetSize from PreFree).
+ *  3. A spy is released only under core_lock, after task_route has been cleared and only when no spied block is
+ *     outstanding. A fast-path reader that saw 0 touches no spy; one that saw the old nonzero value finds the spy
+ *     gone once it holds the lock. Hence no call through a released spy and no Post without its Pre.
+ *  4. Why the fast path may skip the lock: a block allocated under a spy keeps that spy registered (revoke is
+ *     deferred while spied blocks are outstanding), so whoever frees, reallocates or measures a spied block
+ *     reads a nonzero task_route (acquire ordering, and the block reached that thread after its allocation).
+ *     A fast-path call that reads 0 therefore never handles a spied block, and its place in the order of events
+ *     is that read: an Alloc racing with a registration simply happened before it (its block is not spied).
+ *  5. The table holds the pointers the program got back (PostAlloc's and PostRealloc's answers) for blocks
+ *     allocated or reallocated while the current spy was registered: fSpyed is a lookup, the outstanding count is
+ *     its size, and its memory is returned when the spy is released.
+ *
+ * Copyright 2026 the ole32mem authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "task_memory.h"
+#include "blocktable.h"
+#include "recursive_lock.h"
+
+atomic_uintptr_t task_route;
+
+static struct recursive_lock core_lock = RECURSIVE_LOCK_INIT;
+
+/* All guarded by core_lock. */
+static void *current_spy;
+static const struct spy_ops *spy_ops;
+static int revoke_pending;
+static struct block_table spied_blocks = BLOCK_TABLE_INIT_KEYS;
+
+static void set_route_bit(uintptr_t bit, int on)
+{
+    if (on)
+        atomic_fetch_or_explicit(&task_route, bit, memory_order_release);
+    else
+        atomic_fetch_and_explicit(&task_route, ~bit, memory_order_release);
+}
+
+/* Called under core_lock after a spied block went away: completes a revoke that was waiting for the last one.
+ * The Release comes after the PostFree of that block and after task_route says "no spy", so nothing can call
+ * the spy any more. */
+static void finish_pending_revoke(void)
+{
+    void *spy = current_spy;
+    const struct spy_ops *ops = spy_ops;
+
+    if (!revoke_pending || spied_blocks.count)
+        return;
+    current_spy = NULL;
+    spy_ops = NULL;
+    revoke_pending = 0;
+    block_table_clear(&spied_blocks);
+    set_route_bit(TASK_ROUTE_SPY, 0);
+    ops->release(spy);
+}
+
+static void *spied_alloc(SIZE_T size)
+{
+    SIZE_T actual_size;
+    void *actual, *result;
+
+    /* Room in the table first: once the spy has seen the block we must be able to record it. */
+    if (!block_table_reserve(&spied_blocks, 1))
+        return NULL;
+    actual_size = spy_ops->pre_alloc(current_spy, size);
+    /* A spy refuses a request by answering 0; for a 0-byte request 0 is just the size. */
+    if (size && !actual_size)
+        return NULL;
+    actual = plat_heap_alloc(actual_size);
+    result = spy_ops->post_alloc(current_spy, actual);
+    if (actual && result)
+        block_table_insert(&spied_blocks, result, NULL);
+    return result;
+}
+
+static void spied_free(void *block)
+{
+    BOOL spyed = block_table_lookup(&spied_blocks, block, NULL);
+    void *actual = spy_ops->pre_free(current_spy, block, spyed);
+
+    if (actual)
+        plat_heap_free(actual);
+    if (spyed)
+        block_table_remove(&spied_blocks, block, NULL);
+    spy_ops->post_free(current_spy, spyed);
+    if (spyed)
+        finish_pending_revoke();
+}
+
+static void *spied_realloc(void *block, SIZE_T size)
+{
+    BOOL spyed;
+    SIZE_T actual_size;
+    void *new_request = block, *actual, *result;
+
+    if (!block_table_reserve(&spied_blocks, 1))
+        return NULL;
+    spyed = block_table_lookup(&spied_blocks, block, NULL);
+    actual_size = spy_ops->pre_realloc(current_spy, block, size, &new_request, spyed);
+    /* Refused (size is never 0 here): no PostRealloc, the block is unchanged and keeps its spied state. */
+    if (!actual_size)
+        return NULL;
+    actual = plat_heap_realloc(new_request, actual_size);
+    if (!actual)
+        return spy_ops->post_realloc(current_spy, NULL, spyed);
+    if (spyed)
+        block_table_remove(&spied_blocks, block, NULL);
+    /* The documented meaning of fSpyed in PostRealloc is "the original allocation was made under this spy", the
+     * same as PreRealloc's; from now on the block counts as spied either way. */
+    result = spy_ops->post_realloc(current_spy, actual, spyed);
+    if (result)
+        block_table_insert(&spied_blocks, result, NULL);
+    else if (spyed)
+        finish_pending_revoke();
+    return result;
+}
+
+void *task_alloc_slow(SIZE_T size, const void *caller)
+{
+    void *result;
+
+    (void)caller;
+    recursive_lock_enter(&core_lock);
+    result = current_spy ? spied_alloc(size) : plat_heap_alloc(size);
+    recursive_lock_leave(&core_lock);
+    return result;
+}
+
+void task_free_slow(void *block, const void *caller)
+{
+    (void)caller;
+    recursive_lock_enter(&core_lock);
+    if (current_spy)
+        spied_free(block);
+    else
+        plat_heap_free(block);
+    recursive_lock_leave(&core_lock);
+}
+
+void *task_realloc_slow(void *block, SIZE_T size, const void *caller)
+{
+    void *result = NULL;
+
+    /* Realloc(NULL, n) is an Alloc and Realloc(p, 0) a Free, hooks included (Windows calls PreAlloc/PreFree). */
+    if (!block)
+        return task_alloc_slow(size, caller);
+    if (!size)
+    {
+        task_free_slow(block, caller);
+        return NULL;
+    }
+    recursive_lock_enter(&core_lock);
+    result = current_spy ? spied_realloc(block, size) : plat_heap_realloc(block, size);
+    recursive_lock_leave(&core_lock);
+    return result;
+}
+
+SIZE_T task_get_size_slow(void *block, const void *caller)
+{
+    SIZE_T size;
+
+    (void)caller;
+    recursive_lock_enter(&core_lock);
+    if (current_spy)
+    {
+        BOOL spyed = block_table_lookup(&spied_blocks, block, NULL);
+        void *actual = spy_ops->pre_get_size(current_spy, block, spyed);
+
+        size = spy_ops->post_get_size(current_spy, plat_heap_size(actual), spyed);
+    }
+    else
+        size = plat_heap_size(block);
+    recursive_lock_leave(&core_lock);
+    return size;
+}
+
+int task_did_alloc_slow(void *block, const void *caller)
+{
+    int result;
+
+    (void)caller;
+    recursive_lock_enter(&core_lock);
+    if (current_spy)
+    {
+        BOOL spyed = block_table_lookup(&spied_blocks, block, NULL);
+        void *actual = spy_ops->pre_did_alloc(current_spy, block, spyed);
+        /* A spied block is ours by construction, whatever pointer the spy maps it to: no heap lookup. */
+        int owned = spyed || plat_heap_owns(actual);
+
+        /* PostDidAlloc gets the caller's pointer, not PreDidAlloc's answer. */
+        result = spy_ops->post_did_alloc(current_spy, block, spyed, owned);
+    }
+    else
+        result = plat_heap_owns(block);
+    recursive_lock_leave(&core_lock);
+    return result;
+}
+
+void task_heap_minimize_slow(void)
+{
+    recursive_lock_enter(&core_lock);
+    if (current_spy)
+    {
+        spy_ops->pre_heap_minimize(current_spy);
+        plat_heap_minimize();
+        spy_ops->post_heap_minimize(current_spy);
+    }
+    else
+        plat_heap_minimize();
+    recursive_lock_leave(&core_lock);
+}
+
+HRESULT task_register_spy(void *object, const struct spy_ops *ops)
+{
+    HRESULT hr = S_OK;
+    void *spy;
+
+    if (!object)
+        return E_INVALIDARG;
+    recursive_lock_enter(&core_lock);
+    if (current_spy)
+        hr = CO_E_OBJISREG;
+    else if (!(spy = ops->acquire(object)))
+        hr = E_INVALIDARG;
+    else
+    {
+        current_spy = spy;
+        spy_ops = ops;
+        set_route_bit(TASK_ROUTE_SPY, 1);
+    }
+    recursive_lock_leave(&core_lock);
+    return hr;
+}
+
+HRESULT task_revoke_spy(void)
+{
+    HRESULT hr = S_OK;
+
+    recursive_lock_enter(&core_lock);
+    if (!current_spy)
+        hr = CO_E_OBJNOTREG;
+    else if (spied_blocks.count)
+    {
+        /* Released automatically when the last spied block is freed (finish_pending_revoke). */
+        revoke_pending = 1;
+        hr = E_ACCESSDENIED;
+    }
+    else
+    {
+        revoke_pending = 1;
+        finish_pending_revoke();
+    }
+    recursive_lock_leave(&core_lock);
+    return hr;
+}
+
+void task_spy_bookkeeping(size_t *blocks, size_t *bytes)
+{
+    recursive_lock_enter(&core_lock);
+    *blocks = spied_blocks.count;
+    *bytes = block_table_memory(&spied_blocks);
+    recursive_lock_leave(&core_lock);
+}
