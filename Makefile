@@ -131,11 +131,24 @@ demo: all $(BUILD)/x86_64/demo.exe $(BUILD)/$(lastword $(ARCHES))/demo.exe $(BUI
 	    $(WINE_ENV) $$wine $(BUILD)/$$a/demo.exe || exit 1; \
 	done
 
-check: check-wine
+# `make check` runs every suite listed in CHECK_SUITES (the mk/*.mk fragments add theirs). Each suite's target
+# records "PASSED FAILED SKIPPED" in $(BUILD)/results/<suite> and fails only when it could not run; the summary
+# adds them up, prints the closing "N passed, N failed, N skipped" line and fails if any test failed.
+CHECK_SUITES := wine
 
+# Fragments for the later parts (host checks, benchmarks, prefix install, packaging): each may append to
+# CHECK_SUITES and add its own targets.
+include $(sort $(wildcard mk/*.mk))
+
+check: $(addprefix check-,$(CHECK_SUITES))
+	@bash tests/summarize.sh $(BUILD)/results $(CHECK_SUITES)
+
+# The conformance tests: every program on every arch, against ole32mem and against Wine's builtin ole32.
 check-wine: all $(TEST_EXES) $(BUILD)/wineprefix/.created
+	@mkdir -p $(BUILD)/results
 	@ARCHES="$(ARCHES)" TESTS="$(TESTS)" BUILD="$(BUILD)" WINE64="$(WINE64)" WINE32="$(WINE32)" \
-	    WINESERVER="$(WINESERVER)" bash tests/run-tests.sh
+	    WINESERVER="$(WINESERVER)" RESULT=$(BUILD)/results/wine bash tests/run-tests.sh
+
 
 clean:
 	@if [ -d $(WINEPREFIX) ] && [ -x $(WINESERVER) ]; then $(WINESERVER) -k 2>/dev/null || true; fi
