@@ -1,7 +1,8 @@
 /*
  * ole32mem.dll: the exports of ole32's task allocator and the static IMalloc object, over the core in
  * task_memory.c. This file is COM plumbing only: argument checks, the IMalloc vtable, and the adapter that lets
- * the core call an IMallocSpy. Every method passes its return address down for the diagnostics.
+ * the core call an IMallocSpy, and DllMain, which configures the diagnostics from the environment and reports at
+ * exit. Every method passes its return address down for the diagnostics.
  *
  * Copyright 2026 the ole32mem authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -18,6 +19,7 @@
 #define _OLE32_
 #include <objbase.h>
 
+#include "diagnostics.h"
 #include "ole32mem.h"
 #include "task_memory.h"
 
@@ -82,7 +84,7 @@ static int WINAPI allocator_DidAlloc(IMalloc *iface, void *block)
 static void WINAPI allocator_HeapMinimize(IMalloc *iface)
 {
     (void)iface;
-    task_heap_minimize();
+    task_heap_minimize(CALLER());
 }
 
 static const IMallocVtbl allocator_vtbl = {
@@ -223,4 +225,37 @@ HRESULT WINAPI CoRevokeMallocSpy(void)
 DWORD WINAPI Ole32memGetVersion(void)
 {
     return OLE32MEM_VERSION;
+}
+
+enum
+{
+    SETTING_CHARS = 1024,
+};
+
+/* An environment variable's value, or NULL when unset or too long (the settings are short lists). */
+static const char *setting(const char *name, char *buffer)
+{
+    DWORD length = GetEnvironmentVariableA(name, buffer, SETTING_CHARS);
+
+    return length && length < SETTING_CHARS ? buffer : NULL;
+}
+
+BOOL WINAPI DllMain(HINSTANCE instance, DWORD reason, void *reserved)
+{
+    static char options[SETTING_CHARS], log_path[SETTING_CHARS], leaks_max[SETTING_CHARS], suppress[SETTING_CHARS];
+
+    (void)reserved;
+    switch (reason)
+    {
+    case DLL_PROCESS_ATTACH:
+        DisableThreadLibraryCalls(instance);
+        /* Before any allocation: the diagnostics must see every block from the start. */
+        diag_configure(setting("OLE32MEM_DEBUG", options), setting("OLE32MEM_LOG", log_path),
+                       setting("OLE32MEM_LEAKS_MAX", leaks_max), setting("OLE32MEM_SUPPRESS", suppress));
+        break;
+    case DLL_PROCESS_DETACH:
+        task_report_at_exit();
+        break;
+    }
+    return TRUE;
 }

@@ -15,8 +15,10 @@
  *                           only look at the one block (never walk the heap).
  *   plat_heap_minimize()    give free memory back to the system where the heap can.
  *   plat_meta_alloc/free    zeroed memory for the core's own bookkeeping, never seen by the program.
- *   plat_mutex              a plain (non-recursive) mutex with a static initializer PLAT_MUTEX_INIT.
+ *   plat_mutex              a plain (non-recursive) mutex with a static initializer PLAT_MUTEX_INIT;
+ *                           plat_mutex_lock/unlock, and plat_mutex_trylock (nonzero when it took the mutex).
  *   plat_thread_id()        a nonzero id of the calling thread.
+ * The diagnostics' output (log file, module names of code addresses) is in platform_report.h.
  * HRESULT, the few error codes the core returns, and SIZE_T come from the platform header too.
  *
  * Copyright 2026 the ole32mem authors

@@ -51,6 +51,11 @@ static inline void plat_mutex_lock(plat_mutex *m)
     pthread_mutex_lock(m);
 }
 
+static inline int plat_mutex_trylock(plat_mutex *m)
+{
+    return pthread_mutex_trylock(m) == 0;
+}
+
 static inline void plat_mutex_unlock(plat_mutex *m)
 {
     pthread_mutex_unlock(m);

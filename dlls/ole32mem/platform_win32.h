@@ -63,6 +63,11 @@ static inline void plat_mutex_lock(plat_mutex *m)
     AcquireSRWLockExclusive(m);
 }
 
+static inline int plat_mutex_trylock(plat_mutex *m)
+{
+    return TryAcquireSRWLockExclusive(m) != 0;
+}
+
 static inline void plat_mutex_unlock(plat_mutex *m)
 {
     ReleaseSRWLockExclusive(m);

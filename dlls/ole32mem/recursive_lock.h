@@ -35,6 +35,21 @@ static inline void recursive_lock_enter(struct recursive_lock *lock)
     lock->depth++;
 }
 
+/* Enters when the lock is free or already ours; returns 0 without waiting otherwise. */
+static inline int recursive_lock_try_enter(struct recursive_lock *lock)
+{
+    plat_thread_id_t self = plat_thread_id();
+
+    if (atomic_load_explicit(&lock->owner, memory_order_relaxed) != self)
+    {
+        if (!plat_mutex_trylock(&lock->mutex))
+            return 0;
+        atomic_store_explicit(&lock->owner, self, memory_order_relaxed);
+    }
+    lock->depth++;
+    return 1;
+}
+
 static inline void recursive_lock_leave(struct recursive_lock *lock)
 {
     if (--lock->depth)

@@ -28,6 +28,7 @@
  */
 #include "task_memory.h"
 #include "blocktable.h"
+#include "diagnostics.h"
 #include "recursive_lock.h"
 
 atomic_uintptr_t task_route;
@@ -39,6 +40,8 @@ static void *current_spy;
 static const struct spy_ops *spy_ops;
 static int revoke_pending;
 static struct block_table spied_blocks = BLOCK_TABLE_INIT_KEYS;
+
+static SIZE_T task_get_size_locked(void *block, const struct diag_block *record);
 
 static void set_route_bit(uintptr_t bit, int on)
 {
@@ -66,86 +69,163 @@ static void finish_pending_revoke(void)
     ops->release(spy);
 }
 
-static void *spied_alloc(SIZE_T size)
-{
-    SIZE_T actual_size;
-    void *actual, *result;
+/* The operations below run under core_lock. Each does the spy's Pre hook (if a spy is registered), the heap call
+ * and the Post hook, and keeps the spied-block table and the diagnostics' records in step. The diagnostics only
+ * add guard bytes behind the block and look at pointers; the spy sees the same calls and pointers as without
+ * them. */
 
-    /* Room in the table first: once the spy has seen the block we must be able to record it. */
-    if (!block_table_reserve(&spied_blocks, 1))
-        return NULL;
-    actual_size = spy_ops->pre_alloc(current_spy, size);
-    /* A spy refuses a request by answering 0; for a 0-byte request 0 is just the size. */
-    if (size && !actual_size)
-        return NULL;
-    actual = plat_heap_alloc(actual_size);
-    result = spy_ops->post_alloc(current_spy, actual);
+static void *alloc_locked(SIZE_T size, const void *caller)
+{
+    SIZE_T actual_size = size, guard = diag_guard_size();
+    void *actual = NULL, *result;
+
+    if (current_spy)
+    {
+        /* Room in the table first: once the spy has seen the block we must be able to record it. */
+        if (!block_table_reserve(&spied_blocks, 1))
+            return NULL;
+        actual_size = spy_ops->pre_alloc(current_spy, size);
+        /* A spy refuses a request by answering 0; for a 0-byte request 0 is just the size. */
+        if (size && !actual_size)
+            return NULL;
+    }
+    if (actual_size + guard >= actual_size)
+        actual = plat_heap_alloc(actual_size + guard);
+    result = current_spy ? spy_ops->post_alloc(current_spy, actual) : actual;
     if (actual && result)
-        block_table_insert(&spied_blocks, result, NULL);
+    {
+        if (current_spy)
+            block_table_insert(&spied_blocks, result, NULL);
+        if (diag_options)
+            diag_allocated(result, actual, size, actual_size, 0, caller);
+    }
     return result;
 }
 
-static void spied_free(void *block)
+static void free_locked(void *block, const void *caller)
 {
-    BOOL spyed = block_table_lookup(&spied_blocks, block, NULL);
-    void *actual = spy_ops->pre_free(current_spy, block, spyed);
+    struct diag_block *record = NULL;
+    BOOL spyed = FALSE;
+    void *actual = block;
 
+    if (diag_options && !diag_admit(DIAG_OP_FREE, block, caller, &record))
+        return;
+    if (current_spy)
+    {
+        spyed = block_table_lookup(&spied_blocks, block, NULL);
+        actual = spy_ops->pre_free(current_spy, block, spyed);
+    }
+    if (record)
+        diag_released(record, block, 1);
     if (actual)
         plat_heap_free(actual);
-    if (spyed)
-        block_table_remove(&spied_blocks, block, NULL);
-    spy_ops->post_free(current_spy, spyed);
-    if (spyed)
-        finish_pending_revoke();
+    if (current_spy)
+    {
+        if (spyed)
+            block_table_remove(&spied_blocks, block, NULL);
+        spy_ops->post_free(current_spy, spyed);
+        if (spyed)
+            finish_pending_revoke();
+    }
 }
 
-static void *spied_realloc(void *block, SIZE_T size)
+/* block != NULL and size != 0: the other cases are an Alloc and a Free. */
+static void *realloc_locked(void *block, SIZE_T size, const void *caller)
 {
-    BOOL spyed;
-    SIZE_T actual_size;
-    void *new_request = block, *actual, *result;
+    struct diag_block *record = NULL;
+    SIZE_T actual_size = size, guard = diag_guard_size(), old_size = 0;
+    BOOL spyed = FALSE;
+    void *new_request = block, *actual = NULL, *result;
 
-    if (!block_table_reserve(&spied_blocks, 1))
-        return NULL;
-    spyed = block_table_lookup(&spied_blocks, block, NULL);
-    actual_size = spy_ops->pre_realloc(current_spy, block, size, &new_request, spyed);
-    /* Refused (size is never 0 here): no PostRealloc, the block is unchanged and keeps its spied state. */
-    if (!actual_size)
-        return NULL;
-    actual = plat_heap_realloc(new_request, actual_size);
+    if (diag_options)
+    {
+        if (!diag_admit(DIAG_OP_REALLOC, block, caller, &record))
+            return NULL;
+        if (record)
+        {
+            diag_check_guard(record, block);
+            old_size = diag_block_size(record);
+        }
+    }
+    if (current_spy)
+    {
+        if (!block_table_reserve(&spied_blocks, 1))
+            return NULL;
+        spyed = block_table_lookup(&spied_blocks, block, NULL);
+        actual_size = spy_ops->pre_realloc(current_spy, block, size, &new_request, spyed);
+        /* Refused: no PostRealloc, the block is unchanged and keeps its spied state. */
+        if (!actual_size)
+            return NULL;
+    }
+    if (actual_size + guard >= actual_size)
+        actual = plat_heap_realloc(new_request, actual_size + guard);
     if (!actual)
-        return spy_ops->post_realloc(current_spy, NULL, spyed);
+        return current_spy ? spy_ops->post_realloc(current_spy, NULL, spyed) : NULL;
+    if (record)
+        diag_released(record, block, 0);
     if (spyed)
         block_table_remove(&spied_blocks, block, NULL);
     /* The documented meaning of fSpyed in PostRealloc is "the original allocation was made under this spy", the
      * same as PreRealloc's; from now on the block counts as spied either way. */
-    result = spy_ops->post_realloc(current_spy, actual, spyed);
+    result = current_spy ? spy_ops->post_realloc(current_spy, actual, spyed) : actual;
     if (result)
-        block_table_insert(&spied_blocks, result, NULL);
+    {
+        if (current_spy)
+            block_table_insert(&spied_blocks, result, NULL);
+        if (diag_options)
+            diag_allocated(result, actual, size, actual_size, old_size, caller);
+    }
     else if (spyed)
         finish_pending_revoke();
     return result;
+}
+
+static SIZE_T task_get_size_locked(void *block, const struct diag_block *record)
+{
+    BOOL spyed;
+    void *actual;
+
+    if (!current_spy)
+        return diag_visible_size(record, plat_heap_size(block));
+    spyed = block_table_lookup(&spied_blocks, block, NULL);
+    actual = spy_ops->pre_get_size(current_spy, block, spyed);
+    return spy_ops->post_get_size(current_spy, diag_visible_size(record, plat_heap_size(actual)), spyed);
+}
+
+static int did_alloc_locked(void *block)
+{
+    BOOL spyed;
+    void *actual;
+    int owned;
+
+    if (!current_spy)
+        return plat_heap_owns(block);
+    spyed = block_table_lookup(&spied_blocks, block, NULL);
+    actual = spy_ops->pre_did_alloc(current_spy, block, spyed);
+    /* A spied block is ours by construction, whatever pointer the spy maps it to: no heap lookup. */
+    owned = spyed || plat_heap_owns(actual);
+    /* PostDidAlloc gets the caller's pointer, not PreDidAlloc's answer. */
+    return spy_ops->post_did_alloc(current_spy, block, spyed, owned);
 }
 
 void *task_alloc_slow(SIZE_T size, const void *caller)
 {
     void *result;
 
-    (void)caller;
     recursive_lock_enter(&core_lock);
-    result = current_spy ? spied_alloc(size) : plat_heap_alloc(size);
+    result = alloc_locked(size, caller);
+    if (diag_options)
+        diag_call(DIAG_OP_ALLOC, NULL, size, result, caller);
     recursive_lock_leave(&core_lock);
     return result;
 }
 
 void task_free_slow(void *block, const void *caller)
 {
-    (void)caller;
     recursive_lock_enter(&core_lock);
-    if (current_spy)
-        spied_free(block);
-    else
-        plat_heap_free(block);
+    if (diag_options)
+        diag_call(DIAG_OP_FREE, block, 0, NULL, caller);
+    free_locked(block, caller);
     recursive_lock_leave(&core_lock);
 }
 
@@ -153,73 +233,70 @@ void *task_realloc_slow(void *block, SIZE_T size, const void *caller)
 {
     void *result = NULL;
 
+    recursive_lock_enter(&core_lock);
     /* Realloc(NULL, n) is an Alloc and Realloc(p, 0) a Free, hooks included (Windows calls PreAlloc/PreFree). */
     if (!block)
-        return task_alloc_slow(size, caller);
-    if (!size)
-    {
-        task_free_slow(block, caller);
-        return NULL;
-    }
-    recursive_lock_enter(&core_lock);
-    result = current_spy ? spied_realloc(block, size) : plat_heap_realloc(block, size);
+        result = alloc_locked(size, caller);
+    else if (!size)
+        free_locked(block, caller);
+    else
+        result = realloc_locked(block, size, caller);
+    if (diag_options)
+        diag_call(DIAG_OP_REALLOC, block, size, result, caller);
     recursive_lock_leave(&core_lock);
     return result;
 }
 
 SIZE_T task_get_size_slow(void *block, const void *caller)
 {
-    SIZE_T size;
+    struct diag_block *record = NULL;
+    SIZE_T size = (SIZE_T)-1;
 
-    (void)caller;
     recursive_lock_enter(&core_lock);
-    if (current_spy)
-    {
-        BOOL spyed = block_table_lookup(&spied_blocks, block, NULL);
-        void *actual = spy_ops->pre_get_size(current_spy, block, spyed);
-
-        size = spy_ops->post_get_size(current_spy, plat_heap_size(actual), spyed);
-    }
-    else
-        size = plat_heap_size(block);
+    if (!diag_options || diag_admit(DIAG_OP_GET_SIZE, block, caller, &record))
+        size = task_get_size_locked(block, record);
+    if (diag_options)
+        diag_call(DIAG_OP_GET_SIZE, block, 0, (void *)(intptr_t)size, caller);
     recursive_lock_leave(&core_lock);
     return size;
 }
 
 int task_did_alloc_slow(void *block, const void *caller)
 {
-    int result;
+    struct diag_block *record;
+    int result = 0;
 
-    (void)caller;
     recursive_lock_enter(&core_lock);
-    if (current_spy)
-    {
-        BOOL spyed = block_table_lookup(&spied_blocks, block, NULL);
-        void *actual = spy_ops->pre_did_alloc(current_spy, block, spyed);
-        /* A spied block is ours by construction, whatever pointer the spy maps it to: no heap lookup. */
-        int owned = spyed || plat_heap_owns(actual);
-
-        /* PostDidAlloc gets the caller's pointer, not PreDidAlloc's answer. */
-        result = spy_ops->post_did_alloc(current_spy, block, spyed, owned);
-    }
-    else
-        result = plat_heap_owns(block);
+    if (!diag_options || diag_admit(DIAG_OP_DID_ALLOC, block, caller, &record))
+        result = did_alloc_locked(block);
+    if (diag_options)
+        diag_call(DIAG_OP_DID_ALLOC, block, 0, (void *)(intptr_t)result, caller);
     recursive_lock_leave(&core_lock);
     return result;
 }
 
-void task_heap_minimize_slow(void)
+void task_heap_minimize_slow(const void *caller)
 {
     recursive_lock_enter(&core_lock);
     if (current_spy)
-    {
         spy_ops->pre_heap_minimize(current_spy);
-        plat_heap_minimize();
+    plat_heap_minimize();
+    if (current_spy)
         spy_ops->post_heap_minimize(current_spy);
-    }
-    else
-        plat_heap_minimize();
+    if (diag_options)
+        diag_call(DIAG_OP_HEAP_MINIMIZE, NULL, 0, NULL, caller);
     recursive_lock_leave(&core_lock);
+}
+
+void task_report_at_exit(void)
+{
+    /* At process exit other threads are gone, possibly while holding the lock: then report without it, since
+     * nobody else can run any more. */
+    int locked = recursive_lock_try_enter(&core_lock);
+
+    diag_report_at_exit();
+    if (locked)
+        recursive_lock_leave(&core_lock);
 }
 
 HRESULT task_register_spy(void *object, const struct spy_ops *ops)

@@ -54,7 +54,11 @@ void *task_realloc_slow(void *block, SIZE_T size, const void *caller);
 void task_free_slow(void *block, const void *caller);
 SIZE_T task_get_size_slow(void *block, const void *caller);
 int task_did_alloc_slow(void *block, const void *caller);
-void task_heap_minimize_slow(void);
+void task_heap_minimize_slow(const void *caller);
+
+/* The diagnostics' end-of-process reports (nothing when they are off). Safe to call while other threads are
+ * gone at process exit. */
+void task_report_at_exit(void);
 
 HRESULT task_register_spy(void *object, const struct spy_ops *ops);
 HRESULT task_revoke_spy(void);
@@ -119,12 +123,12 @@ static inline int task_did_alloc(void *block, const void *caller)
     return task_did_alloc_slow(block, caller);
 }
 
-static inline void task_heap_minimize(void)
+static inline void task_heap_minimize(const void *caller)
 {
     if (likely(!task_slow_path()))
         plat_heap_minimize();
     else
-        task_heap_minimize_slow();
+        task_heap_minimize_slow(caller);
 }
 
 #endif /* OLE32MEM_TASK_MEMORY_H */

@@ -1,0 +1,82 @@
+/*
+ * Diagnostics of COM task memory, switched on by OLE32MEM_DEBUG (see diagnostics.c for the options).
+ *
+ * When they are off nothing here is called: the fast path never reaches the slow path for them. When they are
+ * on, TASK_ROUTE_DIAGNOSTICS sends every call to task_memory.c's slow path, which calls these functions under
+ * its lock (they are not thread-safe on their own). They never change a pointer the program sees: the guard
+ * bytes go after the block, so blocks still cross to and from the system ole32.
+ *
+ * Copyright 2026 the ole32mem authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#ifndef OLE32MEM_DIAGNOSTICS_H
+#define OLE32MEM_DIAGNOSTICS_H
+
+#include <stddef.h>
+
+#include "platform.h"
+
+enum diag_option
+{
+    DIAG_TRACE = 1 << 0,
+    DIAG_LEAKS = 1 << 1,
+    DIAG_CHECK = 1 << 2,
+    DIAG_GUARD = 1 << 3,
+    DIAG_FILL = 1 << 4,
+    DIAG_STATS = 1 << 5,
+};
+
+/* Options in force (0: diagnostics off). Set once by diag_configure before the first call, read-only after. */
+extern unsigned diag_options;
+
+/* Parses the OLE32MEM_DEBUG-style option list and the other settings (NULLs for defaults) and, if any option is
+ * on, turns the diagnostics route on. Unknown words are reported. Call once, before any allocation. */
+void diag_configure(const char *options, const char *log_path, const char *leaks_max, const char *suppress);
+
+/* Guard bytes added after every block (0 unless DIAG_GUARD). */
+size_t diag_guard_size(void);
+
+enum diag_operation
+{
+    DIAG_OP_ALLOC,
+    DIAG_OP_REALLOC,
+    DIAG_OP_FREE,
+    DIAG_OP_GET_SIZE,
+    DIAG_OP_DID_ALLOC,
+    DIAG_OP_HEAP_MINIMIZE,
+    DIAG_OP_COUNT
+};
+
+/* The record of a live block allocated through ole32mem (opaque). */
+struct diag_block;
+
+/* Before Realloc/Free/GetSize/DidAlloc of `block` (not NULL): finds its record (*record, NULL for a block
+ * ole32mem did not allocate) and, with DIAG_CHECK, decides whether the pointer may reach the heap. Returns 0 when
+ * it must not (a double free, a wild pointer, a freed block): that has been reported with the caller. */
+int diag_admit(enum diag_operation operation, void *block, const void *caller, struct diag_block **record);
+
+/* After a successful Alloc, or a Realloc that produced `block`: records it. `actual`/`actual_size` are the heap
+ * block and the size the spy asked for (the guard follows them); `size` is what the program asked for.
+ * `old_size` is the size the block had before a Realloc (for the fill), or 0. */
+void diag_allocated(void *block, void *actual, SIZE_T size, SIZE_T actual_size, SIZE_T old_size, const void *caller);
+
+/* Before a block with a record goes back to the heap (Free, or the old block of a Realloc): checks its guard,
+ * fills it (DIAG_FILL on free), and forgets the record. `freed` is 1 for a free, 0 when a Realloc replaces it. */
+void diag_released(struct diag_block *record, void *block, int freed);
+
+/* Checks the guard of a live block without releasing it (before a Realloc). */
+void diag_check_guard(struct diag_block *record, void *block);
+
+/* The size the program asked for when it allocated the block. */
+SIZE_T diag_block_size(const struct diag_block *record);
+
+/* The heap size of a block minus its guard, for GetSize (heap_size is what the heap answered). */
+SIZE_T diag_visible_size(const struct diag_block *record, SIZE_T heap_size);
+
+/* One trace line (DIAG_TRACE) and the per-function counters (DIAG_STATS). */
+void diag_call(enum diag_operation operation, const void *block, SIZE_T size, const void *result, const void *caller);
+
+/* The end-of-process reports: leaks, guard check of live blocks, statistics. Called once, at unload or exit. */
+void diag_report_at_exit(void);
+
+#endif /* OLE32MEM_DIAGNOSTICS_H */

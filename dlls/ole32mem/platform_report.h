@@ -1,0 +1,31 @@
+/*
+ * The platform services of the diagnostics: where reports go and how a code address is named.
+ *
+ * Implemented by platform_report_win32.c (WriteFile to stderr or the log file; module+offset from the loader) and
+ * platform_report_posix.c (the host build: stderr or a file; dladdr).
+ *
+ * Copyright 2026 the ole32mem authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#ifndef OLE32MEM_PLATFORM_REPORT_H
+#define OLE32MEM_PLATFORM_REPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Sends reports to `path` (appended; "%p" in it becomes the process id) instead of stderr. On failure reports stay
+ * on stderr, with a line saying why. */
+void plat_log_open(const char *path);
+
+/* Writes one report line (with its newline) in one piece. */
+void plat_log_write(const char *text, size_t length);
+
+/* The file name (no directory) of the module containing `address` and the offset from its base; 0 if none. */
+int plat_describe_address(const void *address, char *module, size_t module_size, uintptr_t *offset);
+
+unsigned long plat_process_id(void);
+
+/* Compares module names the way the platform's loader does (case-insensitively on Windows); 0 when equal. */
+int plat_name_compare(const char *a, const char *b);
+
+#endif /* OLE32MEM_PLATFORM_REPORT_H */

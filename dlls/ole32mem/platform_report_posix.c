@@ -1,0 +1,85 @@
+/*
+ * Diagnostics output for the Linux host build: stderr or an appended file, and dladdr for code addresses.
+ *
+ * Copyright 2026 the ole32mem authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "platform_report.h"
+
+enum
+{
+    PATH_CHARS = 4096,
+};
+
+static int log_fd = STDERR_FILENO;
+
+void plat_log_write(const char *text, size_t length)
+{
+    while (length)
+    {
+        ssize_t written = write(log_fd, text, length);
+        if (written <= 0)
+            return;
+        text += written;
+        length -= (size_t)written;
+    }
+}
+
+void plat_log_open(const char *path)
+{
+    char expanded[PATH_CHARS];
+    size_t out = 0;
+    int fd;
+
+    for (; *path && out < sizeof(expanded) - 16; path++)
+    {
+        if (path[0] == '%' && path[1] == 'p')
+        {
+            out += (size_t)snprintf(expanded + out, sizeof(expanded) - out, "%lu", (unsigned long)getpid());
+            path++;
+        }
+        else
+            expanded[out++] = *path;
+    }
+    expanded[out] = 0;
+
+    fd = open(expanded, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0)
+    {
+        dprintf(STDERR_FILENO, "ole32mem: cannot open OLE32MEM_LOG=%s; using stderr\n", expanded);
+        return;
+    }
+    log_fd = fd;
+}
+
+int plat_describe_address(const void *address, char *module, size_t module_size, uintptr_t *offset)
+{
+    Dl_info info;
+    const char *name;
+
+    if (!dladdr(address, &info) || !info.dli_fname)
+        return 0;
+    name = strrchr(info.dli_fname, '/');
+    name = name ? name + 1 : info.dli_fname;
+    snprintf(module, module_size, "%s", name);
+    *offset = (uintptr_t)address - (uintptr_t)info.dli_fbase;
+    return 1;
+}
+
+unsigned long plat_process_id(void)
+{
+    return (unsigned long)getpid();
+}
+
+int plat_name_compare(const char *a, const char *b)
+{
+    return strcasecmp(a, b);
+}

@@ -1,0 +1,96 @@
+/*
+ * Diagnostics output on Windows: WriteFile, so that reports still get out while the C runtime is being torn down
+ * at process exit, and module names from the loader.
+ *
+ * Copyright 2026 the ole32mem authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#define WIN32_LEAN_AND_MEAN
+#include <windows.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "platform_report.h"
+
+enum
+{
+    PATH_CHARS = MAX_PATH * 2,
+};
+
+static HANDLE log_file = INVALID_HANDLE_VALUE;
+
+static HANDLE log_handle(void)
+{
+    return log_file != INVALID_HANDLE_VALUE ? log_file : GetStdHandle(STD_ERROR_HANDLE);
+}
+
+void plat_log_write(const char *text, size_t length)
+{
+    DWORD written;
+    HANDLE handle = log_handle();
+
+    if (handle && handle != INVALID_HANDLE_VALUE)
+        WriteFile(handle, text, (DWORD)length, &written, NULL);
+}
+
+void plat_log_open(const char *path)
+{
+    char expanded[PATH_CHARS];
+    size_t out = 0;
+    HANDLE file;
+
+    for (; *path && out < sizeof(expanded) - 16; path++)
+    {
+        if (path[0] == '%' && path[1] == 'p')
+        {
+            out += snprintf(expanded + out, sizeof(expanded) - out, "%lu", (unsigned long)GetCurrentProcessId());
+            path++;
+        }
+        else
+            expanded[out++] = *path;
+    }
+    expanded[out] = 0;
+
+    file = CreateFileA(expanded, FILE_APPEND_DATA, FILE_SHARE_READ | FILE_SHARE_WRITE, NULL, OPEN_ALWAYS,
+                       FILE_ATTRIBUTE_NORMAL, NULL);
+    if (file == INVALID_HANDLE_VALUE)
+    {
+        char line[PATH_CHARS + 96];
+        int length = snprintf(line, sizeof(line), "ole32mem: cannot open OLE32MEM_LOG=%s (error %lu); using stderr\n",
+                              expanded, GetLastError());
+        plat_log_write(line, length > 0 ? (size_t)length : 0);
+        return;
+    }
+    log_file = file;
+}
+
+int plat_describe_address(const void *address, char *module, size_t module_size, uintptr_t *offset)
+{
+    HMODULE handle;
+    char path[PATH_CHARS];
+    const char *name;
+    DWORD length;
+
+    if (!GetModuleHandleExA(GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS | GET_MODULE_HANDLE_EX_FLAG_UNCHANGED_REFCOUNT,
+                            address, &handle))
+        return 0;
+    length = GetModuleFileNameA(handle, path, sizeof(path));
+    if (!length || length >= sizeof(path))
+        return 0;
+    name = strrchr(path, '\\');
+    name = name ? name + 1 : path;
+    snprintf(module, module_size, "%s", name);
+    *offset = (uintptr_t)address - (uintptr_t)handle;
+    return 1;
+}
+
+unsigned long plat_process_id(void)
+{
+    return GetCurrentProcessId();
+}
+
+int plat_name_compare(const char *a, const char *b)
+{
+    return lstrcmpiA(a, b);
+}
