@@ -33,8 +33,8 @@ export WINEPREFIX
 WINE_ENV := WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
 
 # The DLL: COM plumbing (ole32mem.c) over the OS-free core (task_memory.c, blocktable.c, diagnostics.c) and the
-# Windows side of the platform layer (platform_win32.h, platform_report_win32.c).
-DLL_SOURCES := ole32mem.c task_memory.c blocktable.c diagnostics.c platform_report_win32.c
+# Windows side of the platform layer (platform_win32.h/.c, platform_report_win32.c).
+DLL_SOURCES := ole32mem.c task_memory.c blocktable.c diagnostics.c platform_win32.c platform_report_win32.c
 GEN_HEADER  := $(GENINC)/ole32mem_objidl.h $(GENINC)/ole32mem_markers.h
 # IID definitions as widl writes them. The DLL takes its IIDs from the SDK's libuuid (which also has IID_IUnknown
 # and defines IID_IMalloc in the same object, so the two cannot be linked together); tests/abi.c compiles this

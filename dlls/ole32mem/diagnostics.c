@@ -43,7 +43,7 @@ struct diag_block
     SIZE_T size;        /* what the program asked for */
     SIZE_T actual_size; /* what the heap block holds before the guard (the spy's size) */
     void *actual;       /* the heap block (differs from the program's pointer under a header spy) */
-    const void *caller;
+    struct diag_site site;
     uintptr_t thread;
     unsigned long long sequence;
 };
@@ -58,6 +58,20 @@ static unsigned long long next_sequence = 1;
 static unsigned long leaks_max = DEFAULT_LEAKS_MAX;
 static char suppressed[SUPPRESS_MAX][MODULE_NAME_MAX];
 static unsigned suppressed_count;
+
+/* Modules that allocated, by address range, with their names; entries are never removed, so records can point at
+ * the names. Guarded by module_lock, which is never held across a call out of this file. */
+enum
+{
+    MODULES_MAX = 256,
+};
+static struct
+{
+    uintptr_t base, end;
+    char name[MODULE_NAME_MAX];
+} modules[MODULES_MAX];
+static unsigned module_count;
+static plat_mutex module_lock = PLAT_MUTEX_INIT;
 
 static unsigned long long calls[DIAG_OP_COUNT];
 static size_t live_count, live_bytes, peak_count, peak_bytes;
@@ -82,16 +96,67 @@ static void report(const char *format, ...)
     plat_log_write(line, (size_t)length);
 }
 
-/* "module+0xoffset" for a code address, or the bare address when no module contains it. */
-static const char *describe(const void *address, char *buffer, size_t size)
+static const char *cached_module(uintptr_t address, uintptr_t *base)
 {
-    char module[MODULE_NAME_MAX];
-    uintptr_t offset;
+    const char *name = NULL;
+    unsigned i;
 
-    if (address && plat_describe_address(address, module, sizeof(module), &offset))
-        snprintf(buffer, size, "%s+0x%lx", module, (unsigned long)offset);
+    plat_mutex_lock(&module_lock);
+    for (i = module_count; i-- > 0;)
+    {
+        if (modules[i].base <= address && address < modules[i].end)
+        {
+            name = modules[i].name;
+            *base = modules[i].base;
+            break;
+        }
+    }
+    plat_mutex_unlock(&module_lock);
+    return name;
+}
+
+/* Keeps a module's name for good; returns the kept copy (NULL when the table is full). */
+static const char *keep_module(const char *name, uintptr_t base, size_t image_size)
+{
+    const char *kept = NULL;
+    unsigned i;
+
+    plat_mutex_lock(&module_lock);
+    for (i = 0; i < module_count && !kept; i++)
+        if (modules[i].base == base && !strcmp(modules[i].name, name))
+            kept = modules[i].name;
+    if (!kept && module_count < MODULES_MAX)
+    {
+        modules[module_count].base = base;
+        /* Without an image size (host build) the entry only serves as the name's home, never as a range. */
+        modules[module_count].end = base + image_size;
+        snprintf(modules[module_count].name, MODULE_NAME_MAX, "%s", name);
+        kept = modules[module_count++].name;
+    }
+    plat_mutex_unlock(&module_lock);
+    return kept;
+}
+
+void diag_resolve_site(const void *caller, struct diag_site *site)
+{
+    char name[MODULE_NAME_MAX];
+    uintptr_t base = 0;
+    size_t image_size;
+
+    site->address = caller;
+    site->module = cached_module((uintptr_t)caller, &base);
+    if (!site->module && caller && plat_describe_address(caller, name, sizeof(name), &base, &image_size))
+        site->module = keep_module(name, base, image_size);
+    site->offset = site->module ? (uintptr_t)caller - base : 0;
+}
+
+/* "module+0xoffset" for a call site, or the bare address when no module contains it. */
+static const char *describe(const struct diag_site *site, char *buffer, size_t size)
+{
+    if (site->module)
+        snprintf(buffer, size, "%s+0x%lx", site->module, (unsigned long)site->offset);
     else
-        snprintf(buffer, size, "%p", address);
+        snprintf(buffer, size, "%p", site->address);
     return buffer;
 }
 
@@ -145,11 +210,14 @@ static void parse_suppress(const char *text)
 
 void diag_configure(const char *options, const char *log_path, const char *leaks_limit, const char *suppress)
 {
+    if (!options || !*options)
+        return;
+    /* The log first, so that complaints about the options go there too. */
+    if (log_path && *log_path)
+        plat_log_open(log_path);
     diag_options = parse_options(options);
     if (!diag_options)
         return;
-    if (log_path && *log_path)
-        plat_log_open(log_path);
     if (leaks_limit && *leaks_limit)
         leaks_max = strtoul(leaks_limit, NULL, 10);
     parse_suppress(suppress);
@@ -177,13 +245,14 @@ static int guard_intact(const struct diag_block *record)
     return 1;
 }
 
-static void report_overrun(const struct diag_block *record, const void *block, const char *when, const void *by)
+static void report_overrun(const struct diag_block *record, const void *block, const char *when,
+                           const struct diag_site *by)
 {
     char site[MODULE_NAME_MAX + 32], by_site[MODULE_NAME_MAX + 32];
 
     report("ole32mem: guard: write past the end of block %p (%lu bytes) allocated by %s (thread %#lx, seq %llu), "
            "found at %s%s%s",
-           block, (unsigned long)record->size, describe(record->caller, site, sizeof(site)),
+           block, (unsigned long)record->size, describe(&record->site, site, sizeof(site)),
            (unsigned long)record->thread, record->sequence, when, by ? " by " : "",
            by ? describe(by, by_site, sizeof(by_site)) : "");
 }
@@ -206,7 +275,8 @@ static void remember_freed(void *block)
     freed_next = (freed_next + 1) % FREED_RING_SIZE;
 }
 
-int diag_admit(enum diag_operation operation, void *block, const void *caller, struct diag_block **record)
+int diag_admit(enum diag_operation operation, void *block, const struct diag_site *site,
+               struct diag_block **record)
 {
     char by[MODULE_NAME_MAX + 32];
     void *value;
@@ -228,21 +298,22 @@ int diag_admit(enum diag_operation operation, void *block, const void *caller, s
     case DIAG_OP_REALLOC:
         if (was_freed)
             report("ole32mem: check: %s of %p by %s: double free (the block was already freed); ignored",
-                   operation_names[operation], block, describe(caller, by, sizeof(by)));
+                   operation_names[operation], block, describe(site, by, sizeof(by)));
         else
             report("ole32mem: check: %s of %p by %s: not a block of ole32mem nor a live heap block; ignored",
-                   operation_names[operation], block, describe(caller, by, sizeof(by)));
+                   operation_names[operation], block, describe(site, by, sizeof(by)));
         return 0;
     default:
         if (!was_freed)
             return 1; /* GetSize/DidAlloc of a foreign pointer: the heap answers, as without diagnostics */
         report("ole32mem: check: %s of %p by %s: the block was freed", operation_names[operation], block,
-               describe(caller, by, sizeof(by)));
+               describe(site, by, sizeof(by)));
         return 0;
     }
 }
 
-void diag_allocated(void *block, void *actual, SIZE_T size, SIZE_T actual_size, SIZE_T old_size, const void *caller)
+void diag_allocated(void *block, void *actual, SIZE_T size, SIZE_T actual_size, SIZE_T old_size,
+                    const struct diag_site *site)
 {
     struct diag_block *record = plat_meta_alloc(sizeof(*record));
 
@@ -254,7 +325,7 @@ void diag_allocated(void *block, void *actual, SIZE_T size, SIZE_T actual_size, 
     record->size = size;
     record->actual_size = actual_size;
     record->actual = actual;
-    record->caller = caller;
+    record->site = *site;
     record->thread = (uintptr_t)plat_thread_id();
     record->sequence = next_sequence++;
     if (!block_table_insert(&live_blocks, block, record))
@@ -308,7 +379,8 @@ SIZE_T diag_visible_size(const struct diag_block *record, SIZE_T heap_size)
     return heap_size - diag_guard_size();
 }
 
-void diag_call(enum diag_operation operation, const void *block, SIZE_T size, const void *result, const void *caller)
+void diag_call(enum diag_operation operation, const void *block, SIZE_T size, const void *result,
+               const struct diag_site *site)
 {
     char by[MODULE_NAME_MAX + 32];
 
@@ -319,24 +391,24 @@ void diag_call(enum diag_operation operation, const void *block, SIZE_T size, co
     {
     case DIAG_OP_ALLOC:
         report("ole32mem: trace: Alloc(%lu) = %p by %s, thread %#lx", (unsigned long)size, result,
-               describe(caller, by, sizeof(by)), (unsigned long)plat_thread_id());
+               describe(site, by, sizeof(by)), (unsigned long)plat_thread_id());
         break;
     case DIAG_OP_REALLOC:
         report("ole32mem: trace: Realloc(%p, %lu) = %p by %s, thread %#lx", block, (unsigned long)size, result,
-               describe(caller, by, sizeof(by)), (unsigned long)plat_thread_id());
+               describe(site, by, sizeof(by)), (unsigned long)plat_thread_id());
         break;
     case DIAG_OP_FREE:
-        report("ole32mem: trace: Free(%p) by %s, thread %#lx", block, describe(caller, by, sizeof(by)),
+        report("ole32mem: trace: Free(%p) by %s, thread %#lx", block, describe(site, by, sizeof(by)),
                (unsigned long)plat_thread_id());
         break;
     case DIAG_OP_GET_SIZE:
     case DIAG_OP_DID_ALLOC:
         report("ole32mem: trace: %s(%p) = %ld by %s, thread %#lx", operation_names[operation], block,
-               (long)(intptr_t)result, describe(caller, by, sizeof(by)), (unsigned long)plat_thread_id());
+               (long)(intptr_t)result, describe(site, by, sizeof(by)), (unsigned long)plat_thread_id());
         break;
     default:
         report("ole32mem: trace: %s() by %s, thread %#lx", operation_names[operation],
-               describe(caller, by, sizeof(by)), (unsigned long)plat_thread_id());
+               describe(site, by, sizeof(by)), (unsigned long)plat_thread_id());
         break;
     }
 }
@@ -344,7 +416,7 @@ void diag_call(enum diag_operation operation, const void *block, SIZE_T size, co
 /* The leak report: live blocks grouped by allocating call site, largest first. */
 struct leak_site
 {
-    const void *caller;
+    const void *caller; /* the call site's address: one group per call instruction */
     size_t count, bytes;
     const void *example;
     const struct diag_block *example_record;
@@ -357,16 +429,14 @@ struct leak_collection
     size_t blocks, bytes, suppressed_blocks;
 };
 
-static int is_suppressed(const void *caller)
+static int is_suppressed(const struct diag_site *site)
 {
-    char module[MODULE_NAME_MAX];
-    uintptr_t offset;
     unsigned i;
 
-    if (!suppressed_count || !plat_describe_address(caller, module, sizeof(module), &offset))
+    if (!site->module)
         return 0;
     for (i = 0; i < suppressed_count; i++)
-        if (!plat_name_compare(module, suppressed[i]))
+        if (!plat_name_compare(site->module, suppressed[i]))
             return 1;
     return 0;
 }
@@ -381,7 +451,7 @@ static void collect_leak(const void *block, void *value, void *context)
         report_overrun(record, block, "exit", NULL);
     if (!(diag_options & DIAG_LEAKS))
         return;
-    if (is_suppressed(record->caller))
+    if (is_suppressed(&record->site))
     {
         leaks->suppressed_blocks++;
         return;
@@ -389,13 +459,13 @@ static void collect_leak(const void *block, void *value, void *context)
     leaks->blocks++;
     leaks->bytes += record->size;
     for (i = 0; i < leaks->site_count; i++)
-        if (leaks->sites[i].caller == record->caller)
+        if (leaks->sites[i].caller == record->site.address)
             break;
     if (i == leaks->site_count)
     {
         if (leaks->site_count == leaks->capacity)
             return; /* sized for every live block: cannot happen */
-        leaks->sites[i].caller = record->caller;
+        leaks->sites[i].caller = record->site.address;
         leaks->sites[i].example = block;
         leaks->sites[i].example_record = record;
         leaks->site_count++;
@@ -444,7 +514,7 @@ static void report_leaks(void)
             const struct leak_site *s = &leaks.sites[i];
 
             report("ole32mem: leaks:   %lu bytes in %lu blocks from %s, e.g. %p (%lu bytes, thread %#lx, seq %llu)",
-                   (unsigned long)s->bytes, (unsigned long)s->count, describe(s->caller, site, sizeof(site)),
+                   (unsigned long)s->bytes, (unsigned long)s->count, describe(&s->example_record->site, site, sizeof(site)),
                    s->example, (unsigned long)s->example_record->size, (unsigned long)s->example_record->thread,
                    s->example_record->sequence);
         }

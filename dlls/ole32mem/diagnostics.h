@@ -13,6 +13,7 @@
 #define OLE32MEM_DIAGNOSTICS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "platform.h"
 
@@ -25,6 +26,20 @@ enum diag_option
     DIAG_FILL = 1 << 4,
     DIAG_STATS = 1 << 5,
 };
+
+/* Where a call came from: the caller's return address, named once, when the call is made (the module may be gone
+ * by the time a leak is reported). module is NULL when no module contains the address. */
+struct diag_site
+{
+    const void *address;
+    const char *module;
+    uintptr_t offset;
+};
+
+/* Names `caller`. Call it WITHOUT the core's lock: naming may take the loader's lock, and a DllMain that allocates
+ * while holding the loader's lock would otherwise deadlock with us. A small cache of module ranges makes repeated
+ * calls from one module cheap. */
+void diag_resolve_site(const void *caller, struct diag_site *site);
 
 /* Options in force (0: diagnostics off). Set once by diag_configure before the first call, read-only after. */
 extern unsigned diag_options;
@@ -52,13 +67,15 @@ struct diag_block;
 
 /* Before Realloc/Free/GetSize/DidAlloc of `block` (not NULL): finds its record (*record, NULL for a block
  * ole32mem did not allocate) and, with DIAG_CHECK, decides whether the pointer may reach the heap. Returns 0 when
- * it must not (a double free, a wild pointer, a freed block): that has been reported with the caller. */
-int diag_admit(enum diag_operation operation, void *block, const void *caller, struct diag_block **record);
+ * it must not (a double free, a wild pointer, a freed block): that has been reported with the calling site. */
+int diag_admit(enum diag_operation operation, void *block, const struct diag_site *site,
+               struct diag_block **record);
 
 /* After a successful Alloc, or a Realloc that produced `block`: records it. `actual`/`actual_size` are the heap
  * block and the size the spy asked for (the guard follows them); `size` is what the program asked for.
- * `old_size` is the size the block had before a Realloc (for the fill), or 0. */
-void diag_allocated(void *block, void *actual, SIZE_T size, SIZE_T actual_size, SIZE_T old_size, const void *caller);
+ * `old_size` is the size the block had before a Realloc (for the fill), or 0; `site` the allocating call. */
+void diag_allocated(void *block, void *actual, SIZE_T size, SIZE_T actual_size, SIZE_T old_size,
+                    const struct diag_site *site);
 
 /* Before a block with a record goes back to the heap (Free, or the old block of a Realloc): checks its guard,
  * fills it (DIAG_FILL on free), and forgets the record. `freed` is 1 for a free, 0 when a Realloc replaces it. */
@@ -74,7 +91,8 @@ SIZE_T diag_block_size(const struct diag_block *record);
 SIZE_T diag_visible_size(const struct diag_block *record, SIZE_T heap_size);
 
 /* One trace line (DIAG_TRACE) and the per-function counters (DIAG_STATS). */
-void diag_call(enum diag_operation operation, const void *block, SIZE_T size, const void *result, const void *caller);
+void diag_call(enum diag_operation operation, const void *block, SIZE_T size, const void *result,
+               const struct diag_site *site);
 
 /* The end-of-process reports: leaks, guard check of live blocks, statistics. Called once, at unload or exit. */
 void diag_report_at_exit(void);

@@ -20,8 +20,10 @@ void plat_log_open(const char *path);
 /* Writes one report line (with its newline) in one piece. */
 void plat_log_write(const char *text, size_t length);
 
-/* The file name (no directory) of the module containing `address` and the offset from its base; 0 if none. */
-int plat_describe_address(const void *address, char *module, size_t module_size, uintptr_t *offset);
+/* The file name (no directory) of the module containing `address`, its base and its image size (0 when unknown);
+ * 0 if no module contains it. May take the loader's lock: never call it while holding the core's lock. */
+int plat_describe_address(const void *address, char *module, size_t module_size, uintptr_t *base,
+                          size_t *image_size);
 
 unsigned long plat_process_id(void);
 

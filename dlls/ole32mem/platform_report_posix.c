@@ -60,7 +60,8 @@ void plat_log_open(const char *path)
     log_fd = fd;
 }
 
-int plat_describe_address(const void *address, char *module, size_t module_size, uintptr_t *offset)
+int plat_describe_address(const void *address, char *module, size_t module_size, uintptr_t *base,
+                          size_t *image_size)
 {
     Dl_info info;
     const char *name;
@@ -70,7 +71,8 @@ int plat_describe_address(const void *address, char *module, size_t module_size,
     name = strrchr(info.dli_fname, '/');
     name = name ? name + 1 : info.dli_fname;
     snprintf(module, module_size, "%s", name);
-    *offset = (uintptr_t)address - (uintptr_t)info.dli_fbase;
+    *base = (uintptr_t)info.dli_fbase;
+    *image_size = 0; /* dladdr does not say: every call asks again */
     return 1;
 }
 

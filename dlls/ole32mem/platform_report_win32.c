@@ -65,8 +65,11 @@ void plat_log_open(const char *path)
     log_file = file;
 }
 
-int plat_describe_address(const void *address, char *module, size_t module_size, uintptr_t *offset)
+int plat_describe_address(const void *address, char *module, size_t module_size, uintptr_t *base,
+                          size_t *image_size)
 {
+    const IMAGE_DOS_HEADER *dos;
+    const IMAGE_NT_HEADERS *nt;
     HMODULE handle;
     char path[PATH_CHARS];
     const char *name;
@@ -81,7 +84,12 @@ int plat_describe_address(const void *address, char *module, size_t module_size,
     name = strrchr(path, '\\');
     name = name ? name + 1 : path;
     snprintf(module, module_size, "%s", name);
-    *offset = (uintptr_t)address - (uintptr_t)handle;
+    *base = (uintptr_t)handle;
+    /* The module is loaded (we hold no reference, but the caller's code is running in it): its headers are
+     * readable. */
+    dos = (const IMAGE_DOS_HEADER *)handle;
+    nt = (const IMAGE_NT_HEADERS *)((const char *)handle + dos->e_lfanew);
+    *image_size = nt->OptionalHeader.SizeOfImage;
     return 1;
 }
 

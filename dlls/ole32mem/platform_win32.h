@@ -44,15 +44,21 @@ static inline void plat_heap_minimize(void)
     HeapCompact(GetProcessHeap(), 0);
 }
 
+/* Bookkeeping lives in a private heap (platform_win32.c): never at an address the process heap could hand to the
+ * program, so that a double free of a program block can never free one of our records. */
+HANDLE plat_meta_heap(void);
+
 static inline void *plat_meta_alloc(size_t n)
 {
-    return HeapAlloc(GetProcessHeap(), HEAP_ZERO_MEMORY, n);
+    HANDLE heap = plat_meta_heap();
+
+    return heap ? HeapAlloc(heap, HEAP_ZERO_MEMORY, n) : NULL;
 }
 
 static inline void plat_meta_free(void *p)
 {
     if (p)
-        HeapFree(GetProcessHeap(), 0, p);
+        HeapFree(plat_meta_heap(), 0, p);
 }
 
 typedef SRWLOCK plat_mutex;

@@ -12,7 +12,8 @@
  *     or revoke can come between them. The lock is recursive so that a hook may call the allocator on its own
  *     thread (WIL's spy calls GetSize from PreFree).
  *  3. A spy is released only under core_lock, after task_route has been cleared and only when no spied block is
- *     outstanding. A fast-path reader that saw 0 touches no spy; one that saw the old nonzero value finds the spy
+ *     outstanding and no call is in progress (a hook's nested call or revoke leaves the release to the outermost
+ *     call's end). A fast-path reader that saw 0 touches no spy; one that saw the old nonzero value finds the spy
  *     gone once it holds the lock. Hence no call through a released spy and no Post without its Pre.
  *  4. Why the fast path may skip the lock: a block allocated under a spy keeps that spy registered (revoke is
  *     deferred while spied blocks are outstanding), so whoever frees, reallocates or measures a spied block
@@ -39,6 +40,7 @@ static struct recursive_lock core_lock = RECURSIVE_LOCK_INIT;
 static void *current_spy;
 static const struct spy_ops *spy_ops;
 static int revoke_pending;
+static int registering; /* inside ops->acquire: a registration from there (same thread) is refused */
 static struct block_table spied_blocks = BLOCK_TABLE_INIT_KEYS;
 
 static SIZE_T task_get_size_locked(void *block, const struct diag_block *record);
@@ -53,13 +55,14 @@ static void set_route_bit(uintptr_t bit, int on)
 
 /* Called under core_lock after a spied block went away: completes a revoke that was waiting for the last one.
  * The Release comes after the PostFree of that block and after task_route says "no spy", so nothing can call
- * the spy any more. */
+ * the spy any more. Not while a call is in progress further up this thread's stack (a hook called the allocator,
+ * core_lock.depth > 1): that call still has hooks to make, and core_leave completes the revoke at its end. */
 static void finish_pending_revoke(void)
 {
     void *spy = current_spy;
     const struct spy_ops *ops = spy_ops;
 
-    if (!revoke_pending || spied_blocks.count)
+    if (!revoke_pending || spied_blocks.count || core_lock.depth > 1)
         return;
     current_spy = NULL;
     spy_ops = NULL;
@@ -69,12 +72,20 @@ static void finish_pending_revoke(void)
     ops->release(spy);
 }
 
+/* Leaves core_lock at the end of an allocator call: the outermost call completes a revoke that a hook's nested
+ * call made possible (finish_pending_revoke). */
+static void core_leave(void)
+{
+    finish_pending_revoke();
+    recursive_lock_leave(&core_lock);
+}
+
 /* The operations below run under core_lock. Each does the spy's Pre hook (if a spy is registered), the heap call
  * and the Post hook, and keeps the spied-block table and the diagnostics' records in step. The diagnostics only
  * add guard bytes behind the block and look at pointers; the spy sees the same calls and pointers as without
  * them. */
 
-static void *alloc_locked(SIZE_T size, const void *caller)
+static void *alloc_locked(SIZE_T size, const struct diag_site *site)
 {
     SIZE_T actual_size = size, guard = diag_guard_size();
     void *actual = NULL, *result;
@@ -97,18 +108,18 @@ static void *alloc_locked(SIZE_T size, const void *caller)
         if (current_spy)
             block_table_insert(&spied_blocks, result, NULL);
         if (diag_options)
-            diag_allocated(result, actual, size, actual_size, 0, caller);
+            diag_allocated(result, actual, size, actual_size, 0, site);
     }
     return result;
 }
 
-static void free_locked(void *block, const void *caller)
+static void free_locked(void *block, const struct diag_site *site)
 {
     struct diag_block *record = NULL;
     BOOL spyed = FALSE;
     void *actual = block;
 
-    if (diag_options && !diag_admit(DIAG_OP_FREE, block, caller, &record))
+    if (diag_options && !diag_admit(DIAG_OP_FREE, block, site, &record))
         return;
     if (current_spy)
     {
@@ -130,7 +141,7 @@ static void free_locked(void *block, const void *caller)
 }
 
 /* block != NULL and size != 0: the other cases are an Alloc and a Free. */
-static void *realloc_locked(void *block, SIZE_T size, const void *caller)
+static void *realloc_locked(void *block, SIZE_T size, const struct diag_site *site)
 {
     struct diag_block *record = NULL;
     SIZE_T actual_size = size, guard = diag_guard_size(), old_size = 0;
@@ -139,7 +150,7 @@ static void *realloc_locked(void *block, SIZE_T size, const void *caller)
 
     if (diag_options)
     {
-        if (!diag_admit(DIAG_OP_REALLOC, block, caller, &record))
+        if (!diag_admit(DIAG_OP_REALLOC, block, site, &record))
             return NULL;
         if (record)
         {
@@ -173,7 +184,7 @@ static void *realloc_locked(void *block, SIZE_T size, const void *caller)
         if (current_spy)
             block_table_insert(&spied_blocks, result, NULL);
         if (diag_options)
-            diag_allocated(result, actual, size, actual_size, old_size, caller);
+            diag_allocated(result, actual, size, actual_size, old_size, site);
     }
     else if (spyed)
         finish_pending_revoke();
@@ -208,84 +219,100 @@ static int did_alloc_locked(void *block)
     return spy_ops->post_did_alloc(current_spy, block, spyed, owned);
 }
 
+/* The diagnostics name the caller before the lock is taken (diag_resolve_site). */
+static void enter(const void *caller, struct diag_site *site)
+{
+    if (diag_options)
+        diag_resolve_site(caller, site);
+    recursive_lock_enter(&core_lock);
+}
+
 void *task_alloc_slow(SIZE_T size, const void *caller)
 {
+    struct diag_site site;
     void *result;
 
-    recursive_lock_enter(&core_lock);
-    result = alloc_locked(size, caller);
+    enter(caller, &site);
+    result = alloc_locked(size, &site);
     if (diag_options)
-        diag_call(DIAG_OP_ALLOC, NULL, size, result, caller);
-    recursive_lock_leave(&core_lock);
+        diag_call(DIAG_OP_ALLOC, NULL, size, result, &site);
+    core_leave();
     return result;
 }
 
 void task_free_slow(void *block, const void *caller)
 {
-    recursive_lock_enter(&core_lock);
+    struct diag_site site;
+
+    enter(caller, &site);
     if (diag_options)
-        diag_call(DIAG_OP_FREE, block, 0, NULL, caller);
-    free_locked(block, caller);
-    recursive_lock_leave(&core_lock);
+        diag_call(DIAG_OP_FREE, block, 0, NULL, &site);
+    free_locked(block, &site);
+    core_leave();
 }
 
 void *task_realloc_slow(void *block, SIZE_T size, const void *caller)
 {
+    struct diag_site site;
     void *result = NULL;
 
-    recursive_lock_enter(&core_lock);
+    enter(caller, &site);
     /* Realloc(NULL, n) is an Alloc and Realloc(p, 0) a Free, hooks included (Windows calls PreAlloc/PreFree). */
     if (!block)
-        result = alloc_locked(size, caller);
+        result = alloc_locked(size, &site);
     else if (!size)
-        free_locked(block, caller);
+        free_locked(block, &site);
     else
-        result = realloc_locked(block, size, caller);
+        result = realloc_locked(block, size, &site);
     if (diag_options)
-        diag_call(DIAG_OP_REALLOC, block, size, result, caller);
-    recursive_lock_leave(&core_lock);
+        diag_call(DIAG_OP_REALLOC, block, size, result, &site);
+    core_leave();
     return result;
 }
 
 SIZE_T task_get_size_slow(void *block, const void *caller)
 {
     struct diag_block *record = NULL;
+    struct diag_site site;
     SIZE_T size = (SIZE_T)-1;
 
-    recursive_lock_enter(&core_lock);
-    if (!diag_options || diag_admit(DIAG_OP_GET_SIZE, block, caller, &record))
+    enter(caller, &site);
+    if (!diag_options || diag_admit(DIAG_OP_GET_SIZE, block, &site, &record))
         size = task_get_size_locked(block, record);
     if (diag_options)
-        diag_call(DIAG_OP_GET_SIZE, block, 0, (void *)(intptr_t)size, caller);
-    recursive_lock_leave(&core_lock);
+        diag_call(DIAG_OP_GET_SIZE, block, 0, (void *)(intptr_t)size, &site);
+    core_leave();
     return size;
 }
 
 int task_did_alloc_slow(void *block, const void *caller)
 {
     struct diag_block *record;
+    struct diag_site site;
     int result = 0;
 
-    recursive_lock_enter(&core_lock);
-    if (!diag_options || diag_admit(DIAG_OP_DID_ALLOC, block, caller, &record))
+    enter(caller, &site);
+    if (!diag_options || diag_admit(DIAG_OP_DID_ALLOC, block, &site, &record))
         result = did_alloc_locked(block);
     if (diag_options)
-        diag_call(DIAG_OP_DID_ALLOC, block, 0, (void *)(intptr_t)result, caller);
-    recursive_lock_leave(&core_lock);
+        diag_call(DIAG_OP_DID_ALLOC, block, 0, (void *)(intptr_t)result, &site);
+    core_leave();
     return result;
 }
 
 void task_heap_minimize_slow(const void *caller)
 {
-    recursive_lock_enter(&core_lock);
+    struct diag_site site;
+
+    enter(caller, &site);
     if (current_spy)
         spy_ops->pre_heap_minimize(current_spy);
     plat_heap_minimize();
     if (current_spy)
         spy_ops->post_heap_minimize(current_spy);
     if (diag_options)
-        diag_call(DIAG_OP_HEAP_MINIMIZE, NULL, 0, NULL, caller);
-    recursive_lock_leave(&core_lock);
+        diag_call(DIAG_OP_HEAP_MINIMIZE, NULL, 0, NULL, &site);
+    core_leave();
 }
 
 void task_report_at_exit(void)
@@ -307,15 +334,21 @@ HRESULT task_register_spy(void *object, const struct spy_ops *ops)
     if (!object)
         return E_INVALIDARG;
     recursive_lock_enter(&core_lock);
-    if (current_spy)
+    if (current_spy || registering)
         hr = CO_E_OBJISREG;
-    else if (!(spy = ops->acquire(object)))
-        hr = E_INVALIDARG;
     else
     {
-        current_spy = spy;
-        spy_ops = ops;
-        set_route_bit(TASK_ROUTE_SPY, 1);
+        registering = 1;
+        spy = ops->acquire(object);
+        registering = 0;
+        if (!spy)
+            hr = E_INVALIDARG;
+        else
+        {
+            current_spy = spy;
+            spy_ops = ops;
+            set_route_bit(TASK_ROUTE_SPY, 1);
+        }
     }
     recursive_lock_leave(&core_lock);
     return hr;
@@ -328,9 +361,10 @@ HRESULT task_revoke_spy(void)
     recursive_lock_enter(&core_lock);
     if (!current_spy)
         hr = CO_E_OBJNOTREG;
-    else if (spied_blocks.count)
+    else if (spied_blocks.count || core_lock.depth > 1)
     {
-        /* Released automatically when the last spied block is freed (finish_pending_revoke). */
+        /* Released automatically when the last spied block is freed (finish_pending_revoke), or, when a hook
+         * revokes, at the end of the call it is in at the earliest (core_leave). */
         revoke_pending = 1;
         hr = E_ACCESSDENIED;
     }

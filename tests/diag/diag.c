@@ -1,0 +1,1176 @@
+/*
+ * The diagnostics' test program (OLE32MEM_DEBUG): one mode per run, chosen by argv[1], does a known good or bad
+ * thing from a known noinline function and tells tests/diag/run.sh what ole32mem must report about it.
+ *
+ * What it prints on stdout, for run.sh (fields separated by '|'):
+ *   RANGE|name|module|lo|hi      code offsets [lo, hi) of function `name` in `module` (hex, no 0x): a report that
+ *                                names that function as the caller must say module+0xOFF with lo < OFF < hi
+ *                                (a return address lies after the function's first byte).
+ *   EXPECT|how|n|prefix|fn|suffix  exactly n lines of the report are prefix + "module+0xOFF" + suffix, with OFF in
+ *                                the RANGE of fn; fn "-" means the line is prefix + suffix exactly. how "seq" also
+ *                                requires the (first) match to come after the previous "seq" match.
+ *   COUNT|n|prefix               exactly n lines of the report start with prefix (no unexpected report).
+ *   SPYLOG|...                   a hook the program's own spy saw, pointers named by generation (spy mode).
+ *   PID|n                        this process's id (for OLE32MEM_LOG=...%p).
+ * plus the in-program checks of tests/test.h and their summary line.
+ *
+ * The bad things are done on purpose and are safe only with the matching option on (run.sh never runs a mode
+ * without it): a double free or foreign free without `check`, or an overrun without `guard`, would corrupt the
+ * heap. Freed memory is never read: the 0xDD fill is observed through a spy whose PreFree keeps the heap block
+ * (returns NULL, so that nothing is freed) until the program has looked at it.
+ *
+ * Built with -fno-optimize-sibling-calls (mk/diag.mk): a call to CoTaskMemFree in tail position would become a
+ * jump, and its return address would then lie in this function's caller.
+ *
+ * Copyright 2026 the ole32mem authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#define COBJMACROS
+#define COM_NO_WINDOWS_H
+#define WIN32_LEAN_AND_MEAN
+#include <windows.h>
+
+#include "ole32mem_objidl.h"
+#include <objbase.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "test.h"
+
+#define NOINLINE __attribute__((noinline, noclone))
+
+enum
+{
+    /* A report's return address lies within this many bytes of the start of the (small) function that made it. */
+    FUNCTION_SIZE_BOUND = 0x200,
+    GUARD_BYTES = 16, /* only for in-program writes into the guard; the report is what run.sh checks */
+    FILL_NEW = 0xcd,
+    FILL_FREED = 0xdd,
+    SINK_SIZE = 64,
+    SPY_LOG_LINES = 256,
+    SPY_LOG_CHARS = 160,
+    SPY_POINTERS = 64,
+    HEADER_MAGIC = 0x4f4c4533,
+};
+
+static void *volatile sink[SINK_SIZE];
+static char exe_name[MAX_PATH];
+static IMalloc *allocator;
+
+/* --- what run.sh reads ------------------------------------------------------------------------------------- */
+
+static void module_name_of(HMODULE module, char *name, size_t size)
+{
+    char path[MAX_PATH];
+    const char *base;
+
+    GetModuleFileNameA(module, path, sizeof(path));
+    base = strrchr(path, '\\');
+    snprintf(name, size, "%s", base ? base + 1 : path);
+}
+
+static void print_range(const char *name, HMODULE module, const void *function)
+{
+    char module_name[MAX_PATH];
+    uintptr_t lo = (uintptr_t)function - (uintptr_t)module;
+
+    module_name_of(module, module_name, sizeof(module_name));
+    printf("RANGE|%s|%s|%lx|%lx\n", name, module_name, (unsigned long)lo, (unsigned long)(lo + FUNCTION_SIZE_BOUND));
+}
+
+#define RANGE(fn) print_range(#fn, GetModuleHandleA(NULL), (const void *)(fn))
+
+/* printf into one of a few rotating buffers: for building expectations in one call. */
+static const char *fmt(const char *format, ...) __attribute__((format(__MINGW_PRINTF_FORMAT, 1, 2)));
+static const char *fmt(const char *format, ...)
+{
+    static char buffers[8][512];
+    static unsigned next;
+    char *buffer = buffers[next++ % 8];
+    va_list args;
+
+    va_start(args, format);
+    vsnprintf(buffer, sizeof(buffers[0]), format, args);
+    va_end(args);
+    return buffer;
+}
+
+static void expect(const char *how, int count, const char *prefix, const char *fn, const char *suffix)
+{
+    printf("EXPECT|%s|%d|%s|%s|%s\n", how, count, prefix, fn, suffix);
+}
+
+static void expect_count(int count, const char *prefix)
+{
+    printf("COUNT|%d|%s\n", count, prefix);
+}
+
+static unsigned long thread_id(void)
+{
+    return GetCurrentThreadId();
+}
+
+/* Whether module `name` is in the comma list of OLE32MEM_SUPPRESS. */
+static int suppressed(const char *name)
+{
+    char list[1024], *item, *context = NULL;
+
+    if (!GetEnvironmentVariableA("OLE32MEM_SUPPRESS", list, sizeof(list)))
+        return 0;
+    for (item = strtok_s(list, ",", &context); item; item = strtok_s(NULL, ",", &context))
+        if (!lstrcmpiA(item, name))
+            return 1;
+    return 0;
+}
+
+static unsigned long leaks_max(void)
+{
+    char value[32];
+
+    if (!GetEnvironmentVariableA("OLE32MEM_LEAKS_MAX", value, sizeof(value)))
+        return 20;
+    return strtoul(value, NULL, 10);
+}
+
+static int heap_is_sound(void)
+{
+    return HeapValidate(GetProcessHeap(), 0, NULL) != 0;
+}
+
+/* The program went on after the bad thing, and the heap is intact. */
+static void check_survival(void)
+{
+    int i;
+
+    for (i = 0; i < 200; i++)
+    {
+        void *p = CoTaskMemAlloc(16 + i * 8);
+        ok(p != NULL, "Alloc %d failed\n", i);
+        memset(p, i, 16 + i * 8);
+        CoTaskMemFree(p);
+    }
+    ok(heap_is_sound(), "the process heap is damaged\n");
+}
+
+/* --- the allocation sites ---------------------------------------------------------------------------------- */
+
+/* One call site, two blocks (a site is one call instruction: two calls in one function are two sites). */
+static NOINLINE void leak_small(void)
+{
+    static volatile int count = 2; /* not a constant: the loop must stay a loop, with one call in it */
+    int i;
+
+    for (i = 0; i < count; i++)
+        sink[i] = CoTaskMemAlloc(10);
+}
+
+static NOINLINE void leak_many(void)
+{
+    int i;
+
+    for (i = 0; i < 5; i++)
+        sink[2 + i] = IMalloc_Alloc(allocator, 100);
+}
+
+/* Realloc(NULL, n) allocates; the realloc that follows is the block's allocation site from then on. */
+static NOINLINE void leak_big(void)
+{
+    sink[7] = CoTaskMemRealloc(NULL, 1000);
+    sink[7] = CoTaskMemRealloc(sink[7], 3000);
+}
+
+static NOINLINE DWORD WINAPI leak_thread(void *arg)
+{
+    (void)arg;
+    sink[8] = CoTaskMemAlloc(7);
+    return thread_id();
+}
+
+static NOINLINE void not_a_leak(void)
+{
+    void *p = CoTaskMemAlloc(500);
+    CoTaskMemFree(p);
+}
+
+/* Leaks: four sites (one in another thread), a block freed in between; expects the report, largest first. */
+static void test_leak(void)
+{
+    unsigned long main_thread = thread_id(), other_thread = 0;
+    HANDLE thread;
+    int exe_suppressed = suppressed(exe_name);
+
+    CoGetMalloc(MEMCTX_TASK, &allocator);
+    RANGE(leak_small);
+    RANGE(leak_many);
+    RANGE(leak_big);
+    RANGE(leak_thread);
+
+    leak_small(); /* seq 1, 2 */
+    not_a_leak(); /* seq 3 */
+    leak_many();  /* seq 4..8 */
+    leak_big();   /* seq 9 (Realloc(NULL)), 10 */
+    thread = CreateThread(NULL, 0, leak_thread, NULL, 0, NULL); /* seq 11 */
+    WaitForSingleObject(thread, INFINITE);
+    GetExitCodeThread(thread, (DWORD *)&other_thread);
+    CloseHandle(thread);
+    ok(other_thread && other_thread != main_thread, "thread id %#lx\n", other_thread);
+
+    if (exe_suppressed)
+    {
+        expect("seq", 1,
+               fmt("ole32mem: leaks: 0 blocks, 0 bytes never freed (pid %lu; 9 suppressed), 0 allocation sites:",
+                   GetCurrentProcessId()),
+               "-", "");
+        expect_count(1, "ole32mem: leaks:");
+        return;
+    }
+    expect("seq", 1,
+           fmt("ole32mem: leaks: 9 blocks, 3527 bytes never freed (pid %lu; 0 suppressed), 4 allocation sites:",
+               GetCurrentProcessId()),
+           "-", "");
+    expect("seq", 1, "ole32mem: leaks:   3000 bytes in 1 blocks from ", "leak_big",
+           fmt(", e.g. %p (3000 bytes, thread %#lx, seq 10)", sink[7], main_thread));
+    expect("seq", 1, "ole32mem: leaks:   500 bytes in 5 blocks from ", "leak_many",
+           fmt(", e.g. %p (100 bytes, thread %#lx, seq 4)", sink[2], main_thread));
+    expect("seq", 1, "ole32mem: leaks:   20 bytes in 2 blocks from ", "leak_small",
+           fmt(", e.g. %p (10 bytes, thread %#lx, seq 1)", sink[0], main_thread));
+    expect("seq", 1, "ole32mem: leaks:   7 bytes in 1 blocks from ", "leak_thread",
+           fmt(", e.g. %p (7 bytes, thread %#lx, seq 11)", sink[8], other_thread));
+    expect_count(5, "ole32mem: leaks:");
+}
+
+/* --- suppression and a second module ----------------------------------------------------------------------- */
+
+typedef void *(*helper_alloc_fn)(SIZE_T size);
+
+static HMODULE helper;
+static helper_alloc_fn helper_alloc;
+
+static int load_helper(void)
+{
+    helper = LoadLibraryA("diaghelp.dll");
+    helper_alloc = helper ? (helper_alloc_fn)(void *)GetProcAddress(helper, "helper_alloc") : NULL;
+    ok(helper_alloc != NULL, "diaghelp.dll: error %lu\n", GetLastError());
+    if (helper_alloc)
+        print_range("helper_alloc", helper, (const void *)helper_alloc);
+    return helper_alloc != NULL;
+}
+
+static NOINLINE void suppress_exe_leak(void)
+{
+    sink[0] = CoTaskMemAlloc(64);
+}
+
+/* Leaks from this program and from diaghelp.dll; what is reported depends on OLE32MEM_SUPPRESS. */
+static void test_suppress(void)
+{
+    int exe_suppressed = suppressed(exe_name), helper_suppressed = suppressed("diaghelp.dll");
+    unsigned long blocks = 0, bytes = 0, sites = 0, hidden = 0, main_thread = thread_id();
+
+    if (!load_helper())
+        return;
+    RANGE(suppress_exe_leak);
+    suppress_exe_leak();        /* seq 1 */
+    sink[1] = helper_alloc(90); /* seq 2 */
+    sink[2] = helper_alloc(90); /* seq 3, same site */
+    if (exe_suppressed)
+        hidden += 1;
+    else
+        blocks += 1, bytes += 64, sites++;
+    if (helper_suppressed)
+        hidden += 2;
+    else
+        blocks += 2, bytes += 180, sites++;
+    expect("seq", 1,
+           fmt("ole32mem: leaks: %lu blocks, %lu bytes never freed (pid %lu; %lu suppressed), %lu allocation sites:",
+               blocks, bytes, GetCurrentProcessId(), hidden, sites),
+           "-", "");
+    if (!helper_suppressed)
+        expect("seq", 1, "ole32mem: leaks:   180 bytes in 2 blocks from ", "helper_alloc",
+               fmt(", e.g. %p (90 bytes, thread %#lx, seq 2)", sink[1], main_thread));
+    if (!exe_suppressed)
+        expect("seq", 1, "ole32mem: leaks:   64 bytes in 1 blocks from ", "suppress_exe_leak",
+               fmt(", e.g. %p (64 bytes, thread %#lx, seq 1)", sink[0], main_thread));
+    expect_count(1 + sites, "ole32mem: leaks:");
+}
+
+/* A module that leaked and was unloaded before the exit report: its blocks must still be named module+offset. */
+static void test_unloaded_module(void)
+{
+    if (!load_helper())
+        return;
+    sink[0] = helper_alloc(77); /* seq 1 */
+    ok(FreeLibrary(helper), "FreeLibrary failed\n");
+    expect("seq", 1,
+           fmt("ole32mem: leaks: 1 blocks, 77 bytes never freed (pid %lu; 0 suppressed), 1 allocation sites:",
+               GetCurrentProcessId()),
+           "-", "");
+    expect("seq", 1, "ole32mem: leaks:   77 bytes in 1 blocks from ", "helper_alloc",
+           fmt(", e.g. %p (77 bytes, thread %#lx, seq 1)", sink[0], thread_id()));
+    expect_count(2, "ole32mem: leaks:");
+}
+
+/* --- OLE32MEM_LEAKS_MAX ------------------------------------------------------------------------------------- */
+
+static NOINLINE void site_a(void) { sink[0] = CoTaskMemAlloc(500); }
+static NOINLINE void site_b(void) { sink[1] = CoTaskMemAlloc(400); }
+static NOINLINE void site_c(void) { sink[2] = CoTaskMemAlloc(300); }
+static NOINLINE void site_d(void) { sink[3] = CoTaskMemAlloc(200); }
+static NOINLINE void site_e(void) { sink[4] = CoTaskMemAlloc(100); }
+
+static void test_leaks_max(void)
+{
+    static const char *const names[] = {"site_a", "site_b", "site_c", "site_d", "site_e"};
+    static const unsigned sizes[] = {500, 400, 300, 200, 100};
+    unsigned long max = leaks_max(), shown, i;
+
+    RANGE(site_a);
+    RANGE(site_b);
+    RANGE(site_c);
+    RANGE(site_d);
+    RANGE(site_e);
+    /* Allocated smallest first: the report must sort. */
+    site_e(); /* seq 1 */
+    site_d();
+    site_c();
+    site_b();
+    site_a(); /* seq 5 */
+    shown = max < 5 ? max : 5;
+    expect("seq", 1,
+           fmt("ole32mem: leaks: 5 blocks, 1500 bytes never freed (pid %lu; 0 suppressed), 5 allocation sites:",
+               GetCurrentProcessId()),
+           "-", "");
+    for (i = 0; i < shown; i++)
+        expect("seq", 1, fmt("ole32mem: leaks:   %u bytes in 1 blocks from ", sizes[i]), names[i],
+               fmt(", e.g. %p (%u bytes, thread %#lx, seq %lu)", sink[i], sizes[i], thread_id(), 5 - i));
+    if (shown < 5)
+        expect("seq", 1, fmt("ole32mem: leaks:   ... %lu more sites (OLE32MEM_LEAKS_MAX=%lu)", 5 - shown, max), "-",
+               "");
+    expect_count(1 + shown + (shown < 5), "ole32mem: leaks:");
+}
+
+/* --- check: double free, foreign pointers, queries of freed blocks ----------------------------------------- */
+
+static NOINLINE void double_free_again(void *p)
+{
+    CoTaskMemFree(p);
+}
+
+static NOINLINE void double_free_imalloc(void *p)
+{
+    IMalloc_Free(allocator, p);
+}
+
+static void test_double_free(void)
+{
+    void *p;
+
+    CoGetMalloc(MEMCTX_TASK, &allocator);
+    RANGE(double_free_again);
+    RANGE(double_free_imalloc);
+    p = CoTaskMemAlloc(64);
+    CoTaskMemFree(p);
+    double_free_again(p);
+    double_free_imalloc(p);
+    expect("any", 1, fmt("ole32mem: check: Free of %p by ", p), "double_free_again",
+           ": double free (the block was already freed); ignored");
+    expect("any", 1, fmt("ole32mem: check: Free of %p by ", p), "double_free_imalloc",
+           ": double free (the block was already freed); ignored");
+    expect_count(2, "ole32mem: check:");
+    check_survival();
+}
+
+/* The freed block's address may be handed out again by the process heap before the second free: to the
+ * diagnostics' own bookkeeping, say. That must not turn the double free into the free of someone else's block. */
+static void test_double_free_reuse(void)
+{
+    /* About the size of the diagnostics' record of a block, so that the heap may reuse the freed block for one. */
+    const SIZE_T small = sizeof(void *) == 8 ? 48 : 32;
+    void *p, *others[8];
+    int i;
+
+    RANGE(double_free_again);
+    p = CoTaskMemAlloc(small);
+    CoTaskMemFree(p);
+    for (i = 0; i < 8; i++)
+        others[i] = CoTaskMemAlloc(2000 + i);
+    double_free_again(p);
+    expect("any", 1, fmt("ole32mem: check: Free of %p by ", p), "double_free_again",
+           ": double free (the block was already freed); ignored");
+    for (i = 0; i < 8; i++)
+    {
+        memset(others[i], 0x5a, 2000 + i);
+        ok(CoTaskMemRealloc(others[i], 16) != NULL, "Realloc failed\n");
+    }
+    for (i = 0; i < 8; i++)
+        CoTaskMemFree(others[i]);
+    expect_count(1, "ole32mem: check:");
+    check_survival();
+    expect("any", 1,
+           fmt("ole32mem: leaks: 0 blocks, 0 bytes never freed (pid %lu; 0 suppressed), 0 allocation sites:",
+               GetCurrentProcessId()),
+           "-", "");
+}
+
+static NOINLINE void free_stack_pointer(void)
+{
+    char local[32];
+
+    sink[0] = local;
+    CoTaskMemFree(sink[0]);
+}
+
+static NOINLINE void free_interior_pointer(char *p)
+{
+    CoTaskMemFree(p + 16);
+}
+
+static NOINLINE void free_private_heap_block(void *p)
+{
+    CoTaskMemFree(p);
+}
+
+static NOINLINE void realloc_stack_pointer(void)
+{
+    char local[32];
+
+    sink[0] = local;
+    sink[1] = CoTaskMemRealloc(sink[0], 100);
+}
+
+static NOINLINE void free_process_heap_block(void *p)
+{
+    CoTaskMemFree(p);
+}
+
+/* Pointers ole32mem never allocated: reported and not passed on unless they are live blocks of the process heap
+ * (the heap's own, or the system ole32's). */
+static void test_foreign_free(void)
+{
+    void *(WINAPI * builtin_alloc)(SIZE_T);
+    HANDLE private_heap = HeapCreate(0, 0, 0);
+    char *p = CoTaskMemAlloc(64), local_copy[64];
+    void *q, *h, *b;
+
+    CoGetMalloc(MEMCTX_TASK, &allocator);
+    RANGE(free_stack_pointer);
+    RANGE(free_interior_pointer);
+    RANGE(free_private_heap_block);
+    RANGE(realloc_stack_pointer);
+
+    free_stack_pointer();
+    expect("any", 1, fmt("ole32mem: check: Free of %p by ", sink[0]), "free_stack_pointer",
+           ": not a block of ole32mem nor a live heap block; ignored");
+
+    memset(p, 0x11, 64);
+    free_interior_pointer(p);
+    expect("any", 1, fmt("ole32mem: check: Free of %p by ", p + 16), "free_interior_pointer",
+           ": not a block of ole32mem nor a live heap block; ignored");
+    memset(local_copy, 0x11, 64);
+    ok(!memcmp(p, local_copy, 64), "the block was changed\n");
+    ok(IMalloc_GetSize(allocator, p) == 64, "the block is gone\n");
+    CoTaskMemFree(p);
+
+    q = HeapAlloc(private_heap, 0, 32);
+    free_private_heap_block(q);
+    expect("any", 1, fmt("ole32mem: check: Free of %p by ", q), "free_private_heap_block",
+           ": not a block of ole32mem nor a live heap block; ignored");
+    ok(HeapValidate(private_heap, 0, q), "the private heap's block was freed\n");
+    ok(HeapFree(private_heap, 0, q), "HeapFree of the private heap's block failed\n");
+    HeapDestroy(private_heap);
+
+    realloc_stack_pointer();
+    ok(sink[1] == NULL, "Realloc of a stack pointer = %p\n", sink[1]);
+    expect("any", 1, fmt("ole32mem: check: Realloc of %p by ", sink[0]), "realloc_stack_pointer",
+           ": not a block of ole32mem nor a live heap block; ignored");
+
+    /* Not reported: live blocks of the process heap, from HeapAlloc and from the system ole32. */
+    h = HeapAlloc(GetProcessHeap(), 0, 48);
+    free_process_heap_block(h);
+    builtin_alloc = (void *(WINAPI *)(SIZE_T))(void *)GetProcAddress(LoadLibraryA("ole32.dll"), "CoTaskMemAlloc");
+    ok(builtin_alloc != NULL, "no CoTaskMemAlloc in ole32.dll\n");
+    if (builtin_alloc)
+    {
+        b = builtin_alloc(40);
+        ok(b != NULL, "the system ole32's CoTaskMemAlloc failed\n");
+        free_process_heap_block(b);
+    }
+    expect_count(4, "ole32mem: check:");
+    check_survival();
+}
+
+static NOINLINE SIZE_T get_size_of_freed(void *p)
+{
+    return IMalloc_GetSize(allocator, p);
+}
+
+static NOINLINE int did_alloc_of_freed(void *p)
+{
+    return IMalloc_DidAlloc(allocator, p);
+}
+
+static NOINLINE void *realloc_of_freed(void *p)
+{
+    return CoTaskMemRealloc(p, 64);
+}
+
+static void test_freed_queries(void)
+{
+    void *p;
+    SIZE_T size;
+    int did;
+
+    CoGetMalloc(MEMCTX_TASK, &allocator);
+    RANGE(get_size_of_freed);
+    RANGE(did_alloc_of_freed);
+    RANGE(realloc_of_freed);
+    p = CoTaskMemAlloc(32);
+    ok(IMalloc_GetSize(allocator, p) == 32, "GetSize of a live block\n");
+    CoTaskMemFree(p);
+    size = get_size_of_freed(p);
+    ok(size == (SIZE_T)-1, "GetSize of a freed block = %llu\n", SZ(size));
+    did = did_alloc_of_freed(p);
+    ok(did == 0, "DidAlloc of a freed block = %d\n", did);
+    ok(realloc_of_freed(p) == NULL, "Realloc of a freed block succeeded\n");
+    expect("any", 1, fmt("ole32mem: check: GetSize of %p by ", p), "get_size_of_freed", ": the block was freed");
+    expect("any", 1, fmt("ole32mem: check: DidAlloc of %p by ", p), "did_alloc_of_freed", ": the block was freed");
+    expect("any", 1, fmt("ole32mem: check: Realloc of %p by ", p), "realloc_of_freed",
+           ": double free (the block was already freed); ignored");
+    expect_count(3, "ole32mem: check:");
+    check_survival();
+}
+
+/* --- guard ------------------------------------------------------------------------------------------------- */
+
+static NOINLINE void *guard_alloc_a(SIZE_T size) { return CoTaskMemAlloc(size); }
+static NOINLINE void *guard_alloc_b(SIZE_T size) { return CoTaskMemAlloc(size); }
+static NOINLINE void *guard_alloc_c(SIZE_T size) { return CoTaskMemAlloc(size); }
+
+static void test_overrun(void)
+{
+    unsigned long me = thread_id();
+    char *a, *b, *c, *d;
+
+    CoGetMalloc(MEMCTX_TASK, &allocator);
+    RANGE(guard_alloc_a);
+    RANGE(guard_alloc_b);
+    RANGE(guard_alloc_c);
+
+    /* Overrun by one byte, found at free. */
+    a = guard_alloc_a(24); /* seq 1 */
+    ok(IMalloc_GetSize(allocator, a) == 24, "GetSize = %llu\n", SZ(IMalloc_GetSize(allocator, a)));
+    ok(IMalloc_DidAlloc(allocator, a) == 1, "DidAlloc\n");
+    a[24] = 'x';
+    CoTaskMemFree(a);
+    expect("any", 1, fmt("ole32mem: guard: write past the end of block %p (24 bytes) allocated by ", a),
+           "guard_alloc_a", fmt(" (thread %#lx, seq 1), found at free", me));
+
+    /* Found at realloc; the new block has a new guard, so the free that follows finds nothing. */
+    b = guard_alloc_b(40); /* seq 2 */
+    memset(b + 40, 0, 4);
+    sink[0] = b;
+    b = CoTaskMemRealloc(b, 100); /* seq 3 */
+    ok(b != NULL, "Realloc failed\n");
+    ok(IMalloc_GetSize(allocator, b) == 100, "GetSize after Realloc = %llu\n", SZ(IMalloc_GetSize(allocator, b)));
+    expect("any", 1, fmt("ole32mem: guard: write past the end of block %p (40 bytes) allocated by ", sink[0]),
+           "guard_alloc_b", fmt(" (thread %#lx, seq 2), found at realloc", me));
+    memset(b, 0, 100);
+    CoTaskMemFree(b);
+
+    /* Overrun and leaked: found at exit (with or without `leaks`). */
+    c = guard_alloc_c(8); /* seq 4 */
+    c[8 + GUARD_BYTES - 1] = 0;
+    expect("any", 1, fmt("ole32mem: guard: write past the end of block %p (8 bytes) allocated by ", c),
+           "guard_alloc_c", fmt(" (thread %#lx, seq 4), found at exit", me));
+
+    /* Right up to the end: not an overrun. Zero bytes: GetSize 0. */
+    d = CoTaskMemAlloc(16);
+    memset(d, 0xfd - 1, 16);
+    CoTaskMemFree(d);
+    d = CoTaskMemAlloc(0);
+    ok(d != NULL && IMalloc_GetSize(allocator, d) == 0, "GetSize of a 0-byte block\n");
+    CoTaskMemFree(d);
+
+    expect_count(3, "ole32mem: guard:");
+    check_survival();
+}
+
+/* --- fill -------------------------------------------------------------------------------------------------- */
+
+/* A spy that keeps freed blocks: its PreFree answers NULL (the heap frees nothing) and remembers the pointer, so
+ * that the program can look at a block right after CoTaskMemFree without reading freed memory. */
+struct keeper
+{
+    IMallocSpy IMallocSpy_iface;
+    LONG refcount;
+    void *kept;
+};
+
+static struct keeper *impl_from_keeper(IMallocSpy *iface)
+{
+    return CONTAINING_RECORD(iface, struct keeper, IMallocSpy_iface);
+}
+
+static HRESULT WINAPI keeper_QueryInterface(IMallocSpy *iface, REFIID riid, void **obj)
+{
+    if (IsEqualIID(riid, &IID_IUnknown) || IsEqualIID(riid, &IID_IMallocSpy))
+    {
+        *obj = iface;
+        IMallocSpy_AddRef(iface);
+        return S_OK;
+    }
+    *obj = NULL;
+    return E_NOINTERFACE;
+}
+
+static ULONG WINAPI keeper_AddRef(IMallocSpy *iface)
+{
+    return InterlockedIncrement(&impl_from_keeper(iface)->refcount);
+}
+
+static ULONG WINAPI keeper_Release(IMallocSpy *iface)
+{
+    return InterlockedDecrement(&impl_from_keeper(iface)->refcount);
+}
+
+static SIZE_T WINAPI keeper_PreAlloc(IMallocSpy *iface, SIZE_T size) { (void)iface; return size; }
+static void *WINAPI keeper_PostAlloc(IMallocSpy *iface, void *actual) { (void)iface; return actual; }
+
+static void *WINAPI keeper_PreFree(IMallocSpy *iface, void *request, BOOL spyed)
+{
+    (void)spyed;
+    impl_from_keeper(iface)->kept = request;
+    return NULL;
+}
+
+static void WINAPI keeper_PostFree(IMallocSpy *iface, BOOL spyed) { (void)iface; (void)spyed; }
+
+static SIZE_T WINAPI keeper_PreRealloc(IMallocSpy *iface, void *request, SIZE_T size, void **new_request, BOOL spyed)
+{
+    (void)iface;
+    (void)spyed;
+    *new_request = request;
+    return size;
+}
+
+static void *WINAPI keeper_PostRealloc(IMallocSpy *iface, void *actual, BOOL spyed)
+{
+    (void)iface;
+    (void)spyed;
+    return actual;
+}
+
+static void *WINAPI keeper_PreGetSize(IMallocSpy *iface, void *request, BOOL spyed)
+{
+    (void)iface;
+    (void)spyed;
+    return request;
+}
+
+static SIZE_T WINAPI keeper_PostGetSize(IMallocSpy *iface, SIZE_T actual, BOOL spyed)
+{
+    (void)iface;
+    (void)spyed;
+    return actual;
+}
+
+static void *WINAPI keeper_PreDidAlloc(IMallocSpy *iface, void *request, BOOL spyed)
+{
+    (void)iface;
+    (void)spyed;
+    return request;
+}
+
+static int WINAPI keeper_PostDidAlloc(IMallocSpy *iface, void *request, BOOL spyed, int actual)
+{
+    (void)iface;
+    (void)request;
+    (void)spyed;
+    return actual;
+}
+
+static void WINAPI keeper_PreHeapMinimize(IMallocSpy *iface) { (void)iface; }
+static void WINAPI keeper_PostHeapMinimize(IMallocSpy *iface) { (void)iface; }
+
+static const IMallocSpyVtbl keeper_vtbl = {
+    keeper_QueryInterface, keeper_AddRef,       keeper_Release,         keeper_PreAlloc,
+    keeper_PostAlloc,      keeper_PreFree,      keeper_PostFree,        keeper_PreRealloc,
+    keeper_PostRealloc,    keeper_PreGetSize,   keeper_PostGetSize,     keeper_PreDidAlloc,
+    keeper_PostDidAlloc,   keeper_PreHeapMinimize, keeper_PostHeapMinimize,
+};
+
+static int all_bytes(const unsigned char *p, size_t size, unsigned char value)
+{
+    size_t i;
+
+    for (i = 0; i < size; i++)
+        if (p[i] != value)
+            return 0;
+    return 1;
+}
+
+static void test_fill(void)
+{
+    struct keeper keeper = {{(IMallocSpyVtbl *)&keeper_vtbl}, 1, NULL};
+    unsigned char *p, *q;
+    HRESULT hr;
+
+    p = CoTaskMemAlloc(256);
+    ok(p && all_bytes(p, 256, FILL_NEW), "a new block is not filled with 0xcd\n");
+    memset(p, 0x42, 256);
+    p = CoTaskMemRealloc(p, 4096);
+    ok(p && all_bytes(p, 256, 0x42), "Realloc lost the contents\n");
+    ok(p && all_bytes(p + 256, 4096 - 256, FILL_NEW), "the grown part is not filled with 0xcd\n");
+    p = CoTaskMemRealloc(p, 100);
+    ok(p && all_bytes(p, 100, 0x42), "shrinking lost the contents\n");
+    CoTaskMemFree(p);
+
+    hr = CoRegisterMallocSpy(&keeper.IMallocSpy_iface);
+    ok(hr == S_OK, "CoRegisterMallocSpy = %#lx\n", hr);
+    q = CoTaskMemAlloc(300);
+    ok(q && all_bytes(q, 300, FILL_NEW), "a new block under a spy is not filled with 0xcd\n");
+    memset(q, 0x42, 300);
+    CoTaskMemFree(q);
+    ok(keeper.kept == q, "the spy kept %p, not %p\n", keeper.kept, (void *)q);
+    /* Still a live heap block: the spy's PreFree kept it from the heap. */
+    ok(HeapValidate(GetProcessHeap(), 0, q), "the kept block is not a heap block\n");
+    ok(all_bytes(q, 300, FILL_FREED), "a freed block is not filled with 0xdd\n");
+    HeapFree(GetProcessHeap(), 0, q);
+    hr = CoRevokeMallocSpy();
+    ok(hr == S_OK, "CoRevokeMallocSpy = %#lx\n", hr);
+    ok(keeper.refcount == 1, "spy refcount %ld\n", keeper.refcount);
+    check_survival();
+}
+
+/* --- trace and stats --------------------------------------------------------------------------------------- */
+
+static NOINLINE void trace_calls(void **blocks)
+{
+    blocks[0] = CoTaskMemAlloc(40);
+    blocks[1] = CoTaskMemRealloc(blocks[0], 80);
+    blocks[2] = (void *)IMalloc_GetSize(allocator, blocks[1]);
+    blocks[3] = (void *)(INT_PTR)IMalloc_DidAlloc(allocator, blocks[1]);
+    IMalloc_HeapMinimize(allocator);
+    blocks[4] = CoTaskMemRealloc(NULL, 12);
+    blocks[5] = CoTaskMemRealloc(blocks[4], 0);
+    CoTaskMemFree(blocks[1]);
+}
+
+static NOINLINE DWORD WINAPI trace_thread(void *blocks)
+{
+    ((void **)blocks)[6] = CoTaskMemAlloc(11);
+    CoTaskMemFree(((void **)blocks)[6]);
+    return thread_id();
+}
+
+static void test_trace(void)
+{
+    void *b[8];
+    unsigned long me = thread_id();
+    DWORD other = 0;
+    HANDLE thread;
+
+    CoGetMalloc(MEMCTX_TASK, &allocator);
+    RANGE(trace_calls);
+    RANGE(trace_thread);
+    trace_calls(b);
+    thread = CreateThread(NULL, 0, trace_thread, b, 0, NULL);
+    WaitForSingleObject(thread, INFINITE);
+    GetExitCodeThread(thread, &other);
+    CloseHandle(thread);
+    ok(b[2] == (void *)80 && b[3] == (void *)1 && b[5] == NULL, "GetSize %p, DidAlloc %p, Realloc(p, 0) %p\n", b[2],
+       b[3], b[5]);
+
+    expect("any", 1, fmt("ole32mem: trace: Alloc(40) = %p by ", b[0]), "trace_calls", fmt(", thread %#lx", me));
+    expect("any", 1, fmt("ole32mem: trace: Realloc(%p, 80) = %p by ", b[0], b[1]), "trace_calls",
+           fmt(", thread %#lx", me));
+    expect("any", 1, fmt("ole32mem: trace: GetSize(%p) = 80 by ", b[1]), "trace_calls", fmt(", thread %#lx", me));
+    expect("any", 1, fmt("ole32mem: trace: DidAlloc(%p) = 1 by ", b[1]), "trace_calls", fmt(", thread %#lx", me));
+    expect("any", 1, "ole32mem: trace: HeapMinimize() by ", "trace_calls", fmt(", thread %#lx", me));
+    expect("any", 1, fmt("ole32mem: trace: Realloc(%p, 12) = %p by ", NULL, b[4]), "trace_calls",
+           fmt(", thread %#lx", me));
+    expect("any", 1, fmt("ole32mem: trace: Realloc(%p, 0) = %p by ", b[4], NULL), "trace_calls",
+           fmt(", thread %#lx", me));
+    expect("any", 1, fmt("ole32mem: trace: Free(%p) by ", b[1]), "trace_calls", fmt(", thread %#lx", me));
+    expect("any", 1, fmt("ole32mem: trace: Alloc(11) = %p by ", b[6]), "trace_thread", fmt(", thread %#lx", other));
+    expect("any", 1, fmt("ole32mem: trace: Free(%p) by ", b[6]), "trace_thread", fmt(", thread %#lx", other));
+    expect_count(10, "ole32mem: trace:");
+}
+
+static void test_stats(void)
+{
+    void *a, *b, *c, *d;
+
+    CoGetMalloc(MEMCTX_TASK, &allocator);
+    a = CoTaskMemAlloc(100);
+    b = CoTaskMemAlloc(200);
+    c = IMalloc_Alloc(allocator, 300);     /* 3 blocks, 600 bytes */
+    a = CoTaskMemRealloc(a, 150);          /* 3, 650: the peak */
+    CoTaskMemFree(b);                      /* 2, 450 */
+    d = IMalloc_Realloc(allocator, NULL, 50); /* 3, 500 */
+    ok(IMalloc_GetSize(allocator, c) == 300, "GetSize\n");
+    ok(IMalloc_DidAlloc(allocator, c) == 1, "DidAlloc\n");
+    IMalloc_HeapMinimize(allocator);
+    IMalloc_Free(allocator, c);            /* 2, 200 */
+    sink[0] = a;
+    sink[1] = d;
+    expect("seq", 1, fmt("ole32mem: stats: %-12s %u calls", "Alloc", 3), "-", "");
+    expect("seq", 1, fmt("ole32mem: stats: %-12s %u calls", "Realloc", 2), "-", "");
+    expect("seq", 1, fmt("ole32mem: stats: %-12s %u calls", "Free", 2), "-", "");
+    expect("seq", 1, fmt("ole32mem: stats: %-12s %u calls", "GetSize", 1), "-", "");
+    expect("seq", 1, fmt("ole32mem: stats: %-12s %u calls", "DidAlloc", 1), "-", "");
+    expect("seq", 1, fmt("ole32mem: stats: %-12s %u calls", "HeapMinimize", 1), "-", "");
+    expect("seq", 1, "ole32mem: stats: live now 2 blocks, 200 bytes; peak 3 blocks, 650 bytes", "-", "");
+    expect_count(7, "ole32mem: stats:");
+}
+
+/* --- a program's own spy, with and without diagnostics ----------------------------------------------------- */
+
+/* Logs every hook with the pointers named by generation: every PostAlloc/PostRealloc answer is a new name ("P3"),
+ * so that two runs (with and without OLE32MEM_DEBUG) compare equal when the spy saw the same calls and the same
+ * pointers, wherever the heap put the blocks. With a header, it is the classic header spy: PreAlloc asks for more,
+ * PostAlloc writes a header and answers the pointer after it. */
+struct logging_spy
+{
+    IMallocSpy IMallocSpy_iface;
+    LONG refcount;
+    SIZE_T header;
+    void *names[SPY_POINTERS];
+    unsigned name_count;
+    char log[SPY_LOG_LINES][SPY_LOG_CHARS];
+    unsigned lines;
+};
+
+static struct logging_spy *impl_from_logging_spy(IMallocSpy *iface)
+{
+    return CONTAINING_RECORD(iface, struct logging_spy, IMallocSpy_iface);
+}
+
+static void spy_log(struct logging_spy *spy, const char *format, ...) __attribute__((format(__MINGW_PRINTF_FORMAT, 2, 3)));
+static void spy_log(struct logging_spy *spy, const char *format, ...)
+{
+    va_list args;
+
+    if (spy->lines == SPY_LOG_LINES)
+        return;
+    va_start(args, format);
+    vsnprintf(spy->log[spy->lines++], SPY_LOG_CHARS, format, args);
+    va_end(args);
+}
+
+/* The latest name of a pointer the spy handed out, "?" for one it never did (a different pointer). */
+static const char *spy_name(struct logging_spy *spy, const void *pointer)
+{
+    unsigned i;
+
+    if (!pointer)
+        return "NULL";
+    for (i = spy->name_count; i-- > 0;)
+        if (spy->names[i] == pointer)
+            return fmt("P%u", i);
+    return fmt("?%p", pointer);
+}
+
+static void *spy_new_name(struct logging_spy *spy, void *pointer)
+{
+    if (pointer && spy->name_count < SPY_POINTERS)
+        spy->names[spy->name_count++] = pointer;
+    return pointer;
+}
+
+static HRESULT WINAPI logging_QueryInterface(IMallocSpy *iface, REFIID riid, void **obj)
+{
+    if (IsEqualIID(riid, &IID_IUnknown) || IsEqualIID(riid, &IID_IMallocSpy))
+    {
+        *obj = iface;
+        IMallocSpy_AddRef(iface);
+        return S_OK;
+    }
+    *obj = NULL;
+    return E_NOINTERFACE;
+}
+
+static ULONG WINAPI logging_AddRef(IMallocSpy *iface)
+{
+    return InterlockedIncrement(&impl_from_logging_spy(iface)->refcount);
+}
+
+static ULONG WINAPI logging_Release(IMallocSpy *iface)
+{
+    return InterlockedDecrement(&impl_from_logging_spy(iface)->refcount);
+}
+
+static SIZE_T WINAPI logging_PreAlloc(IMallocSpy *iface, SIZE_T size)
+{
+    struct logging_spy *spy = impl_from_logging_spy(iface);
+
+    spy_log(spy, "PreAlloc(%llu)", SZ(size));
+    return size + spy->header;
+}
+
+static void *header_wrap(struct logging_spy *spy, void *actual)
+{
+    if (!actual || !spy->header)
+        return actual;
+    *(DWORD *)actual = HEADER_MAGIC;
+    return (char *)actual + spy->header;
+}
+
+static void *header_unwrap(struct logging_spy *spy, void *request, BOOL spyed)
+{
+    if (!request || !spy->header || !spyed)
+        return request;
+    if (*(DWORD *)((char *)request - spy->header) != HEADER_MAGIC)
+        spy_log(spy, "bad header before %s", spy_name(spy, request));
+    return (char *)request - spy->header;
+}
+
+static void *WINAPI logging_PostAlloc(IMallocSpy *iface, void *actual)
+{
+    struct logging_spy *spy = impl_from_logging_spy(iface);
+    void *result = spy_new_name(spy, header_wrap(spy, actual));
+
+    spy_log(spy, "PostAlloc -> %s", spy_name(spy, result));
+    return result;
+}
+
+static void *WINAPI logging_PreFree(IMallocSpy *iface, void *request, BOOL spyed)
+{
+    struct logging_spy *spy = impl_from_logging_spy(iface);
+
+    spy_log(spy, "PreFree(%s, %d)", spy_name(spy, request), spyed);
+    return header_unwrap(spy, request, spyed);
+}
+
+static void WINAPI logging_PostFree(IMallocSpy *iface, BOOL spyed)
+{
+    spy_log(impl_from_logging_spy(iface), "PostFree(%d)", spyed);
+}
+
+static SIZE_T WINAPI logging_PreRealloc(IMallocSpy *iface, void *request, SIZE_T size, void **new_request, BOOL spyed)
+{
+    struct logging_spy *spy = impl_from_logging_spy(iface);
+
+    spy_log(spy, "PreRealloc(%s, %llu, %d)", spy_name(spy, request), SZ(size), spyed);
+    *new_request = header_unwrap(spy, request, spyed);
+    return size + spy->header;
+}
+
+static void *WINAPI logging_PostRealloc(IMallocSpy *iface, void *actual, BOOL spyed)
+{
+    struct logging_spy *spy = impl_from_logging_spy(iface);
+    void *result = spy_new_name(spy, header_wrap(spy, actual));
+
+    spy_log(spy, "PostRealloc(%d) -> %s", spyed, spy_name(spy, result));
+    return result;
+}
+
+static void *WINAPI logging_PreGetSize(IMallocSpy *iface, void *request, BOOL spyed)
+{
+    struct logging_spy *spy = impl_from_logging_spy(iface);
+
+    spy_log(spy, "PreGetSize(%s, %d)", spy_name(spy, request), spyed);
+    return header_unwrap(spy, request, spyed);
+}
+
+static SIZE_T WINAPI logging_PostGetSize(IMallocSpy *iface, SIZE_T actual, BOOL spyed)
+{
+    struct logging_spy *spy = impl_from_logging_spy(iface);
+
+    spy_log(spy, "PostGetSize(%llu, %d)", SZ(actual), spyed);
+    return spyed && actual != (SIZE_T)-1 ? actual - spy->header : actual;
+}
+
+static void *WINAPI logging_PreDidAlloc(IMallocSpy *iface, void *request, BOOL spyed)
+{
+    struct logging_spy *spy = impl_from_logging_spy(iface);
+
+    spy_log(spy, "PreDidAlloc(%s, %d)", spy_name(spy, request), spyed);
+    return header_unwrap(spy, request, spyed);
+}
+
+static int WINAPI logging_PostDidAlloc(IMallocSpy *iface, void *request, BOOL spyed, int actual)
+{
+    struct logging_spy *spy = impl_from_logging_spy(iface);
+
+    spy_log(spy, "PostDidAlloc(%s, %d, %d)", spy_name(spy, request), spyed, actual);
+    return actual;
+}
+
+static void WINAPI logging_PreHeapMinimize(IMallocSpy *iface)
+{
+    spy_log(impl_from_logging_spy(iface), "PreHeapMinimize");
+}
+
+static void WINAPI logging_PostHeapMinimize(IMallocSpy *iface)
+{
+    spy_log(impl_from_logging_spy(iface), "PostHeapMinimize");
+}
+
+static const IMallocSpyVtbl logging_vtbl = {
+    logging_QueryInterface, logging_AddRef,      logging_Release,        logging_PreAlloc,
+    logging_PostAlloc,      logging_PreFree,     logging_PostFree,       logging_PreRealloc,
+    logging_PostRealloc,    logging_PreGetSize,  logging_PostGetSize,    logging_PreDidAlloc,
+    logging_PostDidAlloc,   logging_PreHeapMinimize, logging_PostHeapMinimize,
+};
+
+static void test_spy(SIZE_T header)
+{
+    static struct logging_spy spy;
+    char *before, *b, *c, *d, local[8];
+    unsigned i;
+    HRESULT hr;
+
+    spy.IMallocSpy_iface.lpVtbl = (IMallocSpyVtbl *)&logging_vtbl;
+    spy.refcount = 1;
+    spy.header = header;
+    CoGetMalloc(MEMCTX_TASK, &allocator);
+
+    before = CoTaskMemAlloc(27);
+    /* Names for the two pointers the spy did not hand out, so that they compare equal between runs too. */
+    spy_new_name(&spy, before);
+    spy_new_name(&spy, local);
+    hr = CoRegisterMallocSpy(&spy.IMallocSpy_iface);
+    ok(hr == S_OK, "CoRegisterMallocSpy = %#lx\n", hr);
+    if (hr != S_OK)
+        return;
+    ok(IMalloc_GetSize(allocator, before) == 27, "GetSize of a block from before the spy\n");
+    b = CoTaskMemAlloc(100);
+    strcpy(b, "spied");
+    c = IMalloc_Alloc(allocator, 0);
+    ok(c != NULL, "Alloc(0) failed\n");
+    b = CoTaskMemRealloc(b, 5000);
+    ok(b && !strcmp(b, "spied"), "Realloc lost the contents\n");
+    ok(IMalloc_GetSize(allocator, b) == 5000, "GetSize = %llu\n", SZ(IMalloc_GetSize(allocator, b)));
+    ok(IMalloc_GetSize(allocator, c) == 0, "GetSize(0-byte block) = %llu\n", SZ(IMalloc_GetSize(allocator, c)));
+    ok(IMalloc_DidAlloc(allocator, b) == 1, "DidAlloc of a spied block\n");
+    ok(IMalloc_DidAlloc(allocator, local) == 0, "DidAlloc of a stack pointer\n");
+    IMalloc_HeapMinimize(allocator);
+    CoTaskMemFree(before);
+    CoTaskMemFree(c);
+    ok(CoTaskMemRealloc(b, 0) == NULL, "Realloc(p, 0)\n");
+    d = CoTaskMemRealloc(NULL, 33);
+    ok(d != NULL, "Realloc(NULL, 33) failed\n");
+    IMalloc_Free(allocator, d);
+    hr = CoRevokeMallocSpy();
+    ok(hr == S_OK, "CoRevokeMallocSpy = %#lx\n", hr);
+    ok(spy.refcount == 1, "spy refcount %ld\n", spy.refcount);
+    for (i = 0; i < spy.lines; i++)
+        printf("SPYLOG|%s\n", spy.log[i]);
+    expect_count(0, "ole32mem: check:");
+    expect_count(0, "ole32mem: guard:");
+}
+
+/* --- everything right: no report but an empty leak report -------------------------------------------------- */
+
+static DWORD WINAPI clean_thread(void *arg)
+{
+    void *blocks[16] = {0};
+    unsigned i, seed = (unsigned)(UINT_PTR)arg;
+
+    for (i = 0; i < 20000; i++)
+    {
+        unsigned slot = (seed = seed * 1103515245 + 12345) >> 16 & 15;
+
+        if (blocks[slot] && (seed & 0x100))
+        {
+            CoTaskMemFree(blocks[slot]);
+            blocks[slot] = NULL;
+        }
+        else
+            blocks[slot] = CoTaskMemRealloc(blocks[slot], (seed >> 8 & 255) + 1);
+        if (blocks[slot])
+            ((char *)blocks[slot])[0] = 1;
+    }
+    for (i = 0; i < 16; i++)
+        CoTaskMemFree(blocks[i]);
+    return 0;
+}
+
+static void test_clean(void)
+{
+    void *(WINAPI * builtin_alloc)(SIZE_T);
+    HANDLE threads[4];
+    void *p;
+    unsigned i;
+
+    CoGetMalloc(MEMCTX_TASK, &allocator);
+    CoTaskMemFree(NULL);
+    p = CoTaskMemAlloc(0);
+    ok(p && IMalloc_GetSize(allocator, p) == 0, "Alloc(0)\n");
+    CoTaskMemFree(p);
+    p = HeapAlloc(GetProcessHeap(), 0, 20);
+    ok(IMalloc_GetSize(allocator, p) == 20, "GetSize of a process heap block\n");
+    ok(IMalloc_DidAlloc(allocator, p) == 1, "DidAlloc of a process heap block\n");
+    p = CoTaskMemRealloc(p, 40);
+    ok(p && IMalloc_GetSize(allocator, p) == 40, "Realloc of a process heap block\n");
+    CoTaskMemFree(p);
+    builtin_alloc = (void *(WINAPI *)(SIZE_T))(void *)GetProcAddress(LoadLibraryA("ole32.dll"), "CoTaskMemAlloc");
+    if (builtin_alloc)
+    {
+        p = builtin_alloc(30);
+        ok(IMalloc_GetSize(allocator, p) == 30, "GetSize of the system ole32's block\n");
+        CoTaskMemFree(p);
+    }
+    /* More frees than the diagnostics remember, and blocks moving between threads' slots. */
+    for (i = 0; i < 4; i++)
+        threads[i] = CreateThread(NULL, 0, clean_thread, (void *)(UINT_PTR)(i + 1), 0, NULL);
+    WaitForMultipleObjects(4, threads, TRUE, INFINITE);
+    for (i = 0; i < 4; i++)
+        CloseHandle(threads[i]);
+    ok(heap_is_sound(), "the process heap is damaged\n");
+    expect_count(0, "ole32mem: check:");
+    expect_count(0, "ole32mem: guard:");
+    expect("any", 1,
+           fmt("ole32mem: leaks: 0 blocks, 0 bytes never freed (pid %lu; 0 suppressed), 0 allocation sites:",
+               GetCurrentProcessId()),
+           "-", "");
+}
+
+int main(int argc, char **argv)
+{
+    static const struct
+    {
+        const char *name;
+        void (*run)(void);
+    } modes[] = {
+        {"leak", test_leak},
+        {"suppress", test_suppress},
+        {"unloaded-module", test_unloaded_module},
+        {"leaks-max", test_leaks_max},
+        {"double-free", test_double_free},
+        {"double-free-reuse", test_double_free_reuse},
+        {"foreign-free", test_foreign_free},
+        {"freed-queries", test_freed_queries},
+        {"overrun", test_overrun},
+        {"fill", test_fill},
+        {"trace", test_trace},
+        {"stats", test_stats},
+        {"clean", test_clean},
+    };
+    unsigned i;
+
+    module_name_of(GetModuleHandleA(NULL), exe_name, sizeof(exe_name));
+    printf("PID|%lu\n", GetCurrentProcessId());
+    if (argc >= 2 && !strcmp(argv[1], "spy"))
+        test_spy(argc >= 3 ? strtoul(argv[2], NULL, 10) : 0);
+    else
+    {
+        for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
+            if (argc >= 2 && !strcmp(argv[1], modes[i].name))
+                break;
+        if (i == sizeof(modes) / sizeof(modes[0]))
+        {
+            printf("usage: diag.exe MODE (spy [HEADER]");
+            for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
+                printf(", %s", modes[i].name);
+            printf(")\n");
+            return 2;
+        }
+        modes[i].run();
+    }
+    printf("SURVIVED\n");
+    return test_summary(argc >= 2 ? argv[1] : "diag");
+}
