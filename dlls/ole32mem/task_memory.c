@@ -92,8 +92,9 @@ static void *alloc_locked(SIZE_T size, const struct diag_site *site)
 
     if (current_spy)
     {
-        /* Room in the table first: once the spy has seen the block we must be able to record it. */
-        if (!block_table_reserve(&spied_blocks, 1))
+        /* Room in the table first: once the spy has seen the block we must be able to record it. One slot per
+         * call in progress on this thread, since a hook's own allocations may take slots before we insert. */
+        if (!block_table_reserve(&spied_blocks, core_lock.depth))
             return NULL;
         actual_size = spy_ops->pre_alloc(current_spy, size);
         /* A spy refuses a request by answering 0; for a 0-byte request 0 is just the size. */
@@ -160,7 +161,7 @@ static void *realloc_locked(void *block, SIZE_T size, const struct diag_site *si
     }
     if (current_spy)
     {
-        if (!block_table_reserve(&spied_blocks, 1))
+        if (!block_table_reserve(&spied_blocks, core_lock.depth))
             return NULL;
         spyed = block_table_lookup(&spied_blocks, block, NULL);
         actual_size = spy_ops->pre_realloc(current_spy, block, size, &new_request, spyed);

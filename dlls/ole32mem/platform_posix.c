@@ -1,0 +1,224 @@
+/*
+ * Platform layer for the Linux host build: the allocator core over malloc, for the host tests (ASan, UBSan, TSan)
+ * and the fuzzer. None of this is in the DLL.
+ *
+ * Heap blocks are malloc blocks with a header of HEADER_SIZE bytes in front that records the requested size (GetSize
+ * must answer the request, not malloc's rounding); the program gets the address after the header, which stays
+ * 16-aligned. Every live block is also a key of host_blocks, a block table (blocktable.c, the core's own) under
+ * host_lock, so that plat_heap_owns and plat_heap_size answer exactly for any pointer without dereferencing it,
+ * and so that free/realloc of something that is not a live block stops the program with a message instead of
+ * corrupting memory: the host platform doubles as a checker of the pointers the core hands to the heap.
+ *
+ * The block table takes its memory from plat_meta_alloc, so the metadata allocator is plain calloc/free and never
+ * the tracked heap (which would recurse into host_lock).
+ *
+ * Test hooks (declared in tests/host/host_platform.h): failure injection for the heap and for the metadata allocator,
+ * so that the tests and the fuzzer can make one chosen allocation fail. The table of live blocks is exempt from
+ * the metadata failures (they would look like heap failures and only blur the model).
+ *
+ * Copyright 2026 the ole32mem authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "platform.h"
+#include "blocktable.h"
+
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "../../tests/host/host_platform.h"
+
+enum
+{
+    /* The requested size, padded so that the program's pointer keeps malloc's 16-byte alignment. */
+    HEADER_SIZE = 16,
+};
+
+/* Larger requests fail without reaching malloc: ASan and libFuzzer treat huge mallocs as errors, Windows' heap just
+ * fails them. Far above anything the tests allocate on purpose. */
+#define HOST_MAX_REQUEST ((size_t)1 << 32)
+
+_Static_assert(alignof(max_align_t) >= HEADER_SIZE, "malloc must align to the header size");
+
+struct header
+{
+    size_t size;
+    size_t pad;
+};
+_Static_assert(sizeof(struct header) == HEADER_SIZE, "header layout");
+
+static pthread_mutex_t host_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct block_table host_blocks = BLOCK_TABLE_INIT_KEYS; /* under host_lock */
+
+/* Failure injection: n > 0 makes the n-th following call fail (once); 0 is off. */
+static atomic_long heap_fail_countdown, meta_fail_countdown;
+static atomic_long heap_failures_injected, meta_failures_injected;
+static _Thread_local int in_host_table; /* metadata requests of host_blocks itself are never failed */
+
+static int inject(atomic_long *countdown, atomic_long *injected)
+{
+    long n = atomic_load(countdown);
+
+    while (n > 0)
+    {
+        if (atomic_compare_exchange_weak(countdown, &n, n - 1))
+        {
+            if (n != 1)
+                return 0;
+            atomic_fetch_add(injected, 1);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void fatal(const char *what, const void *p)
+{
+    fprintf(stderr, "platform_posix: %s %p is not a live heap block\n", what, p);
+    abort();
+}
+
+static struct header *header_of(const void *p)
+{
+    return (struct header *)((char *)p - HEADER_SIZE);
+}
+
+void *plat_heap_alloc(size_t n)
+{
+    struct header *h;
+    int ok;
+
+    if (n > HOST_MAX_REQUEST || inject(&heap_fail_countdown, &heap_failures_injected))
+        return NULL;
+    if (!(h = malloc(HEADER_SIZE + n)))
+        return NULL;
+    h->size = n;
+    h->pad = 0;
+    pthread_mutex_lock(&host_lock);
+    in_host_table = 1;
+    ok = block_table_insert(&host_blocks, h + 1, NULL);
+    in_host_table = 0;
+    pthread_mutex_unlock(&host_lock);
+    if (!ok)
+    {
+        free(h);
+        return NULL;
+    }
+    return h + 1;
+}
+
+void *plat_heap_realloc(void *p, size_t n)
+{
+    struct header *h;
+
+    pthread_mutex_lock(&host_lock);
+    if (!block_table_lookup(&host_blocks, p, NULL))
+    {
+        pthread_mutex_unlock(&host_lock);
+        fatal("realloc of", p);
+    }
+    /* Everything under the lock: once realloc has moved the block, another thread's malloc may get the old address
+     * and must not find it still in the table. The reserve makes the insert below infallible. */
+    in_host_table = 1;
+    if (n > HOST_MAX_REQUEST || inject(&heap_fail_countdown, &heap_failures_injected) ||
+        !block_table_reserve(&host_blocks, 1) || !(h = realloc(header_of(p), HEADER_SIZE + n)))
+    {
+        in_host_table = 0;
+        pthread_mutex_unlock(&host_lock);
+        return NULL;
+    }
+    h->size = n;
+    block_table_remove(&host_blocks, p, NULL);
+    block_table_insert(&host_blocks, h + 1, NULL);
+    in_host_table = 0;
+    pthread_mutex_unlock(&host_lock);
+    return h + 1;
+}
+
+void plat_heap_free(void *p)
+{
+    int found;
+
+    pthread_mutex_lock(&host_lock);
+    found = block_table_remove(&host_blocks, p, NULL);
+    pthread_mutex_unlock(&host_lock);
+    if (!found)
+        fatal("free of", p);
+    free(header_of(p));
+}
+
+size_t plat_heap_size(const void *p)
+{
+    size_t size = (size_t)-1;
+
+    pthread_mutex_lock(&host_lock);
+    if (p && block_table_lookup(&host_blocks, p, NULL))
+        size = header_of(p)->size;
+    pthread_mutex_unlock(&host_lock);
+    return size;
+}
+
+int plat_heap_owns(const void *p)
+{
+    int found;
+
+    pthread_mutex_lock(&host_lock);
+    found = p && block_table_lookup(&host_blocks, p, NULL);
+    pthread_mutex_unlock(&host_lock);
+    return found;
+}
+
+/* malloc has nothing to compact that the tests could observe. */
+void plat_heap_minimize(void)
+{
+}
+
+void *plat_meta_alloc(size_t n)
+{
+    if (!in_host_table && inject(&meta_fail_countdown, &meta_failures_injected))
+        return NULL;
+    return calloc(1, n);
+}
+
+void plat_meta_free(void *p)
+{
+    free(p);
+}
+
+size_t plat_heap_live_blocks(void)
+{
+    size_t count;
+
+    pthread_mutex_lock(&host_lock);
+    count = host_blocks.count;
+    pthread_mutex_unlock(&host_lock);
+    return count;
+}
+
+plat_thread_id_t plat_thread_id(void)
+{
+    static _Thread_local char anchor;
+
+    return (plat_thread_id_t)&anchor;
+}
+
+void host_fail_heap_after(long n)
+{
+    atomic_store(&heap_fail_countdown, n);
+}
+
+void host_fail_meta_after(long n)
+{
+    atomic_store(&meta_fail_countdown, n);
+}
+
+long host_heap_failures_injected(void)
+{
+    return atomic_load(&heap_failures_injected);
+}
+
+long host_meta_failures_injected(void)
+{
+    return atomic_load(&meta_failures_injected);
+}

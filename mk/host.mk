@@ -1,0 +1,67 @@
+# mk/host.mk: the allocator core built for the Linux host with clang, where sanitizers and libFuzzer run (Wine runs
+# none of them). The same sources as the DLL (task_memory.c, blocktable.c, diagnostics.c) over the host platform
+# layer (platform_posix.c, platform_report_posix.c): no copies.
+#
+#   make check-host   ASan+UBSan unit tests (tests/host/test_core.c, test_blocktable.c), the TSan stress
+#                     (tests/host/stress.c), the fuzz regressions replayed (fuzz/regressions/) and a short fuzz run
+#                     (CHECK_FUZZ_SECONDS); suite "host" of `make check`
+#   make fuzz         fuzz for FUZZ_SECONDS (corpus in $(BUILD)/host/fuzz-corpus, findings in
+#                     $(BUILD)/host/fuzz-artifacts; copy real ones to fuzz/regressions/)
+#
+# Output of the parts: $(BUILD)/results/host-logs/. FUZZ_TRACE=1 build/host/fuzz/fuzz_core INPUT shows the steps of
+# one input.
+
+HOST_CC            ?= clang
+HOST_CFLAGS        ?= -O1 -g -fno-omit-frame-pointer
+FUZZ_SECONDS       ?= 300
+CHECK_FUZZ_SECONDS ?= 25
+
+HOST_DIR      := $(BUILD)/host
+HOST_CORE     := $(addprefix dlls/ole32mem/,task_memory.c blocktable.c diagnostics.c platform_posix.c \
+                 platform_report_posix.c)
+HOST_HEADERS  := $(wildcard dlls/ole32mem/*.h tests/host/*.h)
+HOST_CPPFLAGS := -Idlls/ole32mem -Itests/host
+HOST_LIBS     := -ldl -lpthread
+HOST_ASAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+HOST_TSAN     := -fsanitize=thread
+HOST_FUZZ     := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+HOST_COMPILE   = $(HOST_CC) $(CSTD) $(HOST_CFLAGS) $(WARNINGS) $(HOST_CPPFLAGS)
+HOST_PROGRAMS := $(HOST_DIR)/asan/test_core $(HOST_DIR)/asan/test_blocktable $(HOST_DIR)/tsan/stress \
+                 $(HOST_DIR)/fuzz/fuzz_core
+
+CHECK_SUITES += host
+.PHONY: check-host fuzz host-programs
+
+$(HOST_DIR)/asan/test_core: tests/host/test_core.c tests/host/test_spy.c $(HOST_CORE) $(HOST_HEADERS) | deps
+	@mkdir -p $(@D)
+	$(HOST_COMPILE) $(HOST_ASAN) -o $@ $(filter %.c,$^) $(HOST_LIBS)
+
+$(HOST_DIR)/asan/test_blocktable: tests/host/test_blocktable.c dlls/ole32mem/blocktable.c \
+                                  dlls/ole32mem/platform_posix.c $(HOST_HEADERS) | deps
+	@mkdir -p $(@D)
+	$(HOST_COMPILE) $(HOST_ASAN) -o $@ $(filter %.c,$^) $(HOST_LIBS)
+
+$(HOST_DIR)/tsan/stress: tests/host/stress.c tests/host/test_spy.c $(HOST_CORE) $(HOST_HEADERS) | deps
+	@mkdir -p $(@D)
+	$(HOST_COMPILE) $(HOST_TSAN) -o $@ $(filter %.c,$^) $(HOST_LIBS)
+
+$(HOST_DIR)/fuzz/fuzz_core: fuzz/fuzz_core.c tests/host/test_spy.c $(HOST_CORE) $(HOST_HEADERS) | deps
+	@mkdir -p $(@D)
+	$(HOST_COMPILE) $(HOST_FUZZ) -o $@ $(filter %.c,$^) $(HOST_LIBS)
+
+host-programs: $(HOST_PROGRAMS)
+
+check-host: $(HOST_PROGRAMS)
+	@mkdir -p $(BUILD)/results
+	@FUZZ_CORPUS=$(HOST_DIR)/fuzz-corpus FUZZ_ARTIFACTS=$(HOST_DIR)/fuzz-artifacts \
+	    bash tests/host/run.sh $(BUILD)/results/host \
+	    test:host_core:$(HOST_DIR)/asan/test_core \
+	    test:host_blocktable:$(HOST_DIR)/asan/test_blocktable \
+	    test:host_stress:$(HOST_DIR)/tsan/stress \
+	    replay:fuzz_regressions:$(HOST_DIR)/fuzz/fuzz_core:fuzz/regressions \
+	    fuzz:fuzz_short:$(HOST_DIR)/fuzz/fuzz_core:$(CHECK_FUZZ_SECONDS)
+
+fuzz: $(HOST_DIR)/fuzz/fuzz_core
+	@mkdir -p $(HOST_DIR)/fuzz-corpus $(HOST_DIR)/fuzz-artifacts
+	$< -max_total_time=$(FUZZ_SECONDS) -max_len=1024 -timeout=10 -print_final_stats=1 \
+	    -artifact_prefix=$(HOST_DIR)/fuzz-artifacts/ $(HOST_DIR)/fuzz-corpus fuzz/regressions

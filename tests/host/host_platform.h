@@ -1,0 +1,18 @@
+/*
+ * Test hooks of the host platform layer (dlls/ole32mem/platform_posix.c), beyond platform_posix.h.
+ *
+ * Copyright 2026 the ole32mem authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#ifndef OLE32MEM_HOST_PLATFORM_H
+#define OLE32MEM_HOST_PLATFORM_H
+
+/* n > 0: the n-th following heap allocation or reallocation fails (once). 0 turns the injection off. */
+void host_fail_heap_after(long n);
+/* n > 0: the n-th following metadata allocation (the core's block table) fails (once). 0 turns it off. */
+void host_fail_meta_after(long n);
+/* How many failures have been injected so far. */
+long host_heap_failures_injected(void);
+long host_meta_failures_injected(void);
+
+#endif /* OLE32MEM_HOST_PLATFORM_H */
