@@ -275,6 +275,21 @@ static void remember_freed(void *block)
     freed_next = (freed_next + 1) % FREED_RING_SIZE;
 }
 
+/* Blocks cross freely to the system ole32, which can free or move one of ours without telling us. A record is
+ * current while the heap block it names still has the size we gave it. */
+static int record_is_current(const struct diag_block *record)
+{
+    return plat_heap_size(record->actual) == record->actual_size + diag_guard_size();
+}
+
+static void drop_record(struct diag_block *record, const void *block)
+{
+    block_table_remove(&live_blocks, block, NULL);
+    live_count--;
+    live_bytes -= record->size;
+    plat_meta_free(record);
+}
+
 int diag_admit(enum diag_operation operation, void *block, const struct diag_site *site,
                struct diag_block **record)
 {
@@ -284,8 +299,14 @@ int diag_admit(enum diag_operation operation, void *block, const struct diag_sit
 
     if (block_table_lookup(&live_blocks, block, &value))
     {
-        *record = value;
-        return 1;
+        if (record_is_current(value))
+        {
+            *record = value;
+            return 1;
+        }
+        /* Freed or moved by another allocator since (combase, HeapReAlloc): whatever lives at this address now is
+         * not the block we recorded. */
+        drop_record(value, block);
     }
     *record = NULL;
     if (!(diag_options & DIAG_CHECK) || plat_heap_owns(block))
@@ -316,6 +337,7 @@ void diag_allocated(void *block, void *actual, SIZE_T size, SIZE_T actual_size, 
                     const struct diag_site *site)
 {
     struct diag_block *record = plat_meta_alloc(sizeof(*record));
+    void *stale;
 
     if (!record)
     {
@@ -328,6 +350,8 @@ void diag_allocated(void *block, void *actual, SIZE_T size, SIZE_T actual_size, 
     record->site = *site;
     record->thread = (uintptr_t)plat_thread_id();
     record->sequence = next_sequence++;
+    if (block_table_lookup(&live_blocks, block, &stale))
+        drop_record(stale, block); /* freed by another allocator, and the address came back to us */
     if (!block_table_insert(&live_blocks, block, record))
     {
         report("ole32mem: out of memory for the record of block %p: it will not be tracked", block);
@@ -427,6 +451,7 @@ struct leak_collection
     struct leak_site *sites;
     size_t site_count, capacity;
     size_t blocks, bytes, suppressed_blocks;
+    size_t freed_elsewhere; /* freed through the system ole32 or the heap: not leaks */
 };
 
 static int is_suppressed(const struct diag_site *site)
@@ -447,6 +472,11 @@ static void collect_leak(const void *block, void *value, void *context)
     const struct diag_block *record = value;
     size_t i;
 
+    if (!record_is_current(record))
+    {
+        leaks->freed_elsewhere++;
+        return;
+    }
     if ((diag_options & DIAG_GUARD) && !guard_intact(record))
         report_overrun(record, block, "exit", NULL);
     if (!(diag_options & DIAG_LEAKS))
@@ -509,6 +539,9 @@ static void report_leaks(void)
         report("ole32mem: leaks: %lu blocks, %lu bytes never freed (pid %lu; %lu suppressed), %lu allocation sites:",
                (unsigned long)leaks.blocks, (unsigned long)leaks.bytes, plat_process_id(),
                (unsigned long)leaks.suppressed_blocks, (unsigned long)leaks.site_count);
+        if (leaks.freed_elsewhere)
+            report("ole32mem: leaks: (%lu more blocks were freed or moved by another allocator)",
+                   (unsigned long)leaks.freed_elsewhere);
         for (i = 0; i < leaks.site_count && i < leaks_max; i++)
         {
             const struct leak_site *s = &leaks.sites[i];

@@ -158,6 +158,13 @@ static void *realloc_locked(void *block, SIZE_T size, const struct diag_site *si
             diag_check_guard(record, block);
             old_size = diag_block_size(record);
         }
+        else
+        {
+            /* A block of another allocator: its contents are the program's, only what grows is new. */
+            old_size = plat_heap_size(block);
+            if (old_size == (SIZE_T)-1)
+                old_size = size;
+        }
     }
     if (current_spy)
     {
@@ -214,8 +221,9 @@ static int did_alloc_locked(void *block)
         return plat_heap_owns(block);
     spyed = block_table_lookup(&spied_blocks, block, NULL);
     actual = spy_ops->pre_did_alloc(current_spy, block, spyed);
-    /* A spied block is ours by construction, whatever pointer the spy maps it to: no heap lookup. */
-    owned = spyed || plat_heap_owns(actual);
+    /* fActual answers for the pointer PreDidAlloc returned. A spied block that the spy leaves as it is, is one of
+     * our live heap blocks by construction: no heap lookup (the common pass-through case stays O(1)). */
+    owned = (spyed && actual == block) || plat_heap_owns(actual);
     /* PostDidAlloc gets the caller's pointer, not PreDidAlloc's answer. */
     return spy_ops->post_did_alloc(current_spy, block, spyed, owned);
 }
