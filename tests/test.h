@@ -32,6 +32,12 @@ static const int testing_builtin = 0;
 
 static LONG test_passed, test_failed, test_skipped, test_todo;
 
+/* Not every program uses every helper; messages are checked against the C runtime's printf. */
+#define TEST_UNUSED __attribute__((unused))
+#define TEST_FORMAT(format_arg, first_arg) __attribute__((format(__MINGW_PRINTF_FORMAT, format_arg, first_arg)))
+/* SIZE_T and pointer-sized integers in messages: "%llu" / "%#llx" with SZ(value), the same on both arches. */
+#define SZ(value) ((ULONGLONG)(value))
+
 static void test_vreport(const char *file, int line, const char *kind, const char *format, va_list args)
 {
     const char *base = strrchr(file, '/');
@@ -41,7 +47,7 @@ static void test_vreport(const char *file, int line, const char *kind, const cha
     fflush(stdout);
 }
 
-static int test_ok(const char *file, int line, int condition, const char *format, ...)
+static TEST_UNUSED TEST_FORMAT(4, 5) int test_ok(const char *file, int line, int condition, const char *format, ...)
 {
     va_list args;
 
@@ -58,8 +64,10 @@ static int test_ok(const char *file, int line, int condition, const char *format
 }
 
 /* A check of Windows behaviour that Wine's builtin is known to get wrong (see the header comment). */
-static int test_ok_windows(const char *file, int line, const char *key, int condition, const char *format, ...)
+static TEST_UNUSED TEST_FORMAT(5, 6) int test_ok_windows(const char *file, int line, const char *key, int condition,
+                                                        const char *format, ...)
 {
+    char kind[160];
     va_list args;
 
     if (!testing_builtin)
@@ -78,17 +86,21 @@ static int test_ok_windows(const char *file, int line, const char *key, int cond
     if (condition)
     {
         InterlockedIncrement(&test_failed);
-        printf("%s:%d: Test succeeded inside todo block: Wine difference '%s' is gone\n", file, line, key);
+        snprintf(kind, sizeof(kind), "Test succeeded inside todo block: Wine difference '%s' is gone: ", key);
+        va_start(args, format);
+        test_vreport(file, line, kind, format, args);
+        va_end(args);
         return 1;
     }
     InterlockedIncrement(&test_todo);
+    snprintf(kind, sizeof(kind), "Test marked todo (%s): ", key);
     va_start(args, format);
-    test_vreport(file, line, "Test marked todo: ", format, args);
+    test_vreport(file, line, kind, format, args);
     va_end(args);
     return 0;
 }
 
-static void test_skip(const char *file, int line, const char *format, ...)
+static TEST_UNUSED TEST_FORMAT(3, 4) void test_skip(const char *file, int line, const char *format, ...)
 {
     va_list args;
 
@@ -104,7 +116,7 @@ static void test_skip(const char *file, int line, const char *format, ...)
 #define trace(...) (printf(__VA_ARGS__), fflush(stdout))
 
 /* Last line of a test program; its exit code is nonzero when something failed. */
-static int test_summary(const char *program)
+static TEST_UNUSED int test_summary(const char *program)
 {
     printf("%s (%s): %ld passed, %ld failed, %ld skipped, %ld todo\n", program, TEST_TARGET, test_passed, test_failed,
            test_skipped, test_todo);

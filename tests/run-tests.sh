@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# Runs the conformance tests under Wine: for each arch and each test, NAME.exe (against ole32mem) then
+# NAME_builtin.exe (against Wine's builtin ole32, the differential reference), from $BUILD/<arch>/tests/.
+#
+# Each program ends with "PROGRAM (target): N passed, N failed, N skipped, N todo" (tests/test.h). A program that
+# crashes, times out, or does not end with that line counts as one failure. "todo" checks are known Wine-vs-Windows
+# differences that behaved as expected: they count as passed, and are shown separately per arch and target.
+#
+# Environment (set by `make check-wine`; defaults in brackets):
+#   ARCHES [x86_64 i686]  TESTS [abi allocator spy cross stress]  BUILD [build]
+#   WINE64 [/usr/lib/wine/wine64]  WINE32 [/usr/lib/wine/wine]  WINESERVER [/usr/lib/wine/wineserver]
+#   WINEPREFIX [$BUILD/wineprefix]  RESULT [file that receives "PASSED FAILED SKIPPED"; none if empty]
+#   TEST_TIMEOUT [300]  seconds per program
+#
+# Exits 0 whenever it could run the tests, failures or not (`make check`'s summary decides); nonzero only when it
+# could not run at all (no test programs, or no Wine for any arch).
+set -u
+
+ARCHES=${ARCHES:-x86_64 i686}
+TESTS=${TESTS:-abi allocator spy cross stress}
+BUILD=${BUILD:-build}
+WINE64=${WINE64:-/usr/lib/wine/wine64}
+WINE32=${WINE32:-/usr/lib/wine/wine}
+WINESERVER=${WINESERVER:-/usr/lib/wine/wineserver}
+RESULT=${RESULT:-}
+TEST_TIMEOUT=${TEST_TIMEOUT:-300}
+WINEPREFIX=${WINEPREFIX:-$PWD/$BUILD/wineprefix}
+export WINEPREFIX
+export WINEDEBUG=-all
+export WINEDLLOVERRIDES="mscoree,mshtml="
+
+summary_re='^([A-Za-z0-9_]+) \(([a-z0-9]+)\): ([0-9]+) passed, ([0-9]+) failed, ([0-9]+) skipped, ([0-9]+) todo$'
+
+total_passed=0 total_failed=0 total_skipped=0 total_todo=0
+programs_run=0 timed_out=0
+declare -A cell_passed cell_failed cell_skipped cell_todo
+declare -a problems=()
+
+tmp=$(mktemp -d) || exit 2
+trap 'rm -rf "$tmp"' EXIT
+
+# add ARCH TARGET PASSED FAILED SKIPPED TODO
+add() {
+    local key="$1/$2"
+    cell_passed[$key]=$(( ${cell_passed[$key]:-0} + $3 ))
+    cell_failed[$key]=$(( ${cell_failed[$key]:-0} + $4 ))
+    cell_skipped[$key]=$(( ${cell_skipped[$key]:-0} + $5 ))
+    cell_todo[$key]=$(( ${cell_todo[$key]:-0} + $6 ))
+    total_passed=$((total_passed + $3)) total_failed=$((total_failed + $4))
+    total_skipped=$((total_skipped + $5)) total_todo=$((total_todo + $6))
+}
+
+# fail ARCH TARGET PROGRAM MESSAGE: the program counts as one failure.
+fail() {
+    echo "run-tests: $1 $3: $4" >&2
+    problems+=("$1 $3: $4")
+    add "$1" "$2" 0 1 0 0
+}
+
+# run_program ARCH TARGET WINE EXE NAME
+run_program() {
+    local arch=$1 target=$2 wine=$3 exe=$4 name=$5 program
+    local out="$tmp/out" err="$tmp/err" rc last p f s t
+
+    program=$(basename "$exe")
+    echo "=== $arch $program ==="
+    if [ ! -f "$exe" ]; then
+        fail "$arch" "$target" "$program" "not built ($exe missing)"
+        return
+    fi
+    programs_run=$((programs_run + 1))
+    timeout --kill-after=10 "$TEST_TIMEOUT" "$wine" "$exe" >"$out" 2>"$err" </dev/null
+    rc=$?
+    cat "$out"
+    if [ -s "$err" ]; then
+        sed 's/^/stderr: /' "$err"
+    fi
+    if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+        timed_out=1
+        fail "$arch" "$target" "$program" "timed out after ${TEST_TIMEOUT}s"
+        return
+    fi
+    last=$(grep -v '^[[:space:]]*$' "$out" | tail -n 1 | tr -d '\r')
+    if [[ ! "$last" =~ $summary_re ]]; then
+        fail "$arch" "$target" "$program" "crashed or printed no summary (exit code $rc)"
+        return
+    fi
+    if [ "${BASH_REMATCH[1]}" != "$name" ] || [ "${BASH_REMATCH[2]}" != "$target" ]; then
+        fail "$arch" "$target" "$program" "summary is for '${BASH_REMATCH[1]} (${BASH_REMATCH[2]})'"
+        return
+    fi
+    p=${BASH_REMATCH[3]} f=${BASH_REMATCH[4]} s=${BASH_REMATCH[5]} t=${BASH_REMATCH[6]}
+    add "$arch" "$target" "$((p + t))" "$f" "$s" "$t"
+    if [ "$f" -gt 0 ]; then
+        problems+=("$arch $program: $f failed")
+    fi
+    # A program that reports no failure must also exit cleanly (a crash after the summary is still a crash).
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+        fail "$arch" "$target" "$program" "exit code $rc after reporting no failures"
+    fi
+}
+
+if [ -z "$ARCHES" ] || [ -z "$TESTS" ]; then
+    echo "run-tests: nothing to run (ARCHES='$ARCHES', TESTS='$TESTS')" >&2
+    exit 2
+fi
+
+usable_arches=0
+for arch in $ARCHES; do
+    case $arch in
+    x86_64) wine=$WINE64 ;;
+    i686) wine=$WINE32 ;;
+    *)
+        echo "run-tests: unknown arch '$arch'" >&2
+        exit 2
+        ;;
+    esac
+    if [ ! -x "$wine" ]; then
+        for name in $TESTS; do
+            fail "$arch" ole32mem "$name.exe" "cannot run: $wine is not installed"
+            fail "$arch" builtin "${name}_builtin.exe" "cannot run: $wine is not installed"
+        done
+        continue
+    fi
+    usable_arches=$((usable_arches + 1))
+    for name in $TESTS; do
+        run_program "$arch" ole32mem "$wine" "$BUILD/$arch/tests/$name.exe" "$name"
+        run_program "$arch" builtin "$wine" "$BUILD/$arch/tests/${name}_builtin.exe" "$name"
+    done
+done
+
+# Stop this prefix's wineserver (and anything a timed-out program left behind); nobody else's.
+if [ -x "$WINESERVER" ] && [ "$programs_run" -gt 0 ]; then
+    if [ "$timed_out" -eq 1 ] || ! timeout 60 "$WINESERVER" -w; then
+        "$WINESERVER" -k 2>/dev/null
+    fi
+fi
+
+if [ "$usable_arches" -eq 0 ] || [ "$programs_run" -eq 0 ]; then
+    echo "run-tests: could not run any test program" >&2
+    exit 2
+fi
+
+echo
+echo "Conformance tests (todo = known Wine differences that behaved as expected, counted as passed):"
+printf '  %-8s %-9s %7s %7s %8s %6s\n' arch target passed failed skipped todo
+for arch in $ARCHES; do
+    for target in ole32mem builtin; do
+        key="$arch/$target"
+        printf '  %-8s %-9s %7d %7d %8d %6d\n' "$arch" "$target" "${cell_passed[$key]:-0}" \
+            "${cell_failed[$key]:-0}" "${cell_skipped[$key]:-0}" "${cell_todo[$key]:-0}"
+    done
+done
+if [ ${#problems[@]} -gt 0 ]; then
+    echo "Problems:"
+    printf '  %s\n' "${problems[@]}"
+fi
+if [ -n "$RESULT" ]; then
+    mkdir -p "$(dirname "$RESULT")"
+    echo "$total_passed $total_failed $total_skipped" >"$RESULT"
+fi
+echo "$total_passed passed, $total_failed failed, $total_skipped skipped"
+exit 0
