@@ -45,6 +45,7 @@ DLL_CPPFLAGS := -I$(GENINC) -Idlls/ole32mem
 # Test programs: tests/NAME.c, plus tests/NAME_*.c helper sources named in TEST_EXTRA_NAME.
 TESTS := abi allocator spy cross stress
 TEST_EXTRA_abi := abi_sdk.c
+TEST_HEADERS := $(wildcard tests/*.h)
 
 .PHONY: all deps demo check check-wine clean
 all: $(foreach a,$(ARCHES),$(BUILD)/$(a)/ole32mem.dll $(BUILD)/$(a)/libole32mem.dll.a $(BUILD)/$(a)/ole32mem.lib)
@@ -97,10 +98,10 @@ $(BUILD)/$(1)/ole32mem.lib: $(BUILD)/$(1)/libole32mem.dll.a
 	cp $$< $$@
 
 # Each test twice: against ole32mem (NAME.exe) and against Wine's own ole32 (NAME_builtin.exe, -DTEST_BUILTIN).
-$(BUILD)/$(1)/tests/%.exe: tests/%.c $$$$(addprefix tests/,$$$$(TEST_EXTRA_$$$$*)) tests/test.h $(BUILD)/$(1)/libole32mem.dll.a $(BUILD)/$(1)/tests/ole32mem.dll | $(GEN_HEADER) $(GEN_IIDS)
+$(BUILD)/$(1)/tests/%.exe: tests/%.c $$$$(addprefix tests/,$$$$(TEST_EXTRA_$$$$*)) $(TEST_HEADERS) $(BUILD)/$(1)/libole32mem.dll.a $(BUILD)/$(1)/tests/ole32mem.dll | $(GEN_HEADER) $(GEN_IIDS)
 	$$($(1)_CC) $(CSTD) $(CFLAGS) $(WARNINGS) -I$(GENINC) -Itests -Idlls/ole32mem -o $$@ $$(filter %.c,$$^) -L$(BUILD)/$(1) -lole32mem -luuid
 
-$(BUILD)/$(1)/tests/%_builtin.exe: tests/%.c $$$$(addprefix tests/,$$$$(TEST_EXTRA_$$$$*)) tests/test.h | $(GEN_HEADER) $(GEN_IIDS) $(BUILD)/$(1)/tests/ole32mem.dll
+$(BUILD)/$(1)/tests/%_builtin.exe: tests/%.c $$$$(addprefix tests/,$$$$(TEST_EXTRA_$$$$*)) $(TEST_HEADERS) | $(GEN_HEADER) $(GEN_IIDS) $(BUILD)/$(1)/tests/ole32mem.dll
 	$$($(1)_CC) $(CSTD) $(CFLAGS) $(WARNINGS) -DTEST_BUILTIN -I$(GENINC) -Itests -Idlls/ole32mem -o $$@ $$(filter %.c,$$^) -lole32 -luuid
 
 $(BUILD)/$(1)/tests/ole32mem.dll: $(BUILD)/$(1)/ole32mem.dll

@@ -23,89 +23,9 @@
 #error "abi_sdk.c must see the SDK's objidl.h only"
 #endif
 
-/* Same layout as in abi.c. */
-struct abi_value
-{
-    const char *name;
-    size_t value;
-};
+#include "abi_layout.h"
 
-/* Result size and "is unsigned" of a method, measured on an unevaluated call. */
-#define RESULT_SIZE(vtbl, method, ...) sizeof(__typeof__(((vtbl *)0)->method(__VA_ARGS__)))
-#define RESULT_UNSIGNED(vtbl, method, ...) ((__typeof__(((vtbl *)0)->method(__VA_ARGS__)))-1 > 0)
-
-#define OFFSET(vtbl, method) {#vtbl "." #method, offsetof(vtbl, method)}
-
-/* 1 when the member has exactly this function-pointer type (calling convention included). */
-#define HAS_TYPE(vtbl, method, type) {#vtbl "." #method ".type", _Generic(((vtbl *)0)->method, type: 1, default: 0)}
-
-#define SPY_PARAMS IMallocSpy *
-#define MALLOC_PARAMS IMalloc *
-
-const struct abi_value abi_sdk_values[] = {
-    OFFSET(IMallocVtbl, QueryInterface),
-    OFFSET(IMallocVtbl, AddRef),
-    OFFSET(IMallocVtbl, Release),
-    OFFSET(IMallocVtbl, Alloc),
-    OFFSET(IMallocVtbl, Realloc),
-    OFFSET(IMallocVtbl, Free),
-    OFFSET(IMallocVtbl, GetSize),
-    OFFSET(IMallocVtbl, DidAlloc),
-    OFFSET(IMallocVtbl, HeapMinimize),
-    {"sizeof(IMallocVtbl)", sizeof(IMallocVtbl)},
-    {"sizeof(IMalloc)", sizeof(IMalloc)},
-    {"offsetof(IMalloc, lpVtbl)", offsetof(IMalloc, lpVtbl)},
-
-    OFFSET(IMallocSpyVtbl, QueryInterface),
-    OFFSET(IMallocSpyVtbl, AddRef),
-    OFFSET(IMallocSpyVtbl, Release),
-    OFFSET(IMallocSpyVtbl, PreAlloc),
-    OFFSET(IMallocSpyVtbl, PostAlloc),
-    OFFSET(IMallocSpyVtbl, PreFree),
-    OFFSET(IMallocSpyVtbl, PostFree),
-    OFFSET(IMallocSpyVtbl, PreRealloc),
-    OFFSET(IMallocSpyVtbl, PostRealloc),
-    OFFSET(IMallocSpyVtbl, PreGetSize),
-    OFFSET(IMallocSpyVtbl, PostGetSize),
-    OFFSET(IMallocSpyVtbl, PreDidAlloc),
-    OFFSET(IMallocSpyVtbl, PostDidAlloc),
-    OFFSET(IMallocSpyVtbl, PreHeapMinimize),
-    OFFSET(IMallocSpyVtbl, PostHeapMinimize),
-    {"sizeof(IMallocSpyVtbl)", sizeof(IMallocSpyVtbl)},
-    {"sizeof(IMallocSpy)", sizeof(IMallocSpy)},
-    {"offsetof(IMallocSpy, lpVtbl)", offsetof(IMallocSpy, lpVtbl)},
-
-    {"IMalloc.Alloc.result.size", RESULT_SIZE(IMallocVtbl, Alloc, NULL, 0)},
-    {"IMalloc.GetSize.result.size", RESULT_SIZE(IMallocVtbl, GetSize, NULL, NULL)},
-    {"IMalloc.GetSize.result.unsigned", RESULT_UNSIGNED(IMallocVtbl, GetSize, NULL, NULL)},
-    {"IMallocSpy.PreAlloc.result.size", RESULT_SIZE(IMallocSpyVtbl, PreAlloc, NULL, 0)},
-    {"IMallocSpy.PreAlloc.result.unsigned", RESULT_UNSIGNED(IMallocSpyVtbl, PreAlloc, NULL, 0)},
-    {"IMallocSpy.PreRealloc.result.size", RESULT_SIZE(IMallocSpyVtbl, PreRealloc, NULL, NULL, 0, NULL, FALSE)},
-    {"IMallocSpy.PreRealloc.result.unsigned",
-     RESULT_UNSIGNED(IMallocSpyVtbl, PreRealloc, NULL, NULL, 0, NULL, FALSE)},
-    {"IMallocSpy.PostGetSize.result.size", RESULT_SIZE(IMallocSpyVtbl, PostGetSize, NULL, 0, FALSE)},
-    {"IMallocSpy.PostGetSize.result.unsigned", RESULT_UNSIGNED(IMallocSpyVtbl, PostGetSize, NULL, 0, FALSE)},
-    {"IMallocSpy.PostDidAlloc.result.size", RESULT_SIZE(IMallocSpyVtbl, PostDidAlloc, NULL, NULL, FALSE, 0)},
-
-    HAS_TYPE(IMallocVtbl, Alloc, void *(STDMETHODCALLTYPE *)(MALLOC_PARAMS, SIZE_T)),
-    HAS_TYPE(IMallocVtbl, Realloc, void *(STDMETHODCALLTYPE *)(MALLOC_PARAMS, void *, SIZE_T)),
-    HAS_TYPE(IMallocVtbl, Free, void(STDMETHODCALLTYPE *)(MALLOC_PARAMS, void *)),
-    HAS_TYPE(IMallocVtbl, GetSize, SIZE_T(STDMETHODCALLTYPE *)(MALLOC_PARAMS, void *)),
-    HAS_TYPE(IMallocVtbl, DidAlloc, int(STDMETHODCALLTYPE *)(MALLOC_PARAMS, void *)),
-    HAS_TYPE(IMallocVtbl, HeapMinimize, void(STDMETHODCALLTYPE *)(MALLOC_PARAMS)),
-    HAS_TYPE(IMallocSpyVtbl, PreAlloc, SIZE_T(STDMETHODCALLTYPE *)(SPY_PARAMS, SIZE_T)),
-    HAS_TYPE(IMallocSpyVtbl, PostAlloc, void *(STDMETHODCALLTYPE *)(SPY_PARAMS, void *)),
-    HAS_TYPE(IMallocSpyVtbl, PreFree, void *(STDMETHODCALLTYPE *)(SPY_PARAMS, void *, BOOL)),
-    HAS_TYPE(IMallocSpyVtbl, PostFree, void(STDMETHODCALLTYPE *)(SPY_PARAMS, BOOL)),
-    HAS_TYPE(IMallocSpyVtbl, PreRealloc, SIZE_T(STDMETHODCALLTYPE *)(SPY_PARAMS, void *, SIZE_T, void **, BOOL)),
-    HAS_TYPE(IMallocSpyVtbl, PostRealloc, void *(STDMETHODCALLTYPE *)(SPY_PARAMS, void *, BOOL)),
-    HAS_TYPE(IMallocSpyVtbl, PreGetSize, void *(STDMETHODCALLTYPE *)(SPY_PARAMS, void *, BOOL)),
-    HAS_TYPE(IMallocSpyVtbl, PostGetSize, SIZE_T(STDMETHODCALLTYPE *)(SPY_PARAMS, SIZE_T, BOOL)),
-    HAS_TYPE(IMallocSpyVtbl, PreDidAlloc, void *(STDMETHODCALLTYPE *)(SPY_PARAMS, void *, BOOL)),
-    HAS_TYPE(IMallocSpyVtbl, PostDidAlloc, int(STDMETHODCALLTYPE *)(SPY_PARAMS, void *, BOOL, int)),
-    HAS_TYPE(IMallocSpyVtbl, PreHeapMinimize, void(STDMETHODCALLTYPE *)(SPY_PARAMS)),
-    HAS_TYPE(IMallocSpyVtbl, PostHeapMinimize, void(STDMETHODCALLTYPE *)(SPY_PARAMS)),
-};
+const struct abi_value abi_sdk_values[] = {ABI_LAYOUT_VALUES};
 
 const size_t abi_sdk_count = sizeof(abi_sdk_values) / sizeof(abi_sdk_values[0]);
 
@@ -115,12 +35,6 @@ const IID *const abi_sdk_iid_imallocspy = &IID_IMallocSpy;
 
 /* A pass-through spy built on the SDK's IMallocSpyVtbl. abi.c registers it with ole32mem: if the SDK's vtable and
  * ours disagreed, the allocator would call the wrong slots and the counts below would not come out. */
-struct sdk_spy_counts
-{
-    LONG refs, pre_alloc, post_alloc, pre_free, post_free, pre_get_size, post_get_size;
-    SIZE_T last_request;
-};
-
 struct sdk_spy_counts sdk_spy_counts;
 
 static HRESULT STDMETHODCALLTYPE sdk_spy_QueryInterface(IMallocSpy *iface, REFIID riid, void **obj)
