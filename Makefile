@@ -1,11 +1,17 @@
 # ole32mem: one Makefile for the DLL (x86_64 and i686), its tests under Wine, the demo, and the host checks.
 #
-#   make              build both arches into build/<arch>/
-#   make demo         build and run the demo under wine (shows the allocator and a spy at work)
-#   make check        build, then run every test on both arches, against ole32mem and against Wine's ole32
-#   make clean        remove build/
+#   make                   build both arches into build/<arch>/
+#   make demo              build and run the demo under wine (the allocator and a spy at work)
+#   make check             every test suite (CHECK_SUITES), both arches; last line "N passed, N failed, N skipped"
+#   make bench             ole32mem vs Wine's builtin vs the bare heap, side by side (BENCH_QUICK=1: < 30 s)
+#   make install           into $(PREFIX)/<triplet> per arch (DESTDIR for staging); make uninstall
+#   make install-prefix    WINEPREFIX=... [APP=x.exe] [HOOK_COMBASE=1]; make uninstall-prefix WINEPREFIX=...
+#   make check-host        the core on the Linux host under ASan/UBSan/TSan, and a short fuzz run
+#   make fuzz              fuzz the core for FUZZ_SECONDS
+#   make clean             remove build/
 #
-# Every variable below can be overridden on the command line (make WINE64=/opt/wine/bin/wine64 ...).
+# The parts beyond the DLL and its conformance tests live in mk/*.mk. Every variable below can be overridden on
+# the command line (make WINE64=/opt/wine/bin/wine64 ...).
 
 ARCHES       ?= x86_64 i686
 CROSS_x86_64 ?= x86_64-w64-mingw32-
@@ -18,6 +24,8 @@ WINE64       ?= /usr/lib/wine/wine64
 WINE32       ?= /usr/lib/wine/wine
 WINESERVER   ?= /usr/lib/wine/wineserver
 BUILD        ?= build
+PREFIX       ?= /usr/local
+DESTDIR      ?=
 WINEPREFIX   ?= $(CURDIR)/$(BUILD)/wineprefix
 CFLAGS       ?= -O2 -g
 # Set SKIP_DEPS=1 to skip the dependency check (tools/install-deps.sh) on machines set up by hand.
@@ -127,7 +135,7 @@ $(BUILD)/wineprefix/.created: | deps
 	$(WINESERVER) -w
 	@touch $@
 
-demo: all $(BUILD)/x86_64/demo.exe $(BUILD)/$(lastword $(ARCHES))/demo.exe $(BUILD)/wineprefix/.created
+demo: all $(foreach a,$(ARCHES),$(BUILD)/$(a)/demo.exe) $(BUILD)/wineprefix/.created
 	@for a in $(ARCHES); do \
 	    echo "=== $$a ==="; \
 	    wine=$(WINE64); [ $$a = i686 ] && wine=$(WINE32); \
@@ -153,6 +161,9 @@ check-wine: all $(TEST_EXES) $(BUILD)/wineprefix/.created
 	    WINESERVER="$(WINESERVER)" RESULT=$(BUILD)/results/wine bash tests/run-tests.sh
 
 
+# Stops the wineservers of the build's own prefixes (never anyone else's) before removing them.
 clean:
-	@if [ -d $(WINEPREFIX) ] && [ -x $(WINESERVER) ]; then $(WINESERVER) -k 2>/dev/null || true; fi
+	@for prefix in $(WINEPREFIX) $(wildcard $(BUILD)/prefix-tests/*); do \
+	    if [ -d "$$prefix" ] && [ -x $(WINESERVER) ]; then WINEPREFIX="$$prefix" $(WINESERVER) -k 2>/dev/null || true; fi; \
+	done
 	rm -rf $(BUILD)
