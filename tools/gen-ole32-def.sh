@@ -98,7 +98,8 @@ awk -v arch="$arch" -v dll="$dll" -v source="$source" -v impl="$implemented" '
 
 # The six memory exports must replace Wine ones, or programs linked against ole32 would not reach them.
 for name in CoGetMalloc CoTaskMemAlloc CoTaskMemRealloc CoTaskMemFree CoRegisterMallocSpy CoRevokeMallocSpy; do
-    awk '{ print $2 }' <<<"$exports" | grep -qx "$name" ||
+    # (No "| grep -q" here: under pipefail, grep quitting at its first match kills the writer with SIGPIPE.)
+    awk -v name="$name" '$2 == name { found = 1 } END { exit !found }' <<<"$exports" ||
         { rm -f "$out.tmp"; die "$dll does not export $name: not an ole32.dll this proxy can stand in for"; }
 done
 mv "$out.tmp" "$out"

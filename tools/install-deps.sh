@@ -73,7 +73,7 @@ PIN_FILE=/etc/apt/preferences.d/ole32mem-wine32-i386
 # A previous run may have been killed in the middle of dpkg; apt refuses to work until this is done.
 dpkg --configure -a >&2 || die "dpkg --configure -a failed; fix dpkg's state first"
 
-if ! dpkg --print-foreign-architectures | grep -qx i386; then
+if ! grep -qx i386 <<<"$(dpkg --print-foreign-architectures)"; then
     log "adding the i386 architecture (for wine32)"
     dpkg --add-architecture i386
 fi
@@ -91,7 +91,7 @@ apt_update() {
         fi
         sleep 2
     done
-    grep '^E: \|^Err:' <<<"$out" | head -5 >&2
+    grep '^E: \|^Err:' <<<"$out" | head -5 >&2 || true
     grep -q '^Get:\|^Hit:' <<<"$out" || die "apt-get update reached no repository"
     log "warning: some package lists failed to download; continuing with the others"
 }
@@ -123,9 +123,9 @@ apt_errors() {
     if grep -q '^Remv ' <<<"$SIM"; then
         echo "apt's plan removes: $(grep '^Remv ' <<<"$SIM" | awk '{print $2}' | tr '\n' ' ')"
     elif grep -q 'unmet dependencies' <<<"$SIM"; then
-        sed -n '/unmet dependencies/,$p' <<<"$SIM" | head -40
+        sed -n '/unmet dependencies/,$p' <<<"$SIM" | head -40 || true
     else
-        grep '^E: ' <<<"$SIM" | head -5
+        grep '^E: ' <<<"$SIM" | head -5 || true
     fi
 }
 
@@ -222,7 +222,7 @@ PIN
             # `apt-get install NAME=VERSION` marks NAME manually installed; remember which were automatic.
             for d in "${DOWNGRADES[@]}"; do
                 n=${d%%=*}
-                if apt-mark showauto "${n%:amd64}" | grep -q .; then autos+=("$n"); fi
+                if [ -n "$(apt-mark showauto "${n%:amd64}")" ]; then autos+=("$n"); fi
             done
             log "installing ${PKGS[*]} with bookworm preferred${DOWNGRADES[*]:+; downgrading ${DOWNGRADES[*]}}"
             "${APT[@]}" install --allow-downgrades "${PKGS[@]}" "${DOWNGRADES[@]}" >&2 ||
