@@ -49,6 +49,8 @@ GEN_HEADER  := $(GENINC)/ole32mem_objidl.h $(GENINC)/ole32mem_markers.h
 # file under other names and checks that the values agree.
 GEN_IIDS    := $(GENINC)/ole32mem_objidl_i.c
 DLL_CPPFLAGS := -I$(GENINC) -Idlls/ole32mem
+# libuuid: IID_IUnknown/IID_IMalloc/IID_IMallocSpy; libsynchronization: WaitOnAddress (platform_win32.h's mutex).
+DLL_LIBS     := -luuid -lsynchronization
 
 # Test programs: tests/NAME.c, plus tests/NAME_*.c helper sources named in TEST_EXTRA_NAME.
 TESTS := abi allocator spy cross stress
@@ -96,7 +98,7 @@ $(BUILD)/$(1)/ole32mem.def: ole32mem.def
 	$$(if $$(filter i686,$(1)),cp $$< $$@,sed 's/@[0-9][0-9]*$$$$//' $$< > $$@)
 
 $(BUILD)/$(1)/ole32mem.dll: $$($(1)_OBJS) $(BUILD)/$(1)/ole32mem.def
-	$$($(1)_CC) -shared -static-libgcc -o $$@ $$($(1)_OBJS) $(BUILD)/$(1)/ole32mem.def -luuid $$(if $$(filter i686,$(1)),-Wl$$(comma)--kill-at)
+	$$($(1)_CC) -shared -static-libgcc -o $$@ $$($(1)_OBJS) $(BUILD)/$(1)/ole32mem.def $(DLL_LIBS) $$(if $$(filter i686,$(1)),-Wl$$(comma)--kill-at)
 
 $(BUILD)/$(1)/libole32mem.dll.a: $(BUILD)/$(1)/ole32mem.def | deps
 	$$(CROSS_$(1))dlltool $$($(1)_KILLAT) -d $$< -D ole32mem.dll -l $$@

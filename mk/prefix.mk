@@ -45,7 +45,7 @@ $(BUILD)/$(1)/proxy/ole32.def: tools/gen-ole32-def.sh ole32mem.def dlls/ole32/pr
 	bash tools/gen-ole32-def.sh $(1) $$(WINE_DLLDIR_$(1))/ole32.dll $$@ ole32mem.def dlls/ole32/proxy.def
 
 $(BUILD)/$(1)/proxy/ole32.dll: $$($(1)_PROXY_OBJS) $(BUILD)/$(1)/proxy/ole32.def
-	$$($(1)_CC) -shared -static-libgcc -o $$@ $$($(1)_PROXY_OBJS) $(BUILD)/$(1)/proxy/ole32.def -luuid -ladvapi32 \
+	$$($(1)_CC) -shared -static-libgcc -o $$@ $$($(1)_PROXY_OBJS) $(BUILD)/$(1)/proxy/ole32.def $(DLL_LIBS) -ladvapi32 \
 	    $$(if $$(filter i686,$(1)),-Wl$$(comma)--kill-at -Wl$$(comma)-e$$(comma)_proxy_entry@12,-Wl$$(comma)-e$$(comma)proxy_entry)
 
 # The end-to-end test program: an ordinary COM program, linked against the SDK's ole32 only.

@@ -19,22 +19,8 @@
 enum
 {
     MIN_CAPACITY = 16,
-    /* Heap blocks are at least 8-aligned: the low bits carry no information. */
-    ALIGNMENT_BITS = 3,
     UINTPTR_BITS = sizeof(uintptr_t) * CHAR_BIT,
 };
-
-/* Fibonacci hashing: multiply by 2^bits / golden ratio and keep the top bits, which mixes every input bit. */
-#if UINTPTR_MAX > 0xffffffffu
-#define GOLDEN_RATIO_MULTIPLIER ((uintptr_t)0x9e3779b97f4a7c15ull)
-#else
-#define GOLDEN_RATIO_MULTIPLIER ((uintptr_t)0x9e3779b9u)
-#endif
-
-static inline size_t home_slot(const struct block_table *table, uintptr_t key)
-{
-    return (size_t)(((key >> ALIGNMENT_BITS) * GOLDEN_RATIO_MULTIPLIER) >> table->shift);
-}
 
 static unsigned log2_of(size_t power_of_two)
 {
@@ -48,7 +34,7 @@ static unsigned log2_of(size_t power_of_two)
 static void place(struct block_table *table, uintptr_t key, void *value)
 {
     size_t mask = table->capacity - 1;
-    size_t slot = home_slot(table, key);
+    size_t slot = block_table_home_slot(table, key);
 
     while (table->keys[slot])
         slot = (slot + 1) & mask;
@@ -92,7 +78,7 @@ fail:
     return 0;
 }
 
-int block_table_reserve(struct block_table *table, size_t more)
+int block_table_grow(struct block_table *table, size_t more)
 {
     size_t needed = table->count + more;
     size_t capacity = table->capacity ? table->capacity : MIN_CAPACITY;
@@ -110,29 +96,11 @@ int block_table_reserve(struct block_table *table, size_t more)
     return resize(table, capacity);
 }
 
-static int find(const struct block_table *table, uintptr_t key, size_t *found)
-{
-    size_t mask, slot;
-
-    if (!table->count)
-        return 0;
-    mask = table->capacity - 1;
-    for (slot = home_slot(table, key); table->keys[slot]; slot = (slot + 1) & mask)
-    {
-        if (table->keys[slot] == key)
-        {
-            *found = slot;
-            return 1;
-        }
-    }
-    return 0;
-}
-
 int block_table_insert(struct block_table *table, const void *key, void *value)
 {
     size_t slot;
 
-    if (find(table, (uintptr_t)key, &slot))
+    if (block_table_find(table, (uintptr_t)key, &slot))
     {
         if (table->with_values)
             table->values[slot] = value;
@@ -144,23 +112,12 @@ int block_table_insert(struct block_table *table, const void *key, void *value)
     return 1;
 }
 
-int block_table_lookup(const struct block_table *table, const void *key, void **value)
-{
-    size_t slot;
-
-    if (!find(table, (uintptr_t)key, &slot))
-        return 0;
-    if (value)
-        *value = table->with_values ? table->values[slot] : NULL;
-    return 1;
-}
-
 int block_table_remove(struct block_table *table, const void *key, void **value)
 {
     size_t mask = table->capacity - 1;
     size_t hole, next;
 
-    if (!find(table, (uintptr_t)key, &hole))
+    if (!block_table_find(table, (uintptr_t)key, &hole))
         return 0;
     if (value)
         *value = table->with_values ? table->values[hole] : NULL;
@@ -169,7 +126,7 @@ int block_table_remove(struct block_table *table, const void *key, void **value)
      * could not be found past the hole any more, so it moves into the hole, which moves to where it was. */
     for (next = (hole + 1) & mask; table->keys[next]; next = (next + 1) & mask)
     {
-        size_t home = home_slot(table, table->keys[next]);
+        size_t home = block_table_home_slot(table, table->keys[next]);
         int home_after_hole = hole <= next ? (hole < home && home <= next) : (hole < home || home <= next);
 
         if (home_after_hole)

@@ -29,13 +29,69 @@ struct block_table
 #define BLOCK_TABLE_INIT_VALUES {NULL, NULL, 0, 0, 0, 1}
 
 /* Makes room for `more` further inserts, so that they cannot fail. Returns 0 when out of memory. */
-int block_table_reserve(struct block_table *table, size_t more);
+int block_table_grow(struct block_table *table, size_t more);
+
+/* The table stays at most 3/4 full (linear probing degrades fast beyond that). */
+static inline int block_table_has_room(const struct block_table *table, size_t more)
+{
+    size_t needed = table->count + more;
+
+    return needed >= table->count && needed <= table->capacity - table->capacity / 4;
+}
+
+static inline int block_table_reserve(struct block_table *table, size_t more)
+{
+    return block_table_has_room(table, more) || block_table_grow(table, more);
+}
 
 /* Inserts key (or replaces its value). Returns 0 only when out of memory (never after a matching reserve). */
 int block_table_insert(struct block_table *table, const void *key, void *value);
 
+/* Heap blocks are at least 8-aligned: the low bits carry no information. */
+#define BLOCK_TABLE_ALIGNMENT_BITS 3
+
+/* Fibonacci hashing: multiply by 2^bits / golden ratio and keep the top bits, which mixes every input bit. */
+#if UINTPTR_MAX > 0xffffffffu
+#define BLOCK_TABLE_MULTIPLIER ((uintptr_t)0x9e3779b97f4a7c15ull)
+#else
+#define BLOCK_TABLE_MULTIPLIER ((uintptr_t)0x9e3779b9u)
+#endif
+
+static inline size_t block_table_home_slot(const struct block_table *table, uintptr_t key)
+{
+    return (size_t)(((key >> BLOCK_TABLE_ALIGNMENT_BITS) * BLOCK_TABLE_MULTIPLIER) >> table->shift);
+}
+
+/* The slot holding key, in *found; 0 when key is not in the table. Inline: it is on every spied call. */
+static inline int block_table_find(const struct block_table *table, uintptr_t key, size_t *found)
+{
+    size_t mask, slot;
+
+    if (!table->count)
+        return 0;
+    mask = table->capacity - 1;
+    for (slot = block_table_home_slot(table, key); table->keys[slot]; slot = (slot + 1) & mask)
+    {
+        if (table->keys[slot] == key)
+        {
+            *found = slot;
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* Nonzero when key is in the table; *value (if not NULL) receives its value. */
-int block_table_lookup(const struct block_table *table, const void *key, void **value);
+static inline int block_table_lookup(const struct block_table *table, const void *key, void **value)
+{
+    size_t slot;
+
+    if (!block_table_find(table, (uintptr_t)key, &slot))
+        return 0;
+    if (value)
+        *value = table->with_values ? table->values[slot] : NULL;
+    return 1;
+}
 
 /* Removes key; nonzero when it was there, and *value (if not NULL) receives its value. */
 int block_table_remove(struct block_table *table, const void *key, void **value);

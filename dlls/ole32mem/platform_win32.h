@@ -1,6 +1,7 @@
 /*
  * Platform layer for Windows (and Wine): the process heap, exactly as Windows' ole32 uses it, so that blocks cross
- * freely between ole32mem and the system ole32/combase in both directions.
+ * freely between ole32mem and the system ole32/combase in both directions. Links with -lsynchronization
+ * (WaitOnAddress).
  *
  * Copyright 2026 the ole32mem authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -11,6 +12,7 @@
 #include <windef.h>
 #include <winbase.h>
 #include <winerror.h>
+#include <synchapi.h>
 
 static inline void *plat_heap_alloc(size_t n)
 {
@@ -61,22 +63,48 @@ static inline void plat_meta_free(void *p)
         HeapFree(plat_meta_heap(), 0, p);
 }
 
-typedef SRWLOCK plat_mutex;
-#define PLAT_MUTEX_INIT SRWLOCK_INIT
+/* A futex-style mutex: 0 free, 1 held, 2 held with waiters. Uncontended, lock and unlock are one interlocked
+ * instruction each; Wine 8's SRW lock costs about a quarter of a spied call (two locked operations to acquire, and
+ * a wake-up call on every release). Waiters sleep in WaitOnAddress. */
+typedef volatile LONG plat_mutex;
+#define PLAT_MUTEX_INIT 0
 
-static inline void plat_mutex_lock(plat_mutex *m)
+enum
 {
-    AcquireSRWLockExclusive(m);
-}
+    PLAT_MUTEX_FREE = 0,
+    PLAT_MUTEX_HELD = 1,
+    PLAT_MUTEX_CONTENDED = 2,
+    PLAT_MUTEX_SPINS = 200,
+};
 
 static inline int plat_mutex_trylock(plat_mutex *m)
 {
-    return TryAcquireSRWLockExclusive(m) != 0;
+    return InterlockedCompareExchange(m, PLAT_MUTEX_HELD, PLAT_MUTEX_FREE) == PLAT_MUTEX_FREE;
+}
+
+static inline void plat_mutex_lock(plat_mutex *m)
+{
+    LONG contended = PLAT_MUTEX_CONTENDED;
+    unsigned spins;
+
+    if (plat_mutex_trylock(m))
+        return;
+    /* The lock is held for one spy call: usually shorter than a trip through WaitOnAddress. Spin a little first. */
+    for (spins = 0; spins < PLAT_MUTEX_SPINS; spins++)
+    {
+        YieldProcessor();
+        if (*m == PLAT_MUTEX_FREE && plat_mutex_trylock(m))
+            return;
+    }
+    /* Whoever takes it from here on marks it contended, so that its unlock wakes the next waiter. */
+    while (InterlockedExchange(m, PLAT_MUTEX_CONTENDED) != PLAT_MUTEX_FREE)
+        WaitOnAddress(m, &contended, sizeof(contended), INFINITE);
 }
 
 static inline void plat_mutex_unlock(plat_mutex *m)
 {
-    ReleaseSRWLockExclusive(m);
+    if (InterlockedExchange(m, PLAT_MUTEX_FREE) == PLAT_MUTEX_CONTENDED)
+        WakeByAddressSingle((void *)m);
 }
 
 typedef DWORD plat_thread_id_t;

@@ -87,7 +87,7 @@ static void core_leave(void)
 
 static void *alloc_locked(SIZE_T size, const struct diag_site *site)
 {
-    SIZE_T actual_size = size, guard = diag_guard_size();
+    SIZE_T actual_size = size, guard = diag_options ? diag_guard_size() : 0;
     void *actual = NULL, *result;
 
     if (current_spy)
@@ -145,7 +145,7 @@ static void free_locked(void *block, const struct diag_site *site)
 static void *realloc_locked(void *block, SIZE_T size, const struct diag_site *site)
 {
     struct diag_block *record = NULL;
-    SIZE_T actual_size = size, guard = diag_guard_size(), old_size = 0;
+    SIZE_T actual_size = size, guard = diag_options ? diag_guard_size() : 0, old_size = 0;
     BOOL spyed = FALSE;
     void *new_request = block, *actual = NULL, *result;
 
@@ -203,12 +203,14 @@ static SIZE_T task_get_size_locked(void *block, const struct diag_block *record)
 {
     BOOL spyed;
     void *actual;
+    SIZE_T size;
 
     if (!current_spy)
-        return diag_visible_size(record, plat_heap_size(block));
+        return record ? diag_visible_size(record, plat_heap_size(block)) : plat_heap_size(block);
     spyed = block_table_lookup(&spied_blocks, block, NULL);
     actual = spy_ops->pre_get_size(current_spy, block, spyed);
-    return spy_ops->post_get_size(current_spy, diag_visible_size(record, plat_heap_size(actual)), spyed);
+    size = plat_heap_size(actual);
+    return spy_ops->post_get_size(current_spy, record ? diag_visible_size(record, size) : size, spyed);
 }
 
 static int did_alloc_locked(void *block)
