@@ -13,6 +13,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "bench.h"
+#include "passthrough_spy.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -111,89 +112,10 @@ static ULONG WINAPI spy_Release(IMallocSpy *iface)
     return InterlockedDecrement(&impl_from_IMallocSpy(iface)->refcount);
 }
 
-static SIZE_T WINAPI spy_PreAlloc(IMallocSpy *iface, SIZE_T request)
-{
-    (void)iface;
-    return request;
-}
-
-static void *WINAPI spy_PostAlloc(IMallocSpy *iface, void *actual)
-{
-    (void)iface;
-    return actual;
-}
-
-static void *WINAPI spy_PreFree(IMallocSpy *iface, void *request, BOOL spyed)
-{
-    (void)iface;
-    (void)spyed;
-    return request;
-}
-
-static void WINAPI spy_PostFree(IMallocSpy *iface, BOOL spyed)
-{
-    (void)iface;
-    (void)spyed;
-}
-
-static SIZE_T WINAPI spy_PreRealloc(IMallocSpy *iface, void *request, SIZE_T size, void **new_request, BOOL spyed)
-{
-    (void)iface;
-    (void)spyed;
-    *new_request = request;
-    return size;
-}
-
-static void *WINAPI spy_PostRealloc(IMallocSpy *iface, void *actual, BOOL spyed)
-{
-    (void)iface;
-    (void)spyed;
-    return actual;
-}
-
-static void *WINAPI spy_PreGetSize(IMallocSpy *iface, void *request, BOOL spyed)
-{
-    (void)iface;
-    (void)spyed;
-    return request;
-}
-
-static SIZE_T WINAPI spy_PostGetSize(IMallocSpy *iface, SIZE_T actual, BOOL spyed)
-{
-    (void)iface;
-    (void)spyed;
-    return actual;
-}
-
-static void *WINAPI spy_PreDidAlloc(IMallocSpy *iface, void *request, BOOL spyed)
-{
-    (void)iface;
-    (void)spyed;
-    return request;
-}
-
-static int WINAPI spy_PostDidAlloc(IMallocSpy *iface, void *request, BOOL spyed, int actual)
-{
-    (void)iface;
-    (void)request;
-    (void)spyed;
-    return actual;
-}
-
-static void WINAPI spy_PreHeapMinimize(IMallocSpy *iface)
-{
-    (void)iface;
-}
-
-static void WINAPI spy_PostHeapMinimize(IMallocSpy *iface)
-{
-    (void)iface;
-}
-
 static const IMallocSpyVtbl passthrough_spy_vtbl = {
-    spy_QueryInterface, spy_AddRef,       spy_Release,         spy_PreAlloc,          spy_PostAlloc,
-    spy_PreFree,        spy_PostFree,     spy_PreRealloc,      spy_PostRealloc,       spy_PreGetSize,
-    spy_PostGetSize,    spy_PreDidAlloc,  spy_PostDidAlloc,    spy_PreHeapMinimize,   spy_PostHeapMinimize,
+    spy_QueryInterface, spy_AddRef,       spy_Release,         passthrough_PreAlloc,          passthrough_PostAlloc,
+    passthrough_PreFree,        passthrough_PostFree,     passthrough_PreRealloc,      passthrough_PostRealloc,       passthrough_PreGetSize,
+    passthrough_PostGetSize,    passthrough_PreDidAlloc,  passthrough_PostDidAlloc,    passthrough_PreHeapMinimize,   passthrough_PostHeapMinimize,
 };
 
 /* One spy per COM target, so that neither sees the other's calls. */

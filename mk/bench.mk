@@ -8,14 +8,14 @@
 # Not part of `make check`: timings depend on the machine and are reported, not asserted.
 
 BENCH_SOURCES := bench/bench.c bench/targets.c bench/scenarios.c bench/memory.c
-BENCH_HEADERS := bench/bench.h
+BENCH_HEADERS := bench/bench.h tests/passthrough_spy.h
 BENCH_QUICK   ?=
 
 # $(1) is the arch. bench.exe does not link against ole32 or ole32mem: it loads both by name at run time.
 define BENCH_RULES
 $(BUILD)/$(1)/bench/bench.exe: $(BENCH_SOURCES) $(BENCH_HEADERS) $(GEN_HEADER)
 	@mkdir -p $$(@D)
-	$$(CROSS_$(1))gcc $(CSTD) $(CFLAGS) $(WARNINGS) -I$(GENINC) -Ibench -o $$@ $$(filter %.c,$$^) -luuid
+	$$(CROSS_$(1))gcc $(CSTD) $(CFLAGS) $(WARNINGS) -I$(GENINC) -Ibench -Itests -o $$@ $$(filter %.c,$$^) -luuid
 
 # ole32mem_ref.dll is a second copy, loaded as a separate instance: the N=0 reference of the spied rows.
 $(BUILD)/$(1)/bench/ole32mem.dll $(BUILD)/$(1)/bench/ole32mem_ref.dll: $(BUILD)/$(1)/ole32mem.dll

@@ -11,7 +11,7 @@ DIAG_FILES  := diag.exe diaghelp.dll diagdyn.exe ole32mem.dll
 DIAG_BUILT  := $(foreach a,$(ARCHES),$(addprefix $(BUILD)/$(a)/diag/,$(DIAG_FILES)))
 
 define DIAG_RULES
-$(BUILD)/$(1)/diag/diag.exe: tests/diag/diag.c tests/test.h $(BUILD)/$(1)/libole32mem.dll.a | $(GEN_HEADER)
+$(BUILD)/$(1)/diag/diag.exe: tests/diag/diag.c tests/test.h tests/passthrough_spy.h $(BUILD)/$(1)/libole32mem.dll.a | $(GEN_HEADER)
 	@mkdir -p $$(@D)
 	$$($(1)_CC) $(DIAG_CFLAGS) -o $$@ $$< -L$(BUILD)/$(1) -lole32mem -luuid
 

@@ -49,7 +49,7 @@ $(BUILD)/$(1)/proxy/ole32.dll: $$($(1)_PROXY_OBJS) $(BUILD)/$(1)/proxy/ole32.def
 	    $$(if $$(filter i686,$(1)),-Wl$$(comma)--kill-at -Wl$$(comma)-e$$(comma)_proxy_entry@12,-Wl$$(comma)-e$$(comma)proxy_entry)
 
 # The end-to-end test program: an ordinary COM program, linked against the SDK's ole32 only.
-$(PROXY_TEST_BUILD)/$(1)/prefix_e2e.exe: tests/prefix/prefix_e2e.c tests/test.h dlls/ole32mem/ole32mem_version.h | deps
+$(PROXY_TEST_BUILD)/$(1)/prefix_e2e.exe: tests/prefix/prefix_e2e.c tests/test.h tests/passthrough_spy.h dlls/ole32mem/ole32mem_version.h | deps
 	@mkdir -p $$(@D)
 	$$($(1)_CC) $(CSTD) $(CFLAGS) $(WARNINGS) -Itests -Idlls/ole32mem -o $$@ $$< -lole32 -luuid
 

@@ -24,6 +24,7 @@
 #endif
 
 #include "abi_layout.h"
+#include "passthrough_spy.h"
 
 const struct abi_value abi_sdk_values[] = {ABI_LAYOUT_VALUES};
 
@@ -91,22 +92,6 @@ static void STDMETHODCALLTYPE sdk_spy_PostFree(IMallocSpy *iface, BOOL spyed)
     sdk_spy_counts.post_free++;
 }
 
-static SIZE_T STDMETHODCALLTYPE sdk_spy_PreRealloc(IMallocSpy *iface, void *request, SIZE_T size, void **new_request,
-                                                   BOOL spyed)
-{
-    (void)iface;
-    (void)spyed;
-    *new_request = request;
-    return size;
-}
-
-static void *STDMETHODCALLTYPE sdk_spy_PostRealloc(IMallocSpy *iface, void *actual, BOOL spyed)
-{
-    (void)iface;
-    (void)spyed;
-    return actual;
-}
-
 static void *STDMETHODCALLTYPE sdk_spy_PreGetSize(IMallocSpy *iface, void *request, BOOL spyed)
 {
     (void)iface;
@@ -123,36 +108,11 @@ static SIZE_T STDMETHODCALLTYPE sdk_spy_PostGetSize(IMallocSpy *iface, SIZE_T ac
     return actual;
 }
 
-static void *STDMETHODCALLTYPE sdk_spy_PreDidAlloc(IMallocSpy *iface, void *request, BOOL spyed)
-{
-    (void)iface;
-    (void)spyed;
-    return request;
-}
-
-static int STDMETHODCALLTYPE sdk_spy_PostDidAlloc(IMallocSpy *iface, void *request, BOOL spyed, int actual)
-{
-    (void)iface;
-    (void)request;
-    (void)spyed;
-    return actual;
-}
-
-static void STDMETHODCALLTYPE sdk_spy_PreHeapMinimize(IMallocSpy *iface)
-{
-    (void)iface;
-}
-
-static void STDMETHODCALLTYPE sdk_spy_PostHeapMinimize(IMallocSpy *iface)
-{
-    (void)iface;
-}
-
 static const IMallocSpyVtbl sdk_spy_vtbl = {
     sdk_spy_QueryInterface, sdk_spy_AddRef,          sdk_spy_Release,          sdk_spy_PreAlloc,
-    sdk_spy_PostAlloc,      sdk_spy_PreFree,         sdk_spy_PostFree,         sdk_spy_PreRealloc,
-    sdk_spy_PostRealloc,    sdk_spy_PreGetSize,      sdk_spy_PostGetSize,      sdk_spy_PreDidAlloc,
-    sdk_spy_PostDidAlloc,   sdk_spy_PreHeapMinimize, sdk_spy_PostHeapMinimize,
+    sdk_spy_PostAlloc,      sdk_spy_PreFree,         sdk_spy_PostFree,         passthrough_PreRealloc,
+    passthrough_PostRealloc,    sdk_spy_PreGetSize,      sdk_spy_PostGetSize,      passthrough_PreDidAlloc,
+    passthrough_PostDidAlloc,   passthrough_PreHeapMinimize, passthrough_PostHeapMinimize,
 };
 
 static IMallocSpy sdk_spy = {&sdk_spy_vtbl};

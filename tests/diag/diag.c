@@ -37,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "passthrough_spy.h"
 #include "test.h"
 
 #define NOINLINE __attribute__((noinline, noclone))
@@ -647,58 +648,14 @@ static void *WINAPI keeper_PreFree(IMallocSpy *iface, void *request, BOOL spyed)
 
 static void WINAPI keeper_PostFree(IMallocSpy *iface, BOOL spyed) { (void)iface; (void)spyed; }
 
-static SIZE_T WINAPI keeper_PreRealloc(IMallocSpy *iface, void *request, SIZE_T size, void **new_request, BOOL spyed)
-{
-    (void)iface;
-    (void)spyed;
-    *new_request = request;
-    return size;
-}
-
-static void *WINAPI keeper_PostRealloc(IMallocSpy *iface, void *actual, BOOL spyed)
-{
-    (void)iface;
-    (void)spyed;
-    return actual;
-}
-
-static void *WINAPI keeper_PreGetSize(IMallocSpy *iface, void *request, BOOL spyed)
-{
-    (void)iface;
-    (void)spyed;
-    return request;
-}
-
-static SIZE_T WINAPI keeper_PostGetSize(IMallocSpy *iface, SIZE_T actual, BOOL spyed)
-{
-    (void)iface;
-    (void)spyed;
-    return actual;
-}
-
-static void *WINAPI keeper_PreDidAlloc(IMallocSpy *iface, void *request, BOOL spyed)
-{
-    (void)iface;
-    (void)spyed;
-    return request;
-}
-
-static int WINAPI keeper_PostDidAlloc(IMallocSpy *iface, void *request, BOOL spyed, int actual)
-{
-    (void)iface;
-    (void)request;
-    (void)spyed;
-    return actual;
-}
-
 static void WINAPI keeper_PreHeapMinimize(IMallocSpy *iface) { (void)iface; }
 static void WINAPI keeper_PostHeapMinimize(IMallocSpy *iface) { (void)iface; }
 
 static const IMallocSpyVtbl keeper_vtbl = {
     keeper_QueryInterface, keeper_AddRef,       keeper_Release,         keeper_PreAlloc,
-    keeper_PostAlloc,      keeper_PreFree,      keeper_PostFree,        keeper_PreRealloc,
-    keeper_PostRealloc,    keeper_PreGetSize,   keeper_PostGetSize,     keeper_PreDidAlloc,
-    keeper_PostDidAlloc,   keeper_PreHeapMinimize, keeper_PostHeapMinimize,
+    keeper_PostAlloc,      keeper_PreFree,      keeper_PostFree,        passthrough_PreRealloc,
+    passthrough_PostRealloc,    passthrough_PreGetSize,   passthrough_PostGetSize,     passthrough_PreDidAlloc,
+    passthrough_PostDidAlloc,   keeper_PreHeapMinimize, keeper_PostHeapMinimize,
 };
 
 static int all_bytes(const unsigned char *p, size_t size, unsigned char value)

@@ -24,6 +24,7 @@
 #include <propidl.h>
 
 #include "ole32mem_version.h"
+#include "passthrough_spy.h"
 #include "test.h"
 
 enum state
@@ -98,12 +99,6 @@ static SIZE_T WINAPI spy_PreAlloc(IMallocSpy *iface, SIZE_T size)
     return size;
 }
 
-static void *WINAPI spy_PostAlloc(IMallocSpy *iface, void *actual)
-{
-    (void)iface;
-    return actual;
-}
-
 static void *WINAPI spy_PreFree(IMallocSpy *iface, void *request, BOOL spyed)
 {
     (void)iface;
@@ -111,12 +106,6 @@ static void *WINAPI spy_PreFree(IMallocSpy *iface, void *request, BOOL spyed)
     if (spyed)
         InterlockedIncrement(&spy.spied_frees);
     return request;
-}
-
-static void WINAPI spy_PostFree(IMallocSpy *iface, BOOL spyed)
-{
-    (void)iface;
-    (void)spyed;
 }
 
 static SIZE_T WINAPI spy_PreRealloc(IMallocSpy *iface, void *request, SIZE_T size, void **new_request, BOOL spyed)
@@ -128,56 +117,10 @@ static SIZE_T WINAPI spy_PreRealloc(IMallocSpy *iface, void *request, SIZE_T siz
     return size;
 }
 
-static void *WINAPI spy_PostRealloc(IMallocSpy *iface, void *actual, BOOL spyed)
-{
-    (void)iface;
-    (void)spyed;
-    return actual;
-}
-
-static void *WINAPI spy_PreGetSize(IMallocSpy *iface, void *request, BOOL spyed)
-{
-    (void)iface;
-    (void)spyed;
-    return request;
-}
-
-static SIZE_T WINAPI spy_PostGetSize(IMallocSpy *iface, SIZE_T actual, BOOL spyed)
-{
-    (void)iface;
-    (void)spyed;
-    return actual;
-}
-
-static void *WINAPI spy_PreDidAlloc(IMallocSpy *iface, void *request, BOOL spyed)
-{
-    (void)iface;
-    (void)spyed;
-    return request;
-}
-
-static int WINAPI spy_PostDidAlloc(IMallocSpy *iface, void *request, BOOL spyed, int actual)
-{
-    (void)iface;
-    (void)request;
-    (void)spyed;
-    return actual;
-}
-
-static void WINAPI spy_PreHeapMinimize(IMallocSpy *iface)
-{
-    (void)iface;
-}
-
-static void WINAPI spy_PostHeapMinimize(IMallocSpy *iface)
-{
-    (void)iface;
-}
-
 static const IMallocSpyVtbl spy_vtbl = {
-    spy_QueryInterface, spy_AddRef,        spy_Release,         spy_PreAlloc,        spy_PostAlloc,
-    spy_PreFree,        spy_PostFree,      spy_PreRealloc,      spy_PostRealloc,     spy_PreGetSize,
-    spy_PostGetSize,    spy_PreDidAlloc,   spy_PostDidAlloc,    spy_PreHeapMinimize, spy_PostHeapMinimize,
+    spy_QueryInterface, spy_AddRef,        spy_Release,         spy_PreAlloc,        passthrough_PostAlloc,
+    spy_PreFree,        passthrough_PostFree,      spy_PreRealloc,      passthrough_PostRealloc,     passthrough_PreGetSize,
+    passthrough_PostGetSize,    passthrough_PreDidAlloc,   passthrough_PostDidAlloc,    passthrough_PreHeapMinimize, passthrough_PostHeapMinimize,
 };
 
 static void spy_register(void)

@@ -1,0 +1,93 @@
+/*
+ * IMallocSpy hooks that change nothing: each returns what it was given (PreRealloc keeps the block). The spies of
+ * the tests and the benchmark build their vtables from these and write only the hooks they watch.
+ *
+ * Include it after the header that defines IMallocSpy (ours or the SDK's).
+ *
+ * Copyright 2026 the ole32mem authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#ifndef OLE32MEM_PASSTHROUGH_SPY_H
+#define OLE32MEM_PASSTHROUGH_SPY_H
+
+static inline SIZE_T STDMETHODCALLTYPE passthrough_PreAlloc(IMallocSpy *iface, SIZE_T size)
+{
+    (void)iface;
+    return size;
+}
+
+static inline void *STDMETHODCALLTYPE passthrough_PostAlloc(IMallocSpy *iface, void *actual)
+{
+    (void)iface;
+    return actual;
+}
+
+static inline void *STDMETHODCALLTYPE passthrough_PreFree(IMallocSpy *iface, void *request, BOOL spyed)
+{
+    (void)iface;
+    (void)spyed;
+    return request;
+}
+
+static inline void STDMETHODCALLTYPE passthrough_PostFree(IMallocSpy *iface, BOOL spyed)
+{
+    (void)iface;
+    (void)spyed;
+}
+
+static inline SIZE_T STDMETHODCALLTYPE passthrough_PreRealloc(IMallocSpy *iface, void *request, SIZE_T size,
+                                                              void **new_request, BOOL spyed)
+{
+    (void)iface;
+    (void)spyed;
+    *new_request = request;
+    return size;
+}
+
+static inline void *STDMETHODCALLTYPE passthrough_PostRealloc(IMallocSpy *iface, void *actual, BOOL spyed)
+{
+    (void)iface;
+    (void)spyed;
+    return actual;
+}
+
+static inline void *STDMETHODCALLTYPE passthrough_PreGetSize(IMallocSpy *iface, void *request, BOOL spyed)
+{
+    (void)iface;
+    (void)spyed;
+    return request;
+}
+
+static inline SIZE_T STDMETHODCALLTYPE passthrough_PostGetSize(IMallocSpy *iface, SIZE_T actual, BOOL spyed)
+{
+    (void)iface;
+    (void)spyed;
+    return actual;
+}
+
+static inline void *STDMETHODCALLTYPE passthrough_PreDidAlloc(IMallocSpy *iface, void *request, BOOL spyed)
+{
+    (void)iface;
+    (void)spyed;
+    return request;
+}
+
+static inline int STDMETHODCALLTYPE passthrough_PostDidAlloc(IMallocSpy *iface, void *request, BOOL spyed, int actual)
+{
+    (void)iface;
+    (void)request;
+    (void)spyed;
+    return actual;
+}
+
+static inline void STDMETHODCALLTYPE passthrough_PreHeapMinimize(IMallocSpy *iface)
+{
+    (void)iface;
+}
+
+static inline void STDMETHODCALLTYPE passthrough_PostHeapMinimize(IMallocSpy *iface)
+{
+    (void)iface;
+}
+
+#endif /* OLE32MEM_PASSTHROUGH_SPY_H */
