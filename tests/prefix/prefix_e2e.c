@@ -529,10 +529,23 @@ static void test_com_works(void)
     test_marshalling();
 }
 
+enum
+{
+    LEAK_BYTES = 1234,
+};
+
 int main(int argc, char **argv)
 {
     HRESULT hr;
 
+    if (argc == 2 && !strcmp(argv[1], "leak"))
+    {
+        /* A known leak for the diagnostics through the prefix install (run.sh sets OLE32MEM_DEBUG=leaks and
+         * looks for it in the report): LEAK_BYTES from this program, never freed. */
+        void *leak = CoTaskMemAlloc(LEAK_BYTES);
+        printf("prefix_e2e leak: %p\n", leak);
+        return leak ? 0 : 1;
+    }
     if (argc == 2 && !strcmp(argv[1], "builtin"))
         state = STATE_BUILTIN;
     else if (argc == 2 && !strcmp(argv[1], "installed"))
@@ -541,7 +554,7 @@ int main(int argc, char **argv)
         state = STATE_HOOKED;
     else
     {
-        printf("usage: %s builtin|installed|hooked\n", argv[0]);
+        printf("usage: %s builtin|installed|hooked|leak\n", argv[0]);
         return 2;
     }
 

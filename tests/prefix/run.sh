@@ -85,6 +85,22 @@ new_prefix() {
 }
 
 # The state that uninstall must give back: ole32.dll of both arches, byte for byte, and no ole32_orig.dll.
+# The diagnostics reach programs through the prefix install: OLE32MEM_DEBUG=leaks reports prefix_e2e's known leak
+# (1234 bytes) with the program's module, and only when the proxy serves the program ($1: yes or no).
+leak_report() {
+    local arch out
+    for arch in $runnable_arches; do
+        out=$(OLE32MEM_DEBUG=leaks "$(wine_for "$arch")" "$TEST_DIR/$arch/prefix_e2e.exe" leak 2>&1)
+        if [ "$1" = yes ]; then
+            check "$arch: OLE32MEM_DEBUG=leaks reports the program's leak through the prefix install" \
+                grep -q 'leaks: *1234 bytes in 1 blocks from prefix_e2e.exe+0x' <<<"$out"
+        else
+            check "$arch: without the install OLE32MEM_DEBUG changes nothing" \
+                bash -c '! grep -q "^ole32mem:" <<<"$1"' - "$out"
+        fi
+    done
+}
+
 snapshot() { (cd "$WINEPREFIX/drive_c/windows" && sha256sum system32/ole32*.dll syswow64/ole32*.dll 2>/dev/null); }
 
 reg_absent() { ! "$WINE64" reg query "$@" >/dev/null 2>&1; }
@@ -115,11 +131,13 @@ echo "prefix: creating $TEST_DIR/plain"
 new_prefix plain
 check "fresh prefix: no ole32 DllOverride" reg_absent "$OVERRIDE_KEY" /v ole32
 e2e builtin
+leak_report no
 
 check "install: succeeds" wineprefix install
 check "install: ole32_orig.dll copied beside the proxy" both_orig is_file
 check "install: override ole32=native,builtin" reg_is "$OVERRIDE_KEY" ole32 'native,builtin'
 e2e installed
+leak_report yes
 e2e OLE32MEM_HOOK_COMBASE=1 hooked
 
 installed=$(snapshot)
