@@ -53,10 +53,11 @@ static void set_route_bit(uintptr_t bit, int on)
         atomic_fetch_and_explicit(&task_route, ~bit, memory_order_release);
 }
 
-/* Called under core_lock after a spied block went away: completes a revoke that was waiting for the last one.
- * The Release comes after the PostFree of that block and after task_route says "no spy", so nothing can call
- * the spy any more. Not while a call is in progress further up this thread's stack (a hook called the allocator,
- * core_lock.depth > 1): that call still has hooks to make, and core_leave completes the revoke at its end. */
+/* Called under core_lock at the end of every allocator call and by revoke: completes a revoke that was waiting
+ * for the last spied block. The Release comes after the PostFree of that block and after task_route says "no
+ * spy", so nothing can call the spy any more. Not while a call is in progress further up this thread's stack (a
+ * hook called the allocator, core_lock.depth > 1): that call still has hooks to make, and its own end completes
+ * the revoke. */
 static void finish_pending_revoke(void)
 {
     void *spy = current_spy;
@@ -72,8 +73,7 @@ static void finish_pending_revoke(void)
     ops->release(spy);
 }
 
-/* Leaves core_lock at the end of an allocator call: the outermost call completes a revoke that a hook's nested
- * call made possible (finish_pending_revoke). */
+/* Leaves core_lock at the end of an allocator call, completing a revoke that the call made possible. */
 static void core_leave(void)
 {
     finish_pending_revoke();
@@ -136,8 +136,6 @@ static void free_locked(void *block, const struct diag_site *site)
         if (spyed)
             block_table_remove(&spied_blocks, block, NULL);
         spy_ops->post_free(current_spy, spyed);
-        if (spyed)
-            finish_pending_revoke();
     }
 }
 
@@ -194,8 +192,6 @@ static void *realloc_locked(void *block, SIZE_T size, const struct diag_site *si
         if (diag_options)
             diag_allocated(result, actual, size, actual_size, old_size, site);
     }
-    else if (spyed)
-        finish_pending_revoke();
     return result;
 }
 
