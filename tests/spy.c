@@ -1046,13 +1046,29 @@ static void test_refusing_alloc(void)
     finish_spy(&spy);
 }
 
+/* After a Realloc that failed (refused or impossible): the block of `size` bytes is unchanged and still spied, so
+ * GetSize says fSpyed=TRUE, revoke waits for it, and its free releases the spy. Frees the block. */
+static void check_failed_realloc_kept_spied(struct test_spy *spy, void *block, SIZE_T size)
+{
+    SIZE_T got = IMalloc_GetSize(task_malloc, block);
+    HRESULT hr;
+
+    ok(got == size, "GetSize: got %llu\n", SZ(got));
+    check_log_windows("failed-realloc-unspies", spy, PRE_GET_SIZE(block, TRUE), POST_GET_SIZE(size, TRUE));
+
+    hr = CoRevokeMallocSpy();
+    ok_windows("failed-realloc-unspies", hr == E_ACCESSDENIED, "revoke with the block outstanding: got %#lx\n", hr);
+    check_no_calls_windows("failed-realloc-unspies", spy);
+    CoTaskMemFree(block);
+    check_log_windows("failed-realloc-unspies", spy, PRE_FREE(block, TRUE), POST_FREE(TRUE), RELEASE);
+    finish_spy(spy);
+}
+
 /* PreRealloc answering 0 makes Realloc fail without PostRealloc; the block is unchanged and still spied. */
 static void test_refusing_realloc(void)
 {
     struct test_spy spy;
     void *block, *result;
-    SIZE_T size;
-    HRESULT hr;
 
     spy_init(&spy);
     if (!register_spy(&spy))
@@ -1073,16 +1089,7 @@ static void test_refusing_realloc(void)
     spy.fail_realloc = FALSE;
     ok(filled(block, 16, 3), "contents changed\n");
     ok(HeapSize(GetProcessHeap(), 0, block) == 16, "size changed: %llu\n", SZ(HeapSize(GetProcessHeap(), 0, block)));
-    size = IMalloc_GetSize(task_malloc, block);
-    ok(size == 16, "GetSize: got %llu\n", SZ(size));
-    check_log_windows("failed-realloc-unspies", &spy, PRE_GET_SIZE(block, TRUE), POST_GET_SIZE(16, TRUE));
-
-    hr = CoRevokeMallocSpy();
-    ok_windows("failed-realloc-unspies", hr == E_ACCESSDENIED, "revoke with the block outstanding: got %#lx\n", hr);
-    check_no_calls_windows("failed-realloc-unspies", &spy);
-    CoTaskMemFree(block);
-    check_log_windows("failed-realloc-unspies", &spy, PRE_FREE(block, TRUE), POST_FREE(TRUE), RELEASE);
-    finish_spy(&spy);
+    check_failed_realloc_kept_spied(&spy, block, 16);
 }
 
 /* Real failures (impossible sizes): PostAlloc(NULL) / PostRealloc(NULL) are called; the block is unchanged and
@@ -1091,8 +1098,6 @@ static void test_real_failures(void)
 {
     struct test_spy spy;
     void *block, *result;
-    SIZE_T size;
-    HRESULT hr;
 
     spy_init(&spy);
     if (!register_spy(&spy))
@@ -1110,16 +1115,7 @@ static void test_real_failures(void)
     ok(result == NULL, "CoTaskMemRealloc: got %p\n", result);
     check_log(&spy, PRE_REALLOC(block, IMPOSSIBLE_SIZE, TRUE), POST_REALLOC(NULL, TRUE));
     ok(filled(block, 32, 4), "contents changed\n");
-    size = IMalloc_GetSize(task_malloc, block);
-    ok(size == 32, "GetSize: got %llu\n", SZ(size));
-    check_log_windows("failed-realloc-unspies", &spy, PRE_GET_SIZE(block, TRUE), POST_GET_SIZE(32, TRUE));
-
-    hr = CoRevokeMallocSpy();
-    ok_windows("failed-realloc-unspies", hr == E_ACCESSDENIED, "revoke with the block outstanding: got %#lx\n", hr);
-    check_no_calls_windows("failed-realloc-unspies", &spy);
-    CoTaskMemFree(block);
-    check_log_windows("failed-realloc-unspies", &spy, PRE_FREE(block, TRUE), POST_FREE(TRUE), RELEASE);
-    finish_spy(&spy);
+    check_failed_realloc_kept_spied(&spy, block, 32);
 }
 
 /* Realloc(p, 0) under a spy is a Free: PreFree/PostFree, the block is freed, NULL comes back. */
