@@ -31,27 +31,6 @@ static IMalloc *get_malloc(void)
     return imalloc;
 }
 
-static void fill(void *block, SIZE_T size, unsigned char seed)
-{
-    unsigned char *bytes = block;
-    SIZE_T i;
-
-    for (i = 0; i < size; i++)
-        bytes[i] = (unsigned char)(seed + i * 7);
-}
-
-/* The index of the first byte that is not what fill() wrote, or size when all are. */
-static SIZE_T check_fill(const void *block, SIZE_T size, unsigned char seed)
-{
-    const unsigned char *bytes = block;
-    SIZE_T i;
-
-    for (i = 0; i < size; i++)
-        if (bytes[i] != (unsigned char)(seed + i * 7))
-            return i;
-    return size;
-}
-
 static void test_CoGetMalloc_task(void)
 {
     IMalloc *first = NULL, *second = NULL;

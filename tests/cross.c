@@ -32,26 +32,6 @@ struct allocator
 
 static struct allocator ours, system_ole32;
 
-static void fill(void *block, SIZE_T size, unsigned char seed)
-{
-    unsigned char *bytes = block;
-    SIZE_T i;
-
-    for (i = 0; i < size; i++)
-        bytes[i] = (unsigned char)(seed ^ (i * 29));
-}
-
-static BOOL filled(const void *block, SIZE_T size, unsigned char seed)
-{
-    const unsigned char *bytes = block;
-    SIZE_T i;
-
-    for (i = 0; i < size; i++)
-        if (bytes[i] != (unsigned char)(seed ^ (i * 29)))
-            return FALSE;
-    return TRUE;
-}
-
 /* GetProcAddress answers FARPROC; the cast through a generic function pointer keeps -Wcast-function-type quiet. */
 #define PROC(type, module, name) ((type)(void (*)(void))GetProcAddress(module, name))
 

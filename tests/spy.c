@@ -554,26 +554,6 @@ static void finish_spy_(const char *file, int line, struct test_spy *spy, const 
 #define finish_spy(spy) finish_spy_(__FILE__, __LINE__, spy, NULL)
 #define finish_spy_windows(key, spy) finish_spy_(__FILE__, __LINE__, spy, key)
 
-static void fill(void *block, SIZE_T size, unsigned char seed)
-{
-    unsigned char *bytes = block;
-    SIZE_T i;
-
-    for (i = 0; i < size; i++)
-        bytes[i] = (unsigned char)(seed + i * 13);
-}
-
-static BOOL filled(const void *block, SIZE_T size, unsigned char seed)
-{
-    const unsigned char *bytes = block;
-    SIZE_T i;
-
-    for (i = 0; i < size; i++)
-        if (bytes[i] != (unsigned char)(seed + i * 13))
-            return FALSE;
-    return TRUE;
-}
-
 /* GetSize and DidAlloc under a spy before any block was allocated under one in this process. Must run first. */
 static void test_first_query(void)
 {

@@ -115,6 +115,34 @@ static TEST_UNUSED TEST_FORMAT(3, 4) void test_skip(const char *file, int line, 
 #define skip(...) test_skip(__FILE__, __LINE__, __VA_ARGS__)
 #define trace(...) (printf(__VA_ARGS__), fflush(stdout))
 
+/* A recognisable, seed-dependent pattern for a block's contents, to prove that data survives Realloc and crossing
+ * allocators. */
+static TEST_UNUSED void fill(void *block, SIZE_T size, unsigned char seed)
+{
+    unsigned char *bytes = block;
+    SIZE_T i;
+
+    for (i = 0; i < size; i++)
+        bytes[i] = (unsigned char)(seed + i * 7);
+}
+
+/* The index of the first byte that is not what fill() wrote, or size when all are. */
+static TEST_UNUSED SIZE_T check_fill(const void *block, SIZE_T size, unsigned char seed)
+{
+    const unsigned char *bytes = block;
+    SIZE_T i;
+
+    for (i = 0; i < size; i++)
+        if (bytes[i] != (unsigned char)(seed + i * 7))
+            return i;
+    return size;
+}
+
+static TEST_UNUSED BOOL filled(const void *block, SIZE_T size, unsigned char seed)
+{
+    return check_fill(block, size, seed) == size;
+}
+
 /* Last line of a test program; its exit code is nonzero when something failed. */
 static TEST_UNUSED int test_summary(const char *program)
 {
