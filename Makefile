@@ -30,9 +30,9 @@ WINEPREFIX   ?= $(CURDIR)/$(BUILD)/wineprefix
 CFLAGS       ?= -O2 -g
 # Set SKIP_DEPS=1 to skip the dependency check (tools/install-deps.sh) on machines set up by hand.
 SKIP_DEPS    ?=
-
-# Test prerequisites name per-test helper sources, expanded per target.
-.SECONDEXPANSION:
+# DEBUG=1: the core's assertions (dlls/ole32mem/core_assert.h) in the DLL too, as in the host builds. Objects do not
+# record their flags: give a debug build its own BUILD (make DEBUG=1 BUILD=build-debug).
+DEBUG        ?=
 
 WARNINGS := -Wall -Wextra -Werror
 CSTD     := -std=gnu11
@@ -40,15 +40,18 @@ GENINC   := $(BUILD)/include
 export WINEPREFIX
 WINE_ENV := WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
 
-# The DLL: COM plumbing (ole32mem.c) over the OS-free core (task_memory.c, blocktable.c, diagnostics.c) and the
-# Windows side of the platform layer (platform_win32.h/.c, platform_report_win32.c).
-DLL_SOURCES := ole32mem.c task_memory.c blocktable.c diagnostics.c platform_win32.c platform_report_win32.c
+# The sources, each list written once (all in dlls/ole32mem/). The core is OS-free: the DLL builds it over the
+# Windows port with the COM plumbing (ole32mem.c); mk/host.mk builds it over the Linux port in host/; the prefix
+# proxy (mk/prefix.mk) links the DLL's objects.
+CORE_SOURCES       := task_memory.c blocktable.c diag_options.c diag_sites.c diag_records.c diag_freed.c diag_report.c
+WIN32_PORT_SOURCES := platform_win32.c platform_report_win32.c
+DLL_SOURCES        := ole32mem.c $(CORE_SOURCES) $(WIN32_PORT_SOURCES)
 GEN_HEADER  := $(GENINC)/ole32mem_objidl.h $(GENINC)/ole32mem_markers.h
 # IID definitions as widl writes them. The DLL takes its IIDs from the SDK's libuuid (which also has IID_IUnknown
 # and defines IID_IMalloc in the same object, so the two cannot be linked together); tests/abi.c compiles this
 # file under other names and checks that the values agree.
 GEN_IIDS    := $(GENINC)/ole32mem_objidl_i.c
-DLL_CPPFLAGS := -I$(GENINC) -Idlls/ole32mem
+DLL_CPPFLAGS := -I$(GENINC) -Idlls/ole32mem $(if $(filter-out 0,$(DEBUG)),-DOLE32MEM_ASSERT)
 # libuuid: IID_IUnknown/IID_IMalloc/IID_IMallocSpy; libsynchronization: WaitOnAddress (platform_win32.h's mutex).
 DLL_LIBS     := -luuid -lsynchronization
 
@@ -77,55 +80,65 @@ $(GEN_IIDS): idl/objidl.idl | deps
 	@mkdir -p $(@D)
 	$(WIDL) -Iidl -I$(IDL_IMPORT_DIR) -u -o $@ $<
 
-# Per-arch rules. $(1) is the arch. The i686 DLL is linked with --kill-at: the .def names carry @N (so that the
-# import library answers _CoTaskMemAlloc@4), the exports do not (as ole32.dll); x86_64 has no decoration at all.
-define ARCH_RULES
-$(1)_CC      := $$(CROSS_$(1))gcc
-$(1)_DIR     := $(BUILD)/$(1)
-$(1)_OBJS    := $$(patsubst %.c,$(BUILD)/$(1)/obj/%.o,$(DLL_SOURCES)) $(BUILD)/$(1)/obj/ole32mem.res.o
-$(1)_KILLAT  := $$(if $$(filter i686,$(1)),-k,)
+# Per arch: the compiler (<arch>_CC, used by mk/*.mk too) and the DLL's objects (<arch>_DLL_OBJS, which the prefix
+# proxy links as well). i686 is the one arch with stdcall decorations: its .def names carry @N (so that the import
+# library answers _CoTaskMemAlloc@4), its exports do not (--kill-at, as ole32.dll); x86_64 has none at all.
+comma := ,
+$(foreach a,$(ARCHES),$(eval $(a)_CC := $(CROSS_$(a))gcc))
+$(foreach a,$(ARCHES),$(eval $(a)_DLL_OBJS := $(patsubst %.c,$(BUILD)/$(a)/obj/%.o,$(DLL_SOURCES))))
+# Named here, not only in the pattern rules below, so that make keeps them (pattern-only files are intermediate).
+$(foreach a,$(ARCHES),$(eval $(BUILD)/$(a)/ole32mem.dll: $($(a)_DLL_OBJS) $(BUILD)/$(a)/obj/ole32mem.res.o \
+    $(BUILD)/$(a)/ole32mem.def))
+is_i686 = $(filter i686,$(1))
 
-$(BUILD)/$(1)/obj/%.o: dlls/ole32mem/%.c $(GEN_HEADER) | deps
-	@mkdir -p $$(@D)
-	$$($(1)_CC) $(CSTD) $(CFLAGS) $(WARNINGS) $(DLL_CPPFLAGS) -MMD -MP -c $$< -o $$@
+# The rules whose only variable part is the arch: the stem ($*) is the arch.
+$(BUILD)/%/obj/ole32mem.res.o: dlls/ole32mem/ole32mem.rc dlls/ole32mem/ole32mem_version.h | deps
+	@mkdir -p $(@D)
+	$(CROSS_$*)windres -Idlls/ole32mem $< -o $@
 
-$(BUILD)/$(1)/obj/ole32mem.res.o: dlls/ole32mem/ole32mem.rc dlls/ole32mem/ole32mem_version.h | deps
-	@mkdir -p $$(@D)
-	$$(CROSS_$(1))windres -Idlls/ole32mem $$< -o $$@
+$(BUILD)/%/ole32mem.def: ole32mem.def
+	@mkdir -p $(@D)
+	$(if $(call is_i686,$*),cp $< $@,sed 's/@[0-9][0-9]*$$//' $< > $@)
 
-$(BUILD)/$(1)/ole32mem.def: ole32mem.def
-	@mkdir -p $$(@D)
-	$$(if $$(filter i686,$(1)),cp $$< $$@,sed 's/@[0-9][0-9]*$$$$//' $$< > $$@)
+$(BUILD)/%/ole32mem.dll: $(BUILD)/%/obj/ole32mem.res.o $(BUILD)/%/ole32mem.def
+	$($*_CC) -shared -static-libgcc -o $@ $(filter %.o,$^) $(filter %.def,$^) $(DLL_LIBS) \
+	    $(if $(call is_i686,$*),-Wl$(comma)--kill-at)
 
-$(BUILD)/$(1)/ole32mem.dll: $$($(1)_OBJS) $(BUILD)/$(1)/ole32mem.def
-	$$($(1)_CC) -shared -static-libgcc -o $$@ $$($(1)_OBJS) $(BUILD)/$(1)/ole32mem.def $(DLL_LIBS) $$(if $$(filter i686,$(1)),-Wl$$(comma)--kill-at)
-
-$(BUILD)/$(1)/libole32mem.dll.a: $(BUILD)/$(1)/ole32mem.def | deps
-	$$(CROSS_$(1))dlltool $$($(1)_KILLAT) -d $$< -D ole32mem.dll -l $$@
+$(BUILD)/%/libole32mem.dll.a: $(BUILD)/%/ole32mem.def | deps
+	$(CROSS_$*)dlltool $(if $(call is_i686,$*),-k) -d $< -D ole32mem.dll -l $@
 
 # MinGW's linkers read the GNU import library under the MSVC name too.
-$(BUILD)/$(1)/ole32mem.lib: $(BUILD)/$(1)/libole32mem.dll.a
-	cp $$< $$@
+$(BUILD)/%/ole32mem.lib: $(BUILD)/%/libole32mem.dll.a
+	cp $< $@
 
-# Each test twice: against ole32mem (NAME.exe) and against Wine's own ole32 (NAME_builtin.exe, -DTEST_BUILTIN).
-$(BUILD)/$(1)/tests/%.exe: tests/%.c $$$$(addprefix tests/,$$$$(TEST_EXTRA_$$$$*)) $(TEST_HEADERS) $(BUILD)/$(1)/libole32mem.dll.a $(BUILD)/$(1)/tests/ole32mem.dll | $(GEN_HEADER) $(GEN_IIDS)
-	$$($(1)_CC) $(CSTD) $(CFLAGS) $(WARNINGS) -I$(GENINC) -Itests -Idlls/ole32mem -o $$@ $$(filter %.c,$$^) -L$(BUILD)/$(1) -lole32mem -luuid
+$(BUILD)/%/demo.exe: examples/demo.c $(BUILD)/%/libole32mem.dll.a | $(GEN_HEADER)
+	$($*_CC) $(CSTD) $(CFLAGS) $(WARNINGS) -I$(GENINC) -Idlls/ole32mem -o $@ $(filter %.c,$^) -L$(@D) -lole32mem -luuid
 
-$(BUILD)/$(1)/tests/%_builtin.exe: tests/%.c $$$$(addprefix tests/,$$$$(TEST_EXTRA_$$$$*)) $(TEST_HEADERS) | $(GEN_HEADER) $(GEN_IIDS) $(BUILD)/$(1)/tests/ole32mem.dll
-	$$($(1)_CC) $(CSTD) $(CFLAGS) $(WARNINGS) -DTEST_BUILTIN -I$(GENINC) -Itests -Idlls/ole32mem -o $$@ $$(filter %.c,$$^) -lole32 -luuid
+# The rules with a second variable part (the source file, the test program): one copy per arch, $(1).
+define ARCH_RULES
+$(BUILD)/$(1)/obj/%.o: dlls/ole32mem/%.c $(GEN_HEADER) | deps
+	@mkdir -p $$(@D)
+	$($(1)_CC) $(CSTD) $(CFLAGS) $(WARNINGS) $(DLL_CPPFLAGS) -MMD -MP -c $$< -o $$@
 
+# The tests run against a copy next to them (named per arch: run-tests.sh needs it at run time, make must keep it).
 $(BUILD)/$(1)/tests/ole32mem.dll: $(BUILD)/$(1)/ole32mem.dll
 	@mkdir -p $$(@D)
 	cp $$< $$@
 
-$(BUILD)/$(1)/demo.exe: examples/demo.c $(BUILD)/$(1)/libole32mem.dll.a | $(GEN_HEADER)
-	$$($(1)_CC) $(CSTD) $(CFLAGS) $(WARNINGS) -I$(GENINC) -Idlls/ole32mem -o $$@ $$(filter %.c,$$^) -L$(BUILD)/$(1) -lole32mem -luuid
+# Each test twice: against ole32mem (NAME.exe) and against Wine's own ole32 (NAME_builtin.exe, -DTEST_BUILTIN).
+# A test's helper sources (TEST_EXTRA_NAME) are added as prerequisites below.
+$(BUILD)/$(1)/tests/%.exe: tests/%.c $(TEST_HEADERS) $(BUILD)/$(1)/libole32mem.dll.a $(BUILD)/$(1)/tests/ole32mem.dll \
+                           | $(GEN_HEADER) $(GEN_IIDS)
+	$($(1)_CC) $(CSTD) $(CFLAGS) $(WARNINGS) -I$(GENINC) -Itests -Idlls/ole32mem -o $$@ $$(filter %.c,$$^) \
+	    -L$(BUILD)/$(1) -lole32mem -luuid
 
--include $$(wildcard $(BUILD)/$(1)/obj/*.d)
+$(BUILD)/$(1)/tests/%_builtin.exe: tests/%.c $(TEST_HEADERS) | $(GEN_HEADER) $(GEN_IIDS) $(BUILD)/$(1)/tests/ole32mem.dll
+	$($(1)_CC) $(CSTD) $(CFLAGS) $(WARNINGS) -DTEST_BUILTIN -I$(GENINC) -Itests -Idlls/ole32mem -o $$@ \
+	    $$(filter %.c,$$^) -lole32 -luuid
 endef
 
-comma := ,
 $(foreach a,$(ARCHES),$(eval $(call ARCH_RULES,$(a))))
+-include $(wildcard $(foreach a,$(ARCHES),$(BUILD)/$(a)/obj/*.d))
 
 TEST_EXES := $(foreach a,$(ARCHES),$(foreach t,$(TESTS),$(BUILD)/$(a)/tests/$(t).exe $(BUILD)/$(a)/tests/$(t)_builtin.exe))
 
@@ -138,10 +151,10 @@ $(BUILD)/wineprefix/.created: | deps
 	@touch $@
 
 demo: all $(foreach a,$(ARCHES),$(BUILD)/$(a)/demo.exe) $(BUILD)/wineprefix/.created
-	@for a in $(ARCHES); do \
+	@. tests/lib.sh; for a in $(ARCHES); do \
 	    echo "=== $$a ==="; \
-	    wine=$(WINE64); [ $$a = i686 ] && wine=$(WINE32); \
-	    $(WINE_ENV) $$wine $(BUILD)/$$a/demo.exe || exit 1; \
+	    if ! lib_arch_can_run $$a; then echo "demo: $$LIB_ARCH_SKIP_REASON (built: $(BUILD)/$$a/demo.exe)"; continue; fi; \
+	    $(WINE_ENV) $$(lib_wine_for $$a) $(BUILD)/$$a/demo.exe || exit 1; \
 	done
 
 # `make check` runs every suite listed in CHECK_SUITES (the mk/*.mk fragments add theirs). Each suite's target
@@ -152,6 +165,10 @@ CHECK_SUITES := wine
 # Fragments for the later parts (host checks, benchmarks, prefix install, packaging): each may append to
 # CHECK_SUITES and add its own targets.
 include $(sort $(wildcard mk/*.mk))
+
+# Each test's helper sources, after the fragments (which may name some): tests/NAME.c plus $(TEST_EXTRA_NAME).
+$(foreach a,$(ARCHES),$(foreach t,$(TESTS),$(eval $(BUILD)/$(a)/tests/$(t).exe $(BUILD)/$(a)/tests/$(t)_builtin.exe: \
+    $(addprefix tests/,$(TEST_EXTRA_$(t))))))
 
 check: $(addprefix check-,$(CHECK_SUITES))
 	@bash tests/summarize.sh $(BUILD)/results $(CHECK_SUITES)

@@ -1,6 +1,6 @@
 # mk/host.mk: the allocator core built for the Linux host with clang, where sanitizers and libFuzzer run (Wine runs
-# none of them). The same sources as the DLL (task_memory.c, blocktable.c, diagnostics.c) over the host platform
-# layer (platform_posix.c, platform_report_posix.c): no copies.
+# none of them). The same sources as the DLL (CORE_SOURCES, listed once in the Makefile) over the Linux port in
+# host/ (HOST_PORT_SOURCES): no copies. Every host build has the core's assertions on (OLE32MEM_ASSERT).
 #
 #   make check-host   ASan+UBSan unit tests (tests/host/test_core.c, test_blocktable.c), the TSan stress
 #                     (tests/host/stress.c), the fuzz regressions replayed (fuzz/regressions/) and a short fuzz run
@@ -17,10 +17,10 @@ FUZZ_SECONDS       ?= 300
 CHECK_FUZZ_SECONDS ?= 25
 
 HOST_DIR      := $(BUILD)/host
-HOST_CORE     := $(addprefix dlls/ole32mem/,task_memory.c blocktable.c diagnostics.c platform_posix.c \
-                 platform_report_posix.c)
-HOST_HEADERS  := $(wildcard dlls/ole32mem/*.h tests/host/*.h)
-HOST_CPPFLAGS := -Idlls/ole32mem -Itests/host
+HOST_PORT_SOURCES := host/platform_posix.c host/platform_report_posix.c
+HOST_CORE     := $(addprefix dlls/ole32mem/,$(CORE_SOURCES)) $(HOST_PORT_SOURCES)
+HOST_HEADERS  := $(wildcard dlls/ole32mem/*.h host/*.h tests/host/*.h) tests/harness.h tests/hook_log.h
+HOST_CPPFLAGS := -Idlls/ole32mem -Ihost -Itests/host -DOLE32MEM_ASSERT
 HOST_LIBS     := -ldl -lpthread
 HOST_ASAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 HOST_TSAN     := -fsanitize=thread
@@ -36,8 +36,8 @@ $(HOST_DIR)/asan/test_core: tests/host/test_core.c tests/host/test_spy.c $(HOST_
 	@mkdir -p $(@D)
 	$(HOST_COMPILE) $(HOST_ASAN) -o $@ $(filter %.c,$^) $(HOST_LIBS)
 
-$(HOST_DIR)/asan/test_blocktable: tests/host/test_blocktable.c dlls/ole32mem/blocktable.c \
-                                  dlls/ole32mem/platform_posix.c $(HOST_HEADERS) | deps
+$(HOST_DIR)/asan/test_blocktable: tests/host/test_blocktable.c dlls/ole32mem/blocktable.c host/platform_posix.c \
+                                  $(HOST_HEADERS) | deps
 	@mkdir -p $(@D)
 	$(HOST_COMPILE) $(HOST_ASAN) -o $@ $(filter %.c,$^) $(HOST_LIBS)
 

@@ -1,10 +1,10 @@
 # mk/prefix.mk: ole32mem in a Wine prefix, for programs that were never rebuilt (docs/wineprefix.md).
 #
-#   make install-prefix WINEPREFIX=DIR [APP=foo.exe] [HOOK_COMBASE=1] [SYMLINK=1]
-#   make uninstall-prefix WINEPREFIX=DIR
+#   make install-prefix WINEPREFIX=DIR [APP=foo.exe] [HOOK_COMBASE=1] [SYMLINK=1] [FORCE=1]
+#   make uninstall-prefix WINEPREFIX=DIR [FORCE=1]
 #   make check-prefix     (suite "prefix" of `make check`: tests/prefix/run.sh in fresh prefixes under build/)
 #
-# The proxy build/<arch>/proxy/ole32.dll is the allocator (dlls/ole32mem/*.c, compiled again) plus dlls/ole32/*.c,
+# The proxy build/<arch>/proxy/ole32.dll is the allocator (the objects of ole32mem.dll) plus dlls/ole32/*.c,
 # with dlls/ole32/proxy.c's proxy_entry as the entry point (the CRT's, then the combase hook), linked with a .def that tools/gen-ole32-def.sh generates from the installed Wine's ole32.dll: ole32mem's exports
 # with Wine's ordinals, every other export forwarded to ole32_orig.dll. The work in the prefix is
 # tools/wineprefix.sh's.
@@ -19,17 +19,17 @@ WINE_DLLDIR_i686   ?= /usr/lib/i386-linux-gnu/wine/i386-windows
 APP          ?=
 HOOK_COMBASE ?=
 SYMLINK      ?=
+# FORCE=1: programs running in the prefix are ended (wineserver -k) instead of the command being refused.
+FORCE        ?=
 
 PROXY_OWN_SOURCES := proxy.c combase_hook.c
 PROXY_TEST_BUILD  := $(BUILD)/prefix-tests
 
 define PROXY_RULES
-$(1)_PROXY_OBJS := $$(patsubst %.c,$(BUILD)/$(1)/proxy/obj/%.o,$(DLL_SOURCES) $(PROXY_OWN_SOURCES)) \
+# The allocator's objects are the DLL's own (<arch>_DLL_OBJS, built once by the Makefile); only the proxy's own
+# sources are compiled here.
+$(1)_PROXY_OBJS := $$($(1)_DLL_OBJS) $$(patsubst %.c,$(BUILD)/$(1)/proxy/obj/%.o,$(PROXY_OWN_SOURCES)) \
     $(BUILD)/$(1)/proxy/obj/proxy.res.o
-
-$(BUILD)/$(1)/proxy/obj/%.o: dlls/ole32mem/%.c $(GEN_HEADER) | deps
-	@mkdir -p $$(@D)
-	$$($(1)_CC) $(CSTD) $(CFLAGS) $(WARNINGS) $(DLL_CPPFLAGS) -MMD -MP -c $$< -o $$@
 
 $(BUILD)/$(1)/proxy/obj/%.o: dlls/ole32/%.c $(GEN_HEADER) | deps
 	@mkdir -p $$(@D)
@@ -73,10 +73,11 @@ endif
 
 install-prefix: require-wineprefix $(PROXY_DLLS)
 	@$(PREFIX_SCRIPT_ENV) bash tools/wineprefix.sh install $(if $(APP),--app "$(APP)") \
-	    $(if $(filter-out 0,$(HOOK_COMBASE)),--hook-combase) $(if $(filter-out 0,$(SYMLINK)),--symlink)
+	    $(if $(filter-out 0,$(HOOK_COMBASE)),--hook-combase) $(if $(filter-out 0,$(SYMLINK)),--symlink) \
+	    $(if $(filter-out 0,$(FORCE)),--force)
 
 uninstall-prefix: require-wineprefix
-	@$(PREFIX_SCRIPT_ENV) bash tools/wineprefix.sh uninstall
+	@$(PREFIX_SCRIPT_ENV) bash tools/wineprefix.sh uninstall $(if $(filter-out 0,$(FORCE)),--force)
 
 CHECK_SUITES += prefix
 check-prefix: $(PROXY_DLLS) $(foreach a,$(ARCHES),$(PROXY_TEST_BUILD)/$(a)/prefix_e2e.exe)

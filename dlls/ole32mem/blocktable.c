@@ -12,6 +12,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "blocktable.h"
+#include "core_assert.h"
 #include "platform.h"
 
 #include <limits.h>
@@ -36,6 +37,8 @@ static void place(struct block_table *table, uintptr_t key, void *value)
     size_t mask = table->capacity - 1;
     size_t slot = block_table_home_slot(table, key);
 
+    core_assert(key, "blocktable.h: NULL is never a key");
+    core_assert(block_table_has_room(table, 1), "blocktable.c: at most 3/4 full, so that every probe meets a hole");
     while (table->keys[slot])
         slot = (slot + 1) & mask;
     table->keys[slot] = key;
@@ -62,6 +65,7 @@ static int resize(struct block_table *table, size_t capacity)
             goto fail;
         }
     }
+    core_assert(capacity && !(capacity & (capacity - 1)), "blocktable.h: the capacity is a power of two");
     table->capacity = capacity;
     table->count = 0;
     table->shift = UINTPTR_BITS - log2_of(capacity);
@@ -140,6 +144,7 @@ int block_table_remove(struct block_table *table, const void *key, void **value)
     if (table->with_values)
         table->values[hole] = NULL;
     table->count--;
+    core_assert(!block_table_find(table, (uintptr_t)key, &next), "blocktable.c: a removed key is not found again");
     return 1;
 }
 

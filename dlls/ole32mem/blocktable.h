@@ -17,16 +17,19 @@
 
 struct block_table
 {
-    uintptr_t *keys;   /* capacity slots, 0 = empty; NULL until the first insert */
-    void **values;     /* capacity slots when with_values, else NULL */
-    size_t capacity;   /* a power of two, or 0 */
-    size_t count;      /* occupied slots */
-    unsigned shift;    /* bits of uintptr_t minus log2(capacity): the hash keeps the top bits */
+    uintptr_t *keys; /* capacity slots, 0 = empty; NULL until the first insert */
+    void **values;   /* capacity slots when with_values, else NULL */
+    size_t capacity; /* a power of two, or 0 */
+    size_t count;    /* occupied slots */
+    unsigned shift;  /* bits of uintptr_t minus log2(capacity): the hash keeps the top bits */
     int with_values;
 };
 
+/* An initializer, not a block: clang-format would wrap it as one. */
+/* clang-format off */
 #define BLOCK_TABLE_INIT_KEYS {NULL, NULL, 0, 0, 0, 0}
 #define BLOCK_TABLE_INIT_VALUES {NULL, NULL, 0, 0, 0, 1}
+/* clang-format on */
 
 /* Makes room for `more` further inserts, so that they cannot fail. Returns 0 when out of memory. */
 int block_table_grow(struct block_table *table, size_t more);

@@ -1,5 +1,7 @@
 /*
- * Diagnostics of COM task memory, switched on by OLE32MEM_DEBUG (see diagnostics.c for the options).
+ * Diagnostics of COM task memory, switched on by OLE32MEM_DEBUG (see diag_options.c for the settings): trace,
+ * leak report, checks of bad pointers, guard bytes, fill patterns, statistics. diag_internal.h says which file
+ * owns which part.
  *
  * When they are off nothing here is called: the fast path never reaches the slow path for them. When they are
  * on, TASK_ROUTE_DIAGNOSTICS sends every call to task_memory.c's slow path, which calls these functions under
@@ -48,8 +50,16 @@ extern unsigned diag_options;
  * on, turns the diagnostics route on. Unknown words are reported. Call once, before any allocation. */
 void diag_configure(const char *options, const char *log_path, const char *leaks_max, const char *suppress);
 
-/* Guard bytes added after every block (0 unless DIAG_GUARD). */
-size_t diag_guard_size(void);
+enum
+{
+    DIAG_GUARD_SIZE = 16,
+};
+
+/* Guard bytes added after every block (0 unless DIAG_GUARD). Inline: it is on every call while they are on. */
+static inline size_t diag_guard_size(void)
+{
+    return diag_options & DIAG_GUARD ? DIAG_GUARD_SIZE : 0;
+}
 
 enum diag_operation
 {
@@ -68,8 +78,14 @@ struct diag_block;
 /* Before Realloc/Free/GetSize/DidAlloc of `block` (not NULL): finds its record (*record, NULL for a block
  * ole32mem did not allocate) and, with DIAG_CHECK, decides whether the pointer may reach the heap. Returns 0 when
  * it must not (a double free, a wild pointer, a freed block): that has been reported with the calling site. */
-int diag_admit(enum diag_operation operation, void *block, const struct diag_site *site,
-               struct diag_block **record);
+int diag_admit(enum diag_operation operation, void *block, const struct diag_site *site, struct diag_block **record);
+
+/* Before a Realloc of `block` (not NULL) to `size`: diag_admit, then, for a block with a record, the check of its
+ * guard. *old_size is the size the block had (what the fill of the grown part starts from): the recorded size,
+ * or for a block of another allocator what the heap says (`size` when it says nothing: nothing new to fill).
+ * Returns 0 when the pointer must not reach the heap. */
+int diag_admit_realloc(void *block, SIZE_T size, const struct diag_site *site, struct diag_block **record,
+                       SIZE_T *old_size);
 
 /* After a successful Alloc, or a Realloc that produced `block`: records it. `actual`/`actual_size` are the heap
  * block and the size the spy asked for (the guard follows them); `size` is what the program asked for.
@@ -80,12 +96,6 @@ void diag_allocated(void *block, void *actual, SIZE_T size, SIZE_T actual_size, 
 /* Before a block with a record goes back to the heap (Free, or the old block of a Realloc): checks its guard,
  * fills it (DIAG_FILL on free), and forgets the record. `freed` is 1 for a free, 0 when a Realloc replaces it. */
 void diag_released(struct diag_block *record, void *block, int freed);
-
-/* Checks the guard of a live block without releasing it (before a Realloc). */
-void diag_check_guard(struct diag_block *record, void *block);
-
-/* The size the program asked for when it allocated the block. */
-SIZE_T diag_block_size(const struct diag_block *record);
 
 /* The heap size of a block minus its guard, for GetSize (heap_size is what the heap answered). */
 SIZE_T diag_visible_size(const struct diag_block *record, SIZE_T heap_size);

@@ -88,15 +88,8 @@ static void WINAPI allocator_HeapMinimize(IMalloc *iface)
 }
 
 static const IMallocVtbl allocator_vtbl = {
-    allocator_QueryInterface,
-    allocator_AddRef,
-    allocator_Release,
-    allocator_Alloc,
-    allocator_Realloc,
-    allocator_Free,
-    allocator_GetSize,
-    allocator_DidAlloc,
-    allocator_HeapMinimize,
+    allocator_QueryInterface, allocator_AddRef,  allocator_Release,  allocator_Alloc,        allocator_Realloc,
+    allocator_Free,           allocator_GetSize, allocator_DidAlloc, allocator_HeapMinimize,
 };
 
 static IMalloc task_allocator = {&allocator_vtbl};
@@ -179,8 +172,8 @@ static void spy_post_heap_minimize(void *spy)
 }
 
 static const struct spy_ops imallocspy_ops = {
-    spy_acquire,       spy_release,        spy_pre_alloc,      spy_post_alloc,        spy_pre_free,
-    spy_post_free,     spy_pre_realloc,    spy_post_realloc,   spy_pre_get_size,      spy_post_get_size,
+    spy_acquire,       spy_release,        spy_pre_alloc,         spy_post_alloc,         spy_pre_free,
+    spy_post_free,     spy_pre_realloc,    spy_post_realloc,      spy_pre_get_size,       spy_post_get_size,
     spy_pre_did_alloc, spy_post_did_alloc, spy_pre_heap_minimize, spy_post_heap_minimize,
 };
 

@@ -19,12 +19,13 @@
 #endif
 
 #ifdef __cplusplus
-extern "C" {
+extern "C"
+{
 #endif
 
-/* The OLE32MEM_VERSION of the ole32mem that serves this process's task allocator. Only ole32mem has this export,
- * so finding it (GetProcAddress on ole32.dll after a Wine-prefix install) proves the allocator is ole32mem. */
-OLE32MEM_API DWORD WINAPI Ole32memGetVersion(void);
+    /* The OLE32MEM_VERSION of the ole32mem that serves this process's task allocator. Only ole32mem has this export,
+     * so finding it (GetProcAddress on ole32.dll after a Wine-prefix install) proves the allocator is ole32mem. */
+    OLE32MEM_API DWORD WINAPI Ole32memGetVersion(void);
 
 #ifdef __cplusplus
 }

@@ -2,7 +2,7 @@
  * The platform services of the diagnostics: where reports go and how a code address is named.
  *
  * Implemented by platform_report_win32.c (WriteFile to stderr or the log file; module+offset from the loader) and
- * platform_report_posix.c (the host build: stderr or a file; dladdr).
+ * host/platform_report_posix.c (the host build: stderr or a file; dladdr).
  *
  * Copyright 2026 the ole32mem authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -13,8 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Sends reports to `path` (appended; "%p" in it becomes the process id) instead of stderr. On failure reports stay
- * on stderr, with a line saying why. */
+/* Sends reports to `path` (appended) instead of stderr. The path is used as given: the diagnostics have already
+ * expanded "%p" (diag_report.c). On failure reports stay on stderr, with a line saying why. */
 void plat_log_open(const char *path);
 
 /* Writes one report line (with its newline) in one piece. */
@@ -22,8 +22,7 @@ void plat_log_write(const char *text, size_t length);
 
 /* The file name (no directory) of the module containing `address`, its base and its image size (0 when unknown);
  * 0 if no module contains it. May take the loader's lock: never call it while holding the core's lock. */
-int plat_describe_address(const void *address, char *module, size_t module_size, uintptr_t *base,
-                          size_t *image_size);
+int plat_describe_address(const void *address, char *module, size_t module_size, uintptr_t *base, size_t *image_size);
 
 unsigned long plat_process_id(void);
 

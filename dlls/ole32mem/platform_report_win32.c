@@ -16,6 +16,8 @@
 enum
 {
     PATH_CHARS = MAX_PATH * 2,
+    /* The complaint about a log that cannot be opened: the path and a few words. */
+    LOG_LINE_CHARS = PATH_CHARS + 96,
 };
 
 static HANDLE log_file = INVALID_HANDLE_VALUE;
@@ -36,37 +38,20 @@ void plat_log_write(const char *text, size_t length)
 
 void plat_log_open(const char *path)
 {
-    char expanded[PATH_CHARS];
-    size_t out = 0;
-    HANDLE file;
-
-    for (; *path && out < sizeof(expanded) - 16; path++)
-    {
-        if (path[0] == '%' && path[1] == 'p')
-        {
-            out += snprintf(expanded + out, sizeof(expanded) - out, "%lu", (unsigned long)GetCurrentProcessId());
-            path++;
-        }
-        else
-            expanded[out++] = *path;
-    }
-    expanded[out] = 0;
-
-    file = CreateFileA(expanded, FILE_APPEND_DATA, FILE_SHARE_READ | FILE_SHARE_WRITE, NULL, OPEN_ALWAYS,
-                       FILE_ATTRIBUTE_NORMAL, NULL);
+    HANDLE file = CreateFileA(path, FILE_APPEND_DATA, FILE_SHARE_READ | FILE_SHARE_WRITE, NULL, OPEN_ALWAYS,
+                              FILE_ATTRIBUTE_NORMAL, NULL);
     if (file == INVALID_HANDLE_VALUE)
     {
-        char line[PATH_CHARS + 96];
+        char line[LOG_LINE_CHARS];
         int length = snprintf(line, sizeof(line), "ole32mem: cannot open OLE32MEM_LOG=%s (error %lu); using stderr\n",
-                              expanded, GetLastError());
+                              path, GetLastError());
         plat_log_write(line, length > 0 ? (size_t)length : 0);
         return;
     }
     log_file = file;
 }
 
-int plat_describe_address(const void *address, char *module, size_t module_size, uintptr_t *base,
-                          size_t *image_size)
+int plat_describe_address(const void *address, char *module, size_t module_size, uintptr_t *base, size_t *image_size)
 {
     const IMAGE_DOS_HEADER *dos;
     const IMAGE_NT_HEADERS *nt;

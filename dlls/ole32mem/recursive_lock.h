@@ -21,7 +21,10 @@ struct recursive_lock
     unsigned depth;                  /* owner only */
 };
 
+/* An initializer, not a block: clang-format would wrap it as one. */
+/* clang-format off */
 #define RECURSIVE_LOCK_INIT {PLAT_MUTEX_INIT, 0, 0}
+/* clang-format on */
 
 static inline void recursive_lock_enter(struct recursive_lock *lock)
 {

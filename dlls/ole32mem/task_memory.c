@@ -29,6 +29,7 @@
  */
 #include "task_memory.h"
 #include "blocktable.h"
+#include "core_assert.h"
 #include "diagnostics.h"
 #include "recursive_lock.h"
 
@@ -45,8 +46,15 @@ static struct block_table spied_blocks = BLOCK_TABLE_INIT_KEYS;
 
 static SIZE_T task_get_size_locked(void *block, const struct diag_block *record);
 
+/* For the assertions: this thread holds core_lock. */
+static int core_lock_held(void)
+{
+    return core_lock.depth && atomic_load_explicit(&core_lock.owner, memory_order_relaxed) == plat_thread_id();
+}
+
 static void set_route_bit(uintptr_t bit, int on)
 {
+    core_assert(core_lock_held(), "rule 1: task_route is written only under core_lock");
     if (on)
         atomic_fetch_or_explicit(&task_route, bit, memory_order_release);
     else
@@ -65,6 +73,7 @@ static void finish_pending_revoke(void)
 
     if (!revoke_pending || spied_blocks.count || core_lock.depth > 1)
         return;
+    core_assert(spy && ops, "rule 3: a pending revoke has a registered spy");
     current_spy = NULL;
     spy_ops = NULL;
     revoke_pending = 0;
@@ -73,23 +82,46 @@ static void finish_pending_revoke(void)
     ops->release(spy);
 }
 
+/* The protocol's state as every call leaves it. */
+static void check_protocol(void)
+{
+    core_assert(!current_spy == !(atomic_load_explicit(&task_route, memory_order_relaxed) & TASK_ROUTE_SPY),
+                "rule 1: the spy bit is set exactly while a spy is registered");
+    core_assert(!revoke_pending || current_spy, "rule 3: a revoke is pending only for a registered spy");
+    core_assert(!revoke_pending || spied_blocks.count || core_lock.depth > 1,
+                "rule 3: the outermost call completes a revoke that no spied block holds up");
+    core_assert(current_spy || !spied_blocks.count, "rule 5: the table holds blocks of the current spy only");
+}
+
+/* Takes core_lock for an allocator call. The diagnostics name the caller first (diag_resolve_site): naming may take
+ * the loader's lock, which must never be waited for while holding ours. */
+static void core_enter(const void *caller, struct diag_site *site)
+{
+    if (diag_options)
+        diag_resolve_site(caller, site);
+    recursive_lock_enter(&core_lock);
+}
+
 /* Leaves core_lock at the end of an allocator call, completing a revoke that the call made possible. */
 static void core_leave(void)
 {
     finish_pending_revoke();
+    check_protocol();
     recursive_lock_leave(&core_lock);
 }
 
-/* The operations below run under core_lock. Each does the spy's Pre hook (if a spy is registered), the heap call
- * and the Post hook, and keeps the spied-block table and the diagnostics' records in step. The diagnostics only
- * add guard bytes behind the block and look at pointers; the spy sees the same calls and pointers as without
- * them. */
+/* The operations below run under core_lock. Each reads Pre -> heap -> Post: the spy's Pre hook (if a spy is
+ * registered), the heap call and the Post hook, keeping the spied-block table in step; the diagnostics' records
+ * are kept by one call before (diag_admit*) and one after the heap call. The diagnostics only add guard bytes
+ * behind the block and look at pointers; the spy sees the same calls and pointers as without them. */
 
 static void *alloc_locked(SIZE_T size, const struct diag_site *site)
 {
-    SIZE_T actual_size = size, guard = diag_options ? diag_guard_size() : 0;
+    SIZE_T actual_size = size, guard = diag_guard_size();
     void *actual = NULL, *result;
+    int recorded;
 
+    core_assert(core_lock_held(), "rule 2: Pre, heap and Post under one hold of core_lock");
     if (current_spy)
     {
         /* Room in the table first: once the spy has seen the block we must be able to record it. One slot per
@@ -107,7 +139,10 @@ static void *alloc_locked(SIZE_T size, const struct diag_site *site)
     if (actual && result)
     {
         if (current_spy)
-            block_table_insert(&spied_blocks, result, NULL);
+        {
+            recorded = block_table_insert(&spied_blocks, result, NULL);
+            core_assert(recorded, "rule 5: the room was reserved before PreAlloc");
+        }
         if (diag_options)
             diag_allocated(result, actual, size, actual_size, 0, site);
     }
@@ -119,7 +154,9 @@ static void free_locked(void *block, const struct diag_site *site)
     struct diag_block *record = NULL;
     BOOL spyed = FALSE;
     void *actual = block;
+    int forgotten;
 
+    core_assert(core_lock_held(), "rule 2: Pre, heap and Post under one hold of core_lock");
     if (diag_options && !diag_admit(DIAG_OP_FREE, block, site, &record))
         return;
     if (current_spy)
@@ -134,7 +171,10 @@ static void free_locked(void *block, const struct diag_site *site)
     if (current_spy)
     {
         if (spyed)
-            block_table_remove(&spied_blocks, block, NULL);
+        {
+            forgotten = block_table_remove(&spied_blocks, block, NULL);
+            core_assert(forgotten, "rule 5: a spied block stays in the table until it is freed");
+        }
         spy_ops->post_free(current_spy, spyed);
     }
 }
@@ -143,27 +183,14 @@ static void free_locked(void *block, const struct diag_site *site)
 static void *realloc_locked(void *block, SIZE_T size, const struct diag_site *site)
 {
     struct diag_block *record = NULL;
-    SIZE_T actual_size = size, guard = diag_options ? diag_guard_size() : 0, old_size = 0;
+    SIZE_T actual_size = size, guard = diag_guard_size(), old_size = 0;
     BOOL spyed = FALSE;
     void *new_request = block, *actual = NULL, *result;
+    int recorded;
 
-    if (diag_options)
-    {
-        if (!diag_admit(DIAG_OP_REALLOC, block, site, &record))
-            return NULL;
-        if (record)
-        {
-            diag_check_guard(record, block);
-            old_size = diag_block_size(record);
-        }
-        else
-        {
-            /* A block of another allocator: its contents are the program's, only what grows is new. */
-            old_size = plat_heap_size(block);
-            if (old_size == (SIZE_T)-1)
-                old_size = size;
-        }
-    }
+    core_assert(core_lock_held(), "rule 2: Pre, heap and Post under one hold of core_lock");
+    if (diag_options && !diag_admit_realloc(block, size, site, &record, &old_size))
+        return NULL;
     if (current_spy)
     {
         if (!block_table_reserve(&spied_blocks, core_lock.depth))
@@ -188,7 +215,10 @@ static void *realloc_locked(void *block, SIZE_T size, const struct diag_site *si
     if (result)
     {
         if (current_spy)
-            block_table_insert(&spied_blocks, result, NULL);
+        {
+            recorded = block_table_insert(&spied_blocks, result, NULL);
+            core_assert(recorded, "rule 5: the room was reserved before PreRealloc");
+        }
         if (diag_options)
             diag_allocated(result, actual, size, actual_size, old_size, site);
     }
@@ -201,6 +231,7 @@ static SIZE_T task_get_size_locked(void *block, const struct diag_block *record)
     void *actual;
     SIZE_T size;
 
+    core_assert(core_lock_held(), "rule 2: Pre, heap and Post under one hold of core_lock");
     if (!current_spy)
         return record ? diag_visible_size(record, plat_heap_size(block)) : plat_heap_size(block);
     spyed = block_table_lookup(&spied_blocks, block, NULL);
@@ -215,6 +246,7 @@ static int did_alloc_locked(void *block)
     void *actual;
     int owned;
 
+    core_assert(core_lock_held(), "rule 2: Pre, heap and Post under one hold of core_lock");
     if (!current_spy)
         return plat_heap_owns(block);
     spyed = block_table_lookup(&spied_blocks, block, NULL);
@@ -226,20 +258,12 @@ static int did_alloc_locked(void *block)
     return spy_ops->post_did_alloc(current_spy, block, spyed, owned);
 }
 
-/* The diagnostics name the caller before the lock is taken (diag_resolve_site). */
-static void enter(const void *caller, struct diag_site *site)
-{
-    if (diag_options)
-        diag_resolve_site(caller, site);
-    recursive_lock_enter(&core_lock);
-}
-
 void *task_alloc_slow(SIZE_T size, const void *caller)
 {
     struct diag_site site;
     void *result;
 
-    enter(caller, &site);
+    core_enter(caller, &site);
     result = alloc_locked(size, &site);
     if (diag_options)
         diag_call(DIAG_OP_ALLOC, NULL, size, result, &site);
@@ -251,7 +275,7 @@ void task_free_slow(void *block, const void *caller)
 {
     struct diag_site site;
 
-    enter(caller, &site);
+    core_enter(caller, &site);
     if (diag_options)
         diag_call(DIAG_OP_FREE, block, 0, NULL, &site);
     free_locked(block, &site);
@@ -263,7 +287,7 @@ void *task_realloc_slow(void *block, SIZE_T size, const void *caller)
     struct diag_site site;
     void *result = NULL;
 
-    enter(caller, &site);
+    core_enter(caller, &site);
     /* Realloc(NULL, n) is an Alloc and Realloc(p, 0) a Free, hooks included (Windows calls PreAlloc/PreFree). */
     if (!block)
         result = alloc_locked(size, &site);
@@ -283,7 +307,7 @@ SIZE_T task_get_size_slow(void *block, const void *caller)
     struct diag_site site;
     SIZE_T size = (SIZE_T)-1;
 
-    enter(caller, &site);
+    core_enter(caller, &site);
     if (!diag_options || diag_admit(DIAG_OP_GET_SIZE, block, &site, &record))
         size = task_get_size_locked(block, record);
     if (diag_options)
@@ -298,7 +322,7 @@ int task_did_alloc_slow(void *block, const void *caller)
     struct diag_site site;
     int result = 0;
 
-    enter(caller, &site);
+    core_enter(caller, &site);
     if (!diag_options || diag_admit(DIAG_OP_DID_ALLOC, block, &site, &record))
         result = did_alloc_locked(block);
     if (diag_options)
@@ -311,7 +335,7 @@ void task_heap_minimize_slow(const void *caller)
 {
     struct diag_site site;
 
-    enter(caller, &site);
+    core_enter(caller, &site);
     if (current_spy)
         spy_ops->pre_heap_minimize(current_spy);
     plat_heap_minimize();
@@ -352,6 +376,7 @@ HRESULT task_register_spy(void *object, const struct spy_ops *ops)
             hr = E_INVALIDARG;
         else
         {
+            core_assert(!spied_blocks.count, "rule 5: a new spy starts with an empty table");
             current_spy = spy;
             spy_ops = ops;
             set_route_bit(TASK_ROUTE_SPY, 1);

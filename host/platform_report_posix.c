@@ -1,5 +1,6 @@
 /*
- * Diagnostics output for the Linux host build: stderr or an appended file, and dladdr for code addresses.
+ * Diagnostics output for the Linux host build: stderr or an appended file, and dladdr for code addresses. Part of
+ * the host port (host/): never in the DLL.
  *
  * Copyright 2026 the ole32mem authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -13,11 +14,6 @@
 #include <unistd.h>
 
 #include "platform_report.h"
-
-enum
-{
-    PATH_CHARS = 4096,
-};
 
 static int log_fd = STDERR_FILENO;
 
@@ -35,33 +31,17 @@ void plat_log_write(const char *text, size_t length)
 
 void plat_log_open(const char *path)
 {
-    char expanded[PATH_CHARS];
-    size_t out = 0;
-    int fd;
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 
-    for (; *path && out < sizeof(expanded) - 16; path++)
-    {
-        if (path[0] == '%' && path[1] == 'p')
-        {
-            out += (size_t)snprintf(expanded + out, sizeof(expanded) - out, "%lu", (unsigned long)getpid());
-            path++;
-        }
-        else
-            expanded[out++] = *path;
-    }
-    expanded[out] = 0;
-
-    fd = open(expanded, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd < 0)
     {
-        dprintf(STDERR_FILENO, "ole32mem: cannot open OLE32MEM_LOG=%s; using stderr\n", expanded);
+        dprintf(STDERR_FILENO, "ole32mem: cannot open OLE32MEM_LOG=%s; using stderr\n", path);
         return;
     }
     log_fd = fd;
 }
 
-int plat_describe_address(const void *address, char *module, size_t module_size, uintptr_t *base,
-                          size_t *image_size)
+int plat_describe_address(const void *address, char *module, size_t module_size, uintptr_t *base, size_t *image_size)
 {
     Dl_info info;
     const char *name;

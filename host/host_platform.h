@@ -1,5 +1,6 @@
 /*
- * Test hooks of the host platform layer (dlls/ole32mem/platform_posix.c), beyond platform_posix.h.
+ * Test hooks of the host platform layer (platform_posix.c), beyond platform_posix.h: the port's failure injection,
+ * which the host tests and the fuzzer drive. Part of the port, not of the tests: the port implements them.
  *
  * Copyright 2026 the ole32mem authors
  * SPDX-License-Identifier: LGPL-2.1-or-later

@@ -1,6 +1,7 @@
 /*
  * Platform layer for the Linux host build: the allocator core over malloc, for the host tests (ASan, UBSan, TSan)
- * and the fuzzer. None of this is in the DLL.
+ * and the fuzzer. None of this is in the DLL: host/ is the Linux port, kept apart from dlls/ole32mem/ (what ships),
+ * and no file of the port includes a test file.
  *
  * Heap blocks are malloc blocks with a header of HEADER_SIZE bytes in front that records the requested size (GetSize
  * must answer the request, not malloc's rounding); the program gets the address after the header, which stays
@@ -12,9 +13,9 @@
  * The block table takes its memory from plat_meta_alloc, so the metadata allocator is plain calloc/free and never
  * the tracked heap (which would recurse into host_lock).
  *
- * Test hooks (declared in tests/host/host_platform.h): failure injection for the heap and for the metadata allocator,
- * so that the tests and the fuzzer can make one chosen allocation fail. The table of live blocks is exempt from
- * the metadata failures (they would look like heap failures and only blur the model).
+ * Test hooks (declared in host_platform.h, next to this file): failure injection for the heap and for the metadata
+ * allocator, so that the tests and the fuzzer can make one chosen allocation fail. The table of live blocks is exempt
+ * from the metadata failures (they would look like heap failures and only blur the model).
  *
  * Copyright 2026 the ole32mem authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -27,7 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "../../tests/host/host_platform.h"
+#include "host_platform.h"
 
 enum
 {
