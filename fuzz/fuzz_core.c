@@ -197,11 +197,12 @@ static void check_invariants(void)
         int registered = state != SPY_NONE && current == s;
 
         CHECK(!atomic_load(&spy->violations), "spy %d: %s", s, spy->first_violation);
-        CHECK(spy->depth == 0, "spy %d: %u Pre/Post pairs open", s, spy->depth);
+        CHECK(hook_pairs_balanced(&spy->pairs), "spy %d: %u Pre/Post pairs open, %ld pairing errors", s,
+              spy->pairs.depth, spy->pairs.errors);
         CHECK(atomic_load(&spy->releases) == expected_releases[s], "spy %d: %d releases, expected %d", s,
               atomic_load(&spy->releases), expected_releases[s]);
-        CHECK(atomic_load(&spy->refs) == registered, "spy %d: %d references, registered %d", s,
-              atomic_load(&spy->refs), registered);
+        CHECK(atomic_load(&spy->refs) == registered, "spy %d: %d references, registered %d", s, atomic_load(&spy->refs),
+              registered);
         if (registered)
             CHECK((size_t)spy->outstanding == model_spied(), "spy %d saw %ld blocks outstanding, model %zu", s,
                   spy->outstanding, model_spied());
@@ -287,7 +288,7 @@ static void reentry_prepare(int target_slot)
 static void reentry_finish(int state_before)
 {
     struct reentry *r = &spies[spies[1].reentry.action != RE_NONE].reentry;
-    int in_acquire = r->hook == EV_ACQUIRE;
+    int in_acquire = r->hook == HOOK_ACQUIRE;
 
     if (r->action != RE_NONE && r->fired)
     {
@@ -480,8 +481,10 @@ static void run_step(struct input *in)
     {
         int s = state != SPY_NONE ? current : (int)(arg & 1);
 
-        armed = (struct reentry){.hook = 1 + (int)(take(in) % EV_ACQUIRE), .action = 1 + (int)((arg >> 1) % RE_REGISTER),
-                              .size = take_size(in), .other = &spies[!s]};
+        armed = (struct reentry){.hook = (enum hook)(1 + (int)(take(in) % HOOK_ACQUIRE)),
+                                 .action = 1 + (int)((arg >> 1) % RE_REGISTER),
+                                 .size = take_size(in),
+                                 .other = &spies[!s]};
         armed_spy = s;
         reentry_slot = find_slot(1, arg >> 4);
         return;
@@ -537,8 +540,8 @@ static void finish_input(void)
     CHECK(state == SPY_NONE, "spy still registered at the end");
     for (s = 0; s < SPIES; s++)
     {
-        CHECK(atomic_load(&spies[s].acquires) == atomic_load(&spies[s].releases), "spy %d: %d acquires, %d releases",
-              s, atomic_load(&spies[s].acquires), atomic_load(&spies[s].releases));
+        CHECK(atomic_load(&spies[s].acquires) == atomic_load(&spies[s].releases), "spy %d: %d acquires, %d releases", s,
+              atomic_load(&spies[s].acquires), atomic_load(&spies[s].releases));
         test_spy_cleanup(&spies[s]);
         test_spy_init(&spies[s], 0, 0);
         expected_releases[s] = 0;

@@ -1,4 +1,4 @@
-# mk/diag.mk: the diagnostics suite of `make check` (OLE32MEM_DEBUG & co., see dlls/ole32mem/diagnostics.c):
+# mk/diag.mk: the diagnostics suite of `make check` (OLE32MEM_DEBUG & co., see dlls/ole32mem/diag_options.c):
 # build/<arch>/diag/ holds diag.exe (linked against ole32mem, one mode per run), diaghelp.dll (a second module that
 # allocates through ole32mem), diagdyn.exe (loads and unloads ole32mem at run time) and a copy of ole32mem.dll;
 # tests/diag/run.sh runs them under wine and checks the reports. See tests/diag/diag.c for the protocol.
@@ -11,7 +11,7 @@ DIAG_FILES  := diag.exe diaghelp.dll diagdyn.exe ole32mem.dll
 DIAG_BUILT  := $(foreach a,$(ARCHES),$(addprefix $(BUILD)/$(a)/diag/,$(DIAG_FILES)))
 
 define DIAG_RULES
-$(BUILD)/$(1)/diag/diag.exe: tests/diag/diag.c tests/test.h tests/passthrough_spy.h $(BUILD)/$(1)/libole32mem.dll.a | $(GEN_HEADER)
+$(BUILD)/$(1)/diag/diag.exe: tests/diag/diag.c tests/test.h tests/harness.h tests/passthrough_spy.h $(BUILD)/$(1)/libole32mem.dll.a | $(GEN_HEADER)
 	@mkdir -p $$(@D)
 	$$($(1)_CC) $(DIAG_CFLAGS) -o $$@ $$< -L$(BUILD)/$(1) -lole32mem -luuid
 

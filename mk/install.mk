@@ -16,7 +16,7 @@
 #     the SDK's objidl.h, which idl/objidl.idl would name).
 #
 # Uninstall removes exactly those files, and lib/cmake/ole32mem when it is left empty; the shared directories
-# (bin, lib, include, lib/pkgconfig, lib/cmake) stay. check-install runs tools/check-install.sh: see there.
+# (bin, lib, include, lib/pkgconfig, lib/cmake) stay. check-install runs tests/install/run.sh: see there.
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
@@ -89,4 +89,4 @@ check-install: all $(INSTALL_HEADERS) $(foreach a,$(ARCHES),$(BUILD)/$(a)/ole32m
 	    WINESERVER="$(WINESERVER)" CMAKE="$(CMAKE)" VERSION="$(OLE32MEM_VERSION_STRING)" \
 	    $(foreach a,$(ARCHES),CROSS_$(a)="$(CROSS_$(a))" TRIPLET_$(a)="$(TRIPLET_$(a))" PREFIX_$(a)="$(PREFIX_$(a))" \
 	        PKG_CONFIG_$(a)="$(PKG_CONFIG_$(a))") \
-	    RESULT=$(BUILD)/results/install bash tools/check-install.sh
+	    RESULT=$(BUILD)/results/install bash tests/install/run.sh

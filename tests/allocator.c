@@ -1,6 +1,6 @@
 /*
  * The task allocator without a spy: CoGetMalloc, the static IMalloc object and CoTaskMemAlloc/Realloc/Free
- * (SEMANTICS.md sections 1 and 2). Every block is freed before its test returns.
+ * (docs/semantics.md rules 1 to 18). Every block is freed before its test returns.
  *
  * Copyright 2026 the ole32mem authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -444,7 +444,7 @@ static void test_HeapMinimize(void)
     CoTaskMemFree(block);
 }
 
-/* Blocks are process-heap blocks in both directions (SEMANTICS.md fact 18: under Wine other DLLs allocate through
+/* Blocks are process-heap blocks in both directions (docs/semantics.md rule 18: under Wine other DLLs allocate through
  * combase and programs free with us, so this is a hard requirement). */
 static void test_process_heap(void)
 {

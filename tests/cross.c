@@ -1,6 +1,6 @@
 /*
  * Blocks cross between ole32mem and the system's ole32 in both directions, with no spy registered: under Wine
- * other DLLs allocate through combase and programs free with us, and the other way round (SEMANTICS.md fact 18).
+ * other DLLs allocate through combase and programs free with us, and the other way round (docs/semantics.md rule 18).
  * The system allocator is reached with LoadLibrary/GetProcAddress, never through the import library, so that in
  * the ole32mem build the two really are different allocators. In the builtin build both are the system's and the
  * test degenerates to one allocator talking to itself; it still runs.

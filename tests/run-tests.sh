@@ -2,7 +2,7 @@
 # Runs the conformance tests under Wine: for each arch and each test, NAME.exe (against ole32mem) then
 # NAME_builtin.exe (against Wine's builtin ole32, the differential reference), from $BUILD/<arch>/tests/.
 #
-# Each program ends with "PROGRAM (target): N passed, N failed, N skipped, N todo" (tests/test.h). A program that
+# Each program ends with "PROGRAM (target): N passed, N failed, N skipped, N todo" (tests/harness.h). A program that
 # crashes, times out, or does not end with that line counts as one failure. "todo" checks are known Wine-vs-Windows
 # differences that behaved as expected: they count as passed, and are shown separately per arch and target.
 #
@@ -15,23 +15,19 @@
 # Exits 0 whenever it could run the tests, failures or not (`make check`'s summary decides); nonzero only when it
 # could not run at all (no test programs, or no Wine for any arch).
 set -u
+LIB_NAME=run-tests
+. "$(dirname "$0")/lib.sh"
 
 ARCHES=${ARCHES:-x86_64 i686}
 TESTS=${TESTS:-abi allocator spy cross stress}
 BUILD=${BUILD:-build}
-WINE64=${WINE64:-/usr/lib/wine/wine64}
-WINE32=${WINE32:-/usr/lib/wine/wine}
-WINESERVER=${WINESERVER:-/usr/lib/wine/wineserver}
 RESULT=${RESULT:-}
 TEST_TIMEOUT=${TEST_TIMEOUT:-300}
 WINEPREFIX=${WINEPREFIX:-$PWD/$BUILD/wineprefix}
 export WINEPREFIX
-export WINEDEBUG=-all
-export WINEDLLOVERRIDES="mscoree,mshtml="
+lib_wine_env
 
-summary_re='^([A-Za-z0-9_]+) \(([a-z0-9]+)\): ([0-9]+) passed, ([0-9]+) failed, ([0-9]+) skipped, ([0-9]+) todo$'
-
-total_passed=0 total_failed=0 total_skipped=0 total_todo=0
+total_todo=0
 programs_run=0 timed_out=0
 declare -A cell_passed cell_failed cell_skipped cell_todo
 declare -a problems=()
@@ -46,8 +42,8 @@ add() {
     cell_failed[$key]=$(( ${cell_failed[$key]:-0} + $4 ))
     cell_skipped[$key]=$(( ${cell_skipped[$key]:-0} + $5 ))
     cell_todo[$key]=$(( ${cell_todo[$key]:-0} + $6 ))
-    total_passed=$((total_passed + $3)) total_failed=$((total_failed + $4))
-    total_skipped=$((total_skipped + $5)) total_todo=$((total_todo + $6))
+    lib_add "$3" "$4" "$5"
+    total_todo=$((total_todo + $6))
 }
 
 # fail ARCH TARGET PROGRAM MESSAGE: the program counts as one failure.
@@ -57,10 +53,16 @@ fail() {
     add "$1" "$2" 0 1 0 0
 }
 
+# skip ARCH TARGET PROGRAM REASON: the program counts as one skipped check.
+skip() {
+    echo "run-tests: $1 $3: skipped: $4"
+    add "$1" "$2" 0 0 1 0
+}
+
 # run_program ARCH TARGET WINE EXE NAME
 run_program() {
     local arch=$1 target=$2 wine=$3 exe=$4 name=$5 program
-    local out="$tmp/out" err="$tmp/err" rc last p f s t
+    local out="$tmp/out" err="$tmp/err" rc last
 
     program=$(basename "$exe")
     echo "=== $arch $program ==="
@@ -69,33 +71,32 @@ run_program() {
         return
     fi
     programs_run=$((programs_run + 1))
-    timeout --kill-after=10 "$TEST_TIMEOUT" "$wine" "$exe" >"$out" 2>"$err" </dev/null
+    lib_timeout "$TEST_TIMEOUT" "$wine" "$exe" >"$out" 2>"$err" </dev/null
     rc=$?
     cat "$out"
     if [ -s "$err" ]; then
         sed 's/^/stderr: /' "$err"
     fi
-    if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+    if lib_timed_out "$rc"; then
         timed_out=1
         fail "$arch" "$target" "$program" "timed out after ${TEST_TIMEOUT}s"
         return
     fi
     last=$(grep -v '^[[:space:]]*$' "$out" | tail -n 1 | tr -d '\r')
-    if [[ ! "$last" =~ $summary_re ]]; then
+    if ! lib_parse_summary "$last"; then
         fail "$arch" "$target" "$program" "crashed or printed no summary (exit code $rc)"
         return
     fi
-    if [ "${BASH_REMATCH[1]}" != "$name" ] || [ "${BASH_REMATCH[2]}" != "$target" ]; then
-        fail "$arch" "$target" "$program" "summary is for '${BASH_REMATCH[1]} (${BASH_REMATCH[2]})'"
+    if [ "$LIB_PROGRAM" != "$name" ] || [ "$LIB_TARGET" != "$target" ]; then
+        fail "$arch" "$target" "$program" "summary is for '$LIB_PROGRAM ($LIB_TARGET)'"
         return
     fi
-    p=${BASH_REMATCH[3]} f=${BASH_REMATCH[4]} s=${BASH_REMATCH[5]} t=${BASH_REMATCH[6]}
-    add "$arch" "$target" "$((p + t))" "$f" "$s" "$t"
-    if [ "$f" -gt 0 ]; then
-        problems+=("$arch $program: $f failed")
+    add "$arch" "$target" "$((LIB_P + LIB_T))" "$LIB_F" "$LIB_S" "$LIB_T"
+    if [ "$LIB_F" -gt 0 ]; then
+        problems+=("$arch $program: $LIB_F failed")
     fi
     # A program that reports no failure must also exit cleanly (a crash after the summary is still a crash).
-    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+    if [ "$LIB_F" -eq 0 ] && [ "$rc" -ne 0 ]; then
         fail "$arch" "$target" "$program" "exit code $rc after reporting no failures"
     fi
 }
@@ -107,18 +108,14 @@ fi
 
 usable_arches=0
 for arch in $ARCHES; do
-    case $arch in
-    x86_64) wine=$WINE64 ;;
-    i686) wine=$WINE32 ;;
-    *)
+    if ! wine=$(lib_wine_for "$arch"); then
         echo "run-tests: unknown arch '$arch'" >&2
         exit 2
-        ;;
-    esac
-    if [ ! -x "$wine" ]; then
+    fi
+    if ! lib_arch_can_run "$arch"; then
         for name in $TESTS; do
-            fail "$arch" ole32mem "$name.exe" "cannot run: $wine is not installed"
-            fail "$arch" builtin "${name}_builtin.exe" "cannot run: $wine is not installed"
+            skip "$arch" ole32mem "$name.exe" "$LIB_ARCH_SKIP_REASON"
+            skip "$arch" builtin "${name}_builtin.exe" "$LIB_ARCH_SKIP_REASON"
         done
         continue
     fi
@@ -130,10 +127,8 @@ for arch in $ARCHES; do
 done
 
 # Stop this prefix's wineserver (and anything a timed-out program left behind); nobody else's.
-if [ -x "$WINESERVER" ] && [ "$programs_run" -gt 0 ]; then
-    if [ "$timed_out" -eq 1 ] || ! timeout 60 "$WINESERVER" -w; then
-        "$WINESERVER" -k 2>/dev/null
-    fi
+if [ "$programs_run" -gt 0 ]; then
+    lib_stop_wineserver "$timed_out"
 fi
 
 if [ "$usable_arches" -eq 0 ] || [ "$programs_run" -eq 0 ]; then
@@ -155,9 +150,6 @@ if [ ${#problems[@]} -gt 0 ]; then
     echo "Problems:"
     printf '  %s\n' "${problems[@]}"
 fi
-if [ -n "$RESULT" ]; then
-    mkdir -p "$(dirname "$RESULT")"
-    echo "$total_passed $total_failed $total_skipped" >"$RESULT"
-fi
-echo "$total_passed passed, $total_failed failed, $total_skipped skipped"
+lib_write_result "$RESULT"
+echo "$LIB_PASSED passed, $LIB_FAILED failed, $LIB_SKIPPED skipped"
 exit 0

@@ -11,7 +11,7 @@
  * was not spied) and the spied blocks it saw go (PreFree with fSpyed TRUE): once every block is freed and the spy
  * released, the two balance exactly. Every hook also checks that its spy has not had its final Release, that each
  * Post closes the Pre its thread opened last on the same spy, and that no two threads are ever between a Pre and
- * its Post at once (SEMANTICS.md fact 40).
+ * its Post at once (docs/semantics.md rule 40).
  *
  * Phase 3 is not run against Wine's builtin, which reads the spy pointer outside its lock and crashes when a revoke
  * races an allocation (spy-read-outside-lock). Phase 2 leaves out Realloc(NULL, n) and Realloc(p, 0) there, whose
@@ -33,6 +33,7 @@
 
 #include <stdlib.h>
 
+#include "hook_log.h"
 #include "test.h"
 
 #define WORKER_THREADS 4
@@ -59,17 +60,6 @@ static unsigned int iterations = ITERATIONS;
 
 /* ---- the counting spy ---- */
 
-enum stress_hook
-{
-    NO_HOOK,
-    ALLOC_HOOK,
-    FREE_HOOK,
-    REALLOC_HOOK,
-    GET_SIZE_HOOK,
-    DID_ALLOC_HOOK,
-    HEAP_MINIMIZE_HOOK,
-};
-
 struct count_spy
 {
     IMallocSpy IMallocSpy_iface;
@@ -81,37 +71,44 @@ static LONG hooks_after_release, pairing_errors, overlap_errors;
 /* Threads currently between a Pre hook and its Post. */
 static LONG inside_pairs;
 
-/* The Pre hook this thread opened last, on which spy, and (realloc) whether that block was spied. */
-static __thread enum stress_hook open_hook;
+/* The Pre hook this thread has open (hook_log.h's pairing checker; it keeps PreRealloc's fSpyed for PostRealloc), and
+ * on which spy. */
+static __thread struct hook_pairs open_pairs;
 static __thread struct count_spy *open_spy;
-static __thread BOOL realloc_spyed;
 
 static inline struct count_spy *impl_from_IMallocSpy(IMallocSpy *iface)
 {
     return CONTAINING_RECORD(iface, struct count_spy, IMallocSpy_iface);
 }
 
-static void hook_pre(struct count_spy *spy, enum stress_hook hook)
+/* The counting spy's hooks never call the allocator: a Pre while this thread has one open is a pairing error. */
+static void hook_pre(struct count_spy *spy, enum hook pre, BOOL spyed)
 {
+    struct hook_frame frame = {pre, NULL, 0, 0, spyed};
+
     if (spy->released)
         InterlockedIncrement(&hooks_after_release);
-    if (open_hook != NO_HOOK)
+    if (open_pairs.depth || !hook_pairs_open(&open_pairs, frame))
         InterlockedIncrement(&pairing_errors);
-    open_hook = hook;
     open_spy = spy;
     if (InterlockedIncrement(&inside_pairs) != 1)
         InterlockedIncrement(&overlap_errors);
 }
 
-static void hook_post(struct count_spy *spy, enum stress_hook hook)
+/* Returns whether the Pre this Post closes was given a spied block. */
+static BOOL hook_post(struct count_spy *spy, enum hook post)
 {
+    const struct hook_frame *pre = hook_pairs_close(&open_pairs, post);
+    BOOL spyed = pre && pre->spyed;
+
     if (spy->released)
         InterlockedIncrement(&hooks_after_release);
-    if (open_hook != hook || open_spy != spy)
+    if (!pre || open_spy != spy)
         InterlockedIncrement(&pairing_errors);
-    open_hook = NO_HOOK;
+    open_pairs.depth = 0;
     open_spy = NULL;
     InterlockedDecrement(&inside_pairs);
+    return spyed;
 }
 
 static HRESULT STDMETHODCALLTYPE spy_QueryInterface(IMallocSpy *iface, REFIID riid, void **obj)
@@ -143,7 +140,7 @@ static ULONG STDMETHODCALLTYPE spy_Release(IMallocSpy *iface)
 
 static SIZE_T STDMETHODCALLTYPE spy_PreAlloc(IMallocSpy *iface, SIZE_T request)
 {
-    hook_pre(impl_from_IMallocSpy(iface), ALLOC_HOOK);
+    hook_pre(impl_from_IMallocSpy(iface), HOOK_PRE_ALLOC, FALSE);
     return request;
 }
 
@@ -151,7 +148,7 @@ static void *STDMETHODCALLTYPE spy_PostAlloc(IMallocSpy *iface, void *actual)
 {
     struct count_spy *spy = impl_from_IMallocSpy(iface);
 
-    hook_post(spy, ALLOC_HOOK);
+    hook_post(spy, HOOK_POST_ALLOC);
     if (actual)
         InterlockedIncrement(&spy->allocated);
     return actual;
@@ -161,7 +158,7 @@ static void *STDMETHODCALLTYPE spy_PreFree(IMallocSpy *iface, void *request, BOO
 {
     struct count_spy *spy = impl_from_IMallocSpy(iface);
 
-    hook_pre(spy, FREE_HOOK);
+    hook_pre(spy, HOOK_PRE_FREE, spyed);
     if (spyed)
         InterlockedIncrement(&spy->freed);
     return request;
@@ -170,14 +167,13 @@ static void *STDMETHODCALLTYPE spy_PreFree(IMallocSpy *iface, void *request, BOO
 static void STDMETHODCALLTYPE spy_PostFree(IMallocSpy *iface, BOOL spyed)
 {
     (void)spyed;
-    hook_post(impl_from_IMallocSpy(iface), FREE_HOOK);
+    hook_post(impl_from_IMallocSpy(iface), HOOK_POST_FREE);
 }
 
 static SIZE_T STDMETHODCALLTYPE spy_PreRealloc(IMallocSpy *iface, void *request, SIZE_T size, void **new_request,
                                                BOOL spyed)
 {
-    hook_pre(impl_from_IMallocSpy(iface), REALLOC_HOOK);
-    realloc_spyed = spyed;
+    hook_pre(impl_from_IMallocSpy(iface), HOOK_PRE_REALLOC, spyed);
     *new_request = request;
     return size;
 }
@@ -185,33 +181,31 @@ static SIZE_T STDMETHODCALLTYPE spy_PreRealloc(IMallocSpy *iface, void *request,
 static void *STDMETHODCALLTYPE spy_PostRealloc(IMallocSpy *iface, void *actual, BOOL spyed)
 {
     struct count_spy *spy = impl_from_IMallocSpy(iface);
+    BOOL was_spyed = hook_post(spy, HOOK_POST_REALLOC);
 
     (void)spyed;
-    hook_post(spy, REALLOC_HOOK);
     /* A block that was not spied becomes spied; a spied one stays spied (moved or not, failed or not). */
-    if (actual && !realloc_spyed)
+    if (actual && !was_spyed)
         InterlockedIncrement(&spy->allocated);
     return actual;
 }
 
 static void *STDMETHODCALLTYPE spy_PreGetSize(IMallocSpy *iface, void *request, BOOL spyed)
 {
-    (void)spyed;
-    hook_pre(impl_from_IMallocSpy(iface), GET_SIZE_HOOK);
+    hook_pre(impl_from_IMallocSpy(iface), HOOK_PRE_GET_SIZE, spyed);
     return request;
 }
 
 static SIZE_T STDMETHODCALLTYPE spy_PostGetSize(IMallocSpy *iface, SIZE_T actual, BOOL spyed)
 {
     (void)spyed;
-    hook_post(impl_from_IMallocSpy(iface), GET_SIZE_HOOK);
+    hook_post(impl_from_IMallocSpy(iface), HOOK_POST_GET_SIZE);
     return actual;
 }
 
 static void *STDMETHODCALLTYPE spy_PreDidAlloc(IMallocSpy *iface, void *request, BOOL spyed)
 {
-    (void)spyed;
-    hook_pre(impl_from_IMallocSpy(iface), DID_ALLOC_HOOK);
+    hook_pre(impl_from_IMallocSpy(iface), HOOK_PRE_DID_ALLOC, spyed);
     return request;
 }
 
@@ -219,18 +213,18 @@ static int STDMETHODCALLTYPE spy_PostDidAlloc(IMallocSpy *iface, void *request, 
 {
     (void)request;
     (void)spyed;
-    hook_post(impl_from_IMallocSpy(iface), DID_ALLOC_HOOK);
+    hook_post(impl_from_IMallocSpy(iface), HOOK_POST_DID_ALLOC);
     return actual;
 }
 
 static void STDMETHODCALLTYPE spy_PreHeapMinimize(IMallocSpy *iface)
 {
-    hook_pre(impl_from_IMallocSpy(iface), HEAP_MINIMIZE_HOOK);
+    hook_pre(impl_from_IMallocSpy(iface), HOOK_PRE_HEAP_MINIMIZE, FALSE);
 }
 
 static void STDMETHODCALLTYPE spy_PostHeapMinimize(IMallocSpy *iface)
 {
-    hook_post(impl_from_IMallocSpy(iface), HEAP_MINIMIZE_HOOK);
+    hook_post(impl_from_IMallocSpy(iface), HOOK_POST_HEAP_MINIMIZE);
 }
 
 static const IMallocSpyVtbl spy_vtbl = {
@@ -483,8 +477,7 @@ static void worker_step(struct worker *worker)
     case 4:
         /* Hand a block to another thread, or take one and free it. */
         i = (r >> 8) % MAILBOXES;
-        if (worker->live[slot] &&
-            !InterlockedCompareExchangePointer(&mailboxes[i], worker->live[slot], NULL))
+        if (worker->live[slot] && !InterlockedCompareExchangePointer(&mailboxes[i], worker->live[slot], NULL))
             worker->live[slot] = NULL;
         else
             worker_free(worker, InterlockedExchangePointer(&mailboxes[i], NULL));
@@ -598,8 +591,8 @@ static void finish_workers(struct worker *workers, const char *phase)
         for (j = 0; j < OLD_SLOTS; j++)
             CoTaskMemFree(workers[i].old[j]);
     }
-    ok(!cleanup.size_errors && !cleanup.content_errors, "%s: mailbox blocks damaged: %ld size, %ld contents\n",
-       phase, cleanup.size_errors, cleanup.content_errors);
+    ok(!cleanup.size_errors && !cleanup.content_errors, "%s: mailbox blocks damaged: %ld size, %ld contents\n", phase,
+       cleanup.size_errors, cleanup.content_errors);
     ok(HeapValidate(GetProcessHeap(), 0, NULL), "%s: the process heap is damaged\n", phase);
 }
 
@@ -757,8 +750,8 @@ static BOOL test_threads_racing_spy(void)
     check_hook_errors("racing spy");
     trace("racing spy: %u spies, %ld revoked at once, %ld pending, %ld registrations refused while pending, "
           "%ld pauses\n",
-          registrar.spy_count, registrar.immediate_revokes, registrar.pending_revokes,
-          registrar.refused_registrations, registrar.pauses);
+          registrar.spy_count, registrar.immediate_revokes, registrar.pending_revokes, registrar.refused_registrations,
+          registrar.pauses);
     return TRUE;
 }
 

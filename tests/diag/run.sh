@@ -11,26 +11,17 @@
 # Environment: ARCHES BUILD WINE64 WINE32 WINESERVER RESULT, optional NM_x86_64 NM_i686. Writes "PASSED FAILED
 # SKIPPED" to $RESULT; exits 0 when it could run (failures are counted, not fatal), 1 when it could not.
 set -u
+LIB_NAME=run.sh
+. "$(dirname "$0")/../lib.sh"
 
-: "${ARCHES:=x86_64 i686}" "${BUILD:=build}" "${WINE64:=/usr/lib/wine/wine64}" "${WINE32:=/usr/lib/wine/wine}"
-: "${WINESERVER:=/usr/lib/wine/wineserver}" "${RESULT:=$BUILD/results/diag}"
+: "${ARCHES:=x86_64 i686}" "${BUILD:=build}" "${RESULT:=$BUILD/results/diag}"
 
-passed=0 failed=0 skipped=0
 arch= label=
 
-pass() { passed=$((passed + 1)); }
-fail()
-{
-    failed=$((failed + 1))
-    echo "run.sh: Test failed: $arch $label: $*"
-}
+pass() { lib_pass; }
+fail() { lib_fail "$arch $label: $*"; }
 # check DESCRIPTION COMMAND...: one check, passed when the command succeeds.
-check()
-{
-    local what=$1
-    shift
-    if "$@"; then pass; else fail "$what"; fi
-}
+check() { lib_check "$arch $label: $1" "${@:2}"; }
 
 # --- where each function's code is: RANGE lines, tightened with the symbol table ---------------------------------
 
@@ -152,11 +143,8 @@ run()
         fail "exit code $rc (must survive and exit 0): $(grep -v '^\(RANGE\|EXPECT\|COUNT\|SPYLOG\)' "$out" | tail -3 | tr '\n' ' ') $(grep -m3 -i 'exception\|fault' "$err" | tr '\n' ' ')"
     fi
     grep -F ': Test failed: ' "$out" | sed "s/^/run.sh: $arch $label: /"
-    summary=$(grep -E '^[^ ]+( \([a-z0-9]+\))?: [0-9]+ passed, [0-9]+ failed' "$out" | tail -1 | tr -d '\r')
-    if [ -n "$summary" ]; then
-        p=$(sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed.*/\1/' <<<"$summary")
-        f=$(sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed.*/\2/' <<<"$summary")
-        passed=$((passed + p)) failed=$((failed + f))
+    if lib_parse_summary "$(lib_last_summary "$out")"; then
+        lib_add "$LIB_P" "$LIB_F" 0
     fi
     read_ranges "$out" "$dir"
 }
@@ -259,11 +247,9 @@ for arch in $ARCHES; do
     label=setup
     dir=$BUILD/$arch/diag
     outdir=$dir/out
-    wine=$WINE64
-    [ "$arch" = i686 ] && wine=$WINE32
-    if [ ! -x "$wine" ]; then
-        echo "run.sh: $arch: no wine at $wine: skipped"
-        skipped=$((skipped + 1))
+    wine=$(lib_wine_for "$arch")
+    if ! lib_arch_can_run "$arch"; then
+        lib_skip "$LIB_ARCH_SKIP_REASON"
         continue
     fi
     if [ ! -e "$dir/diag.exe" ] || [ ! -e "$dir/diagdyn.exe" ] || [ ! -e "$dir/ole32mem.dll" ]; then
@@ -273,13 +259,12 @@ for arch in $ARCHES; do
     rm -rf "$outdir"
     mkdir -p "$outdir/log"
     logdir=$(cd "$outdir/log" && pwd)
-    before=$((passed + failed))
-    failed_before=$failed
+    before=$((LIB_PASSED + LIB_FAILED))
+    failed_before=$LIB_FAILED
     cases
-    echo "run.sh: $arch: $((passed + failed - before)) checks, $((failed - failed_before)) failed"
+    echo "run.sh: $arch: $((LIB_PASSED + LIB_FAILED - before)) checks, $((LIB_FAILED - failed_before)) failed"
 done
 
-mkdir -p "$(dirname "$RESULT")"
-echo "$passed $failed $skipped" >"$RESULT"
-echo "diag: $passed passed, $failed failed, $skipped skipped"
+lib_write_result "$RESULT"
+LIB_NAME=diag lib_total
 exit 0

@@ -3,21 +3,23 @@
 # $RESULT as "PASSED FAILED SKIPPED" (tests/summarize.sh's contract).
 #
 # Usage: run.sh RESULT KIND:NAME:PROGRAM[:ARG] ...
-#   test:NAME:PROGRAM           a test program whose last line is "NAME: N passed, N failed, N skipped"; a crash or a
-#                               sanitizer report (nonzero exit) without a failed check counts as one failure
+#   test:NAME:PROGRAM           a test program whose last line is "NAME (host): N passed, N failed, N skipped, N todo"
+#                               (tests/harness.h); a crash or a sanitizer report (nonzero exit) without a failed
+#                               check counts as one failure
 #   replay:NAME:FUZZER:DIR      every input in DIR run once through the fuzzer binary: one check each
 #   fuzz:NAME:FUZZER:SECONDS    a bounded fuzzing run (corpus $FUZZ_CORPUS, artifacts $FUZZ_ARTIFACTS): one check
 # Exits 0 whenever the parts could run; nonzero only when a program is missing.
 set -u
+LIB_NAME=host
+. "$(dirname "$0")/../lib.sh"
 result=$1
 shift
-total_p=0 total_f=0 total_s=0
 logdir=$(dirname "$result")/host-logs
 mkdir -p "$logdir"
 
 add() { # name passed failed skipped
     printf 'host %-16s %6d passed, %d failed, %d skipped\n' "$1:" "$2" "$3" "$4"
-    total_p=$((total_p + $2)) total_f=$((total_f + $3)) total_s=$((total_s + $4))
+    lib_add "$2" "$3" "$4"
 }
 
 for part in "$@"; do
@@ -31,12 +33,12 @@ for part in "$@"; do
     test)
         "$program" >"$log" 2>&1
         rc=$?
-        grep -v '^[^:]*: [0-9]* passed, [0-9]* failed, [0-9]* skipped$' "$log" | grep -E 'Test failed|ERROR|WARNING: ThreadSanitizer|runtime error|SUMMARY' | head -40
-        summary=$(grep -E "^$name: [0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$" "$log" | tail -1)
-        if [ -n "$summary" ]; then
-            read -r p f s <<<"$(sed -E 's/^[^:]*: ([0-9]+) passed, ([0-9]+) failed, ([0-9]+) skipped$/\1 \2 \3/' <<<"$summary")"
+        grep -E 'Test failed|ERROR|WARNING: ThreadSanitizer|runtime error|SUMMARY' "$log" | head -40
+        if lib_parse_summary "$(lib_last_summary "$log")" && [ "$LIB_PROGRAM" = "$name" ]; then
+            p=$LIB_P f=$LIB_F s=$LIB_S
         else
-            p=0 f=0 s=0
+            echo "$name: printed no summary line; see $log"
+            p=0 f=1 s=0
         fi
         if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
             echo "$name: exited with status $rc (crash or sanitizer report); see $log"
@@ -79,5 +81,5 @@ for part in "$@"; do
         ;;
     esac
 done
-echo "host: $total_p passed, $total_f failed, $total_s skipped"
-echo "$total_p $total_f $total_s" >"$result"
+lib_total
+lib_write_result "$result"

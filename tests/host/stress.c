@@ -53,23 +53,10 @@ static uint64_t next_random(struct worker *w)
     return w->random;
 }
 
-/* Contents: byte i is byte 0 plus i, so any thread can check a block it received. */
-static void fill(unsigned char *p, size_t size, unsigned char seed)
-{
-    size_t i;
-
-    for (i = 0; i < size; i++)
-        p[i] = (unsigned char)(seed + i);
-}
-
+/* Contents are the harness's fill(): byte 0 is the seed, so any thread can check a block it received. */
 static int intact(const unsigned char *p, size_t size)
 {
-    size_t i;
-
-    for (i = 1; i < size; i++)
-        if (p[i] != (unsigned char)(p[0] + i))
-            return 0;
-    return 1;
+    return !size || filled(p, size, p[0]);
 }
 
 static void release_all(struct worker *w)
@@ -211,8 +198,8 @@ static void *controller_main(void *arg)
            atomic_load(&spies[s].releases), releases + 1);
         ok(atomic_load(&spies[s].refs) == 0, "round %d: %d references left\n", round, atomic_load(&spies[s].refs));
     }
-    trace("stress: %d rounds, %d + %d registrations, %d revokes deferred, %ld operations\n", round,
-          registrations[0], registrations[1], deferred, atomic_load(&operations));
+    trace("stress: %d rounds, %d + %d registrations, %d revokes deferred, %ld operations\n", round, registrations[0],
+          registrations[1], deferred, atomic_load(&operations));
     ok(atomic_load(&spies[0].releases) == registrations[0] && atomic_load(&spies[1].releases) == registrations[1],
        "releases %d %d, registrations %d %d\n", atomic_load(&spies[0].releases), atomic_load(&spies[1].releases),
        registrations[0], registrations[1]);

@@ -1,6 +1,6 @@
 /*
  * Host unit tests of the allocator core (task_memory.c over platform_posix.c), run under ASan and UBSan: the rules
- * of ../../shared/SEMANTICS.md that the core implements, checked with the logging spy of test_spy.c.
+ * of docs/semantics.md that the core implements, checked with the logging spy of test_spy.c.
  *
  * The core has process-wide state: every test leaves no spy registered and no block allocated (check_clean).
  *
@@ -15,30 +15,23 @@
 #include "host_test.h"
 #include "test_spy.h"
 
-#define LOG_IS(spy, ...) test_spy_log_is(spy, (const int[]){__VA_ARGS__, EV_NONE})
-
 enum
 {
     MILLION = 1000000,
     MAX_BYTES_PER_SPIED_BLOCK = 32,
 };
 
-static void fill(void *p, size_t n, unsigned char seed)
+/* check_log(&spy, PRE_ALLOC(27), POST_ALLOC(p)) for the host spy (tests/hook_log.h): compares the calls logged since
+ * the last check, then forgets them. The host has no Wine difference: key is always NULL. */
+static void check_log_(const char *file, int line, const char *key, struct test_spy *spy,
+                       const struct hook_call *expect, unsigned int count)
 {
-    size_t i;
+    char message[512];
+    int match = hook_log_compare(expect, count, spy->log, spy->log_count, spy->log_overflow, message, sizeof(message));
 
-    for (i = 0; i < n; i++)
-        ((unsigned char *)p)[i] = (unsigned char)(seed + i * 7);
-}
-
-static int filled(const void *p, size_t n, unsigned char seed)
-{
-    size_t i;
-
-    for (i = 0; i < n; i++)
-        if (((const unsigned char *)p)[i] != (unsigned char)(seed + i * 7))
-            return 0;
-    return 1;
+    (void)key;
+    test_ok(file, line, match, "%s", message);
+    test_spy_clear_log(spy);
 }
 
 static size_t spied_count(void)
@@ -59,7 +52,8 @@ static void check_spy_(int line, struct test_spy *spy)
 {
     test_ok(__FILE__, line, atomic_load(&spy->violations) == 0, "spy protocol violations: %ld, first: %s\n",
             atomic_load(&spy->violations), spy->first_violation);
-    test_ok(__FILE__, line, spy->depth == 0, "spy left with %u open Pre/Post pairs\n", spy->depth);
+    test_ok(__FILE__, line, hook_pairs_balanced(&spy->pairs),
+            "spy left with %u open Pre/Post pairs, %ld pairing errors\n", spy->pairs.depth, spy->pairs.errors);
 }
 
 #define check_clean() check_clean_(__LINE__)
@@ -141,8 +135,7 @@ static void test_register_revoke(void)
     ok(task_revoke_spy() == CO_E_OBJNOTREG, "revoke without a spy\n");
     hr = task_register_spy(&refuser, &test_spy_ops);
     ok(hr == E_INVALIDARG, "refused QueryInterface: got %#x\n", (unsigned)hr);
-    ok(refuser.log_count == 1 && refuser.log[0].kind == EV_ACQUIRE, "acquire calls: %s\n",
-       test_spy_log_string(&refuser));
+    check_log(&refuser, ACQUIRE);
     ok(!spy_routed(), "a refused spy is routed\n");
     ok(task_revoke_spy() == CO_E_OBJNOTREG, "revoke after a refused registration\n");
 
@@ -159,8 +152,8 @@ static void test_register_revoke(void)
 
     hr = task_revoke_spy();
     ok(hr == S_OK, "revoke: %#x\n", (unsigned)hr);
-    ok(atomic_load(&a.releases) == 1 && atomic_load(&a.refs) == 0, "releases %d refs %d\n",
-       atomic_load(&a.releases), atomic_load(&a.refs));
+    ok(atomic_load(&a.releases) == 1 && atomic_load(&a.refs) == 0, "releases %d refs %d\n", atomic_load(&a.releases),
+       atomic_load(&a.refs));
     ok(task_revoke_spy() == CO_E_OBJNOTREG, "second revoke\n");
     ok(atomic_load(&a.releases) == 1, "released again\n");
 
@@ -169,8 +162,8 @@ static void test_register_revoke(void)
     ok(task_revoke_spy() == S_OK, "revoke\n");
     ok(task_register_spy(&b, &test_spy_ops) == S_OK, "register b\n");
     ok(task_revoke_spy() == S_OK, "revoke b\n");
-    ok(atomic_load(&a.releases) == 2 && atomic_load(&b.releases) == 1, "releases %d %d\n",
-       atomic_load(&a.releases), atomic_load(&b.releases));
+    ok(atomic_load(&a.releases) == 2 && atomic_load(&b.releases) == 1, "releases %d %d\n", atomic_load(&a.releases),
+       atomic_load(&b.releases));
     check_spy(&a);
     check_spy(&b);
     test_spy_cleanup(&a);
@@ -192,30 +185,25 @@ static void test_hook_sequences(void)
     test_spy_clear_log(&spy);
     p = task_alloc(27, NULL);
     ok(p != NULL, "Alloc under the spy failed\n");
-    ok(LOG_IS(&spy, EV_PRE_ALLOC, EV_POST_ALLOC), "Alloc: %s\n", test_spy_log_string(&spy));
-    ok(spy.log[0].size == 27, "PreAlloc got %zu\n", spy.log[0].size);
+    check_log(&spy, PRE_ALLOC(27), POST_ALLOC(p));
     ok(spied_count() == 1, "spied blocks %zu\n", spied_count());
 
     test_spy_clear_log(&spy);
     size = task_get_size(p, NULL);
     ok(size == 27, "GetSize %zu\n", (size_t)size);
-    ok(LOG_IS(&spy, EV_PRE_GET_SIZE, EV_POST_GET_SIZE), "GetSize: %s\n", test_spy_log_string(&spy));
-    ok(spy.log[0].spyed && spy.log[1].spyed, "GetSize of a spied block: fSpyed %d %d\n", spy.log[0].spyed,
-       spy.log[1].spyed);
+    check_log(&spy, PRE_GET_SIZE(p, TRUE), POST_GET_SIZE(27, TRUE));
     test_spy_clear_log(&spy);
     size = task_get_size(before, NULL);
     ok(size == 8, "GetSize %zu\n", (size_t)size);
-    ok(LOG_IS(&spy, EV_PRE_GET_SIZE, EV_POST_GET_SIZE) && !spy.log[0].spyed && !spy.log[1].spyed,
-       "GetSize of an older block: %s fSpyed %d\n", test_spy_log_string(&spy), spy.log[0].spyed);
+    check_log(&spy, PRE_GET_SIZE(before, FALSE), POST_GET_SIZE(8, FALSE));
 
     test_spy_clear_log(&spy);
     did = task_did_alloc(p + 4, NULL);
     ok(did == 0, "DidAlloc(interior) %d\n", did);
-    ok(LOG_IS(&spy, EV_PRE_DID_ALLOC, EV_POST_DID_ALLOC) && spy.log[1].ptr == p + 4 && !spy.log[1].spyed,
-       "DidAlloc(interior): %s\n", test_spy_log_string(&spy));
-    test_spy_clear_log(&spy);
+    check_log(&spy, PRE_DID_ALLOC(p + 4, FALSE), POST_DID_ALLOC(p + 4, FALSE, 0));
     did = task_did_alloc(p, NULL);
-    ok(did == 1 && spy.log[0].spyed, "DidAlloc(spied) %d fSpyed %d\n", did, spy.log[0].spyed);
+    ok(did == 1, "DidAlloc(spied) %d\n", did);
+    check_log(&spy, PRE_DID_ALLOC(p, TRUE), POST_DID_ALLOC(p, TRUE, 1));
     did = task_did_alloc((void *)1, NULL);
     ok(did == 0, "DidAlloc((void *)1) %d\n", did);
 
@@ -224,30 +212,27 @@ static void test_hook_sequences(void)
     task_free(NULL, NULL);
     ok(task_get_size(NULL, NULL) == (SIZE_T)-1, "GetSize(NULL)\n");
     ok(task_did_alloc(NULL, NULL) == -1, "DidAlloc(NULL)\n");
-    ok(spy.log_count == 0, "hooks for NULL: %s\n", test_spy_log_string(&spy));
+    check_no_calls(&spy);
 
     test_spy_clear_log(&spy);
     task_heap_minimize(NULL);
-    ok(LOG_IS(&spy, EV_PRE_MINIMIZE, EV_POST_MINIMIZE), "HeapMinimize: %s\n", test_spy_log_string(&spy));
+    check_log(&spy, PRE_HEAP_MINIMIZE, POST_HEAP_MINIMIZE);
 
     test_spy_clear_log(&spy);
     task_free(before, NULL);
-    ok(LOG_IS(&spy, EV_PRE_FREE, EV_POST_FREE) && !spy.log[0].spyed && !spy.log[1].spyed,
-       "Free of an older block: %s fSpyed %d\n", test_spy_log_string(&spy), spy.log[0].spyed);
+    check_log(&spy, PRE_FREE(before, FALSE), POST_FREE(FALSE));
     test_spy_clear_log(&spy);
     task_free(p, NULL);
-    ok(LOG_IS(&spy, EV_PRE_FREE, EV_POST_FREE) && spy.log[0].spyed && spy.log[1].spyed,
-       "Free of a spied block: %s fSpyed %d\n", test_spy_log_string(&spy), spy.log[0].spyed);
+    check_log(&spy, PRE_FREE(p, TRUE), POST_FREE(TRUE));
     ok(spied_count() == 0, "spied blocks %zu\n", spied_count());
 
     test_spy_clear_log(&spy);
     ok(task_revoke_spy() == S_OK, "revoke\n");
-    ok(LOG_IS(&spy, EV_RELEASE), "revoke: %s\n", test_spy_log_string(&spy));
+    check_log(&spy, RELEASE);
     test_spy_clear_log(&spy);
     p = task_alloc(3, NULL);
     task_free(p, NULL);
-    ok(spy.log_count == 0 && atomic_load(&spy.hooks) > 0, "hooks after the release: %s\n",
-       test_spy_log_string(&spy));
+    ok(spy.log_count == 0 && atomic_load(&spy.hooks) > 0, "hooks after the release: %s\n", test_spy_log_string(&spy));
     check_spy(&spy);
     test_spy_cleanup(&spy);
     check_clean();
@@ -266,40 +251,33 @@ static void test_realloc_routing(void)
     test_spy_clear_log(&spy);
     p = task_realloc(NULL, 12, NULL);
     ok(p && task_get_size(p, NULL) == 12, "Realloc(NULL, 12): %p\n", p);
-    ok(spy.log_count >= 2 && spy.log[0].kind == EV_PRE_ALLOC && spy.log[1].kind == EV_POST_ALLOC &&
-           spy.log[0].size == 12,
-       "Realloc(NULL, 12): %s\n", test_spy_log_string(&spy));
+    check_log(&spy, PRE_ALLOC(12), POST_ALLOC(p), PRE_GET_SIZE(p, TRUE), POST_GET_SIZE(12, TRUE));
     test_spy_clear_log(&spy);
     q = task_realloc(NULL, 0, NULL);
     ok(q != NULL, "Realloc(NULL, 0) under a pass-through spy returned NULL\n");
-    ok(LOG_IS(&spy, EV_PRE_ALLOC, EV_POST_ALLOC), "Realloc(NULL, 0): %s\n", test_spy_log_string(&spy));
+    check_log(&spy, PRE_ALLOC(0), POST_ALLOC(q));
     ok(task_get_size(q, NULL) == 0, "Realloc(NULL, 0) size %zu\n", task_get_size(q, NULL));
     ok(spied_count() == 2, "spied blocks %zu\n", spied_count());
 
     test_spy_clear_log(&spy);
     ok(task_realloc(q, 0, NULL) == NULL, "Realloc(p, 0) returned a block\n");
-    ok(LOG_IS(&spy, EV_PRE_FREE, EV_POST_FREE) && spy.log[0].spyed, "Realloc(p, 0): %s\n",
-       test_spy_log_string(&spy));
+    check_log(&spy, PRE_FREE(q, TRUE), POST_FREE(TRUE));
     ok(spied_count() == 1, "spied blocks %zu\n", spied_count());
 
     /* An unspied block becomes spied by a Realloc under the spy. */
     test_spy_clear_log(&spy);
     q = task_realloc(before, 40, NULL);
     ok(q && filled(q, 16, 3), "Realloc of an older block lost it\n");
-    ok(LOG_IS(&spy, EV_PRE_REALLOC, EV_POST_REALLOC) && !spy.log[0].spyed && !spy.log[1].spyed &&
-           spy.log[0].size == 40,
-       "Realloc of an older block: %s fSpyed %d %d\n", test_spy_log_string(&spy), spy.log[0].spyed,
-       spy.log[1].spyed);
+    check_log(&spy, PRE_REALLOC(before, 40, FALSE), POST_REALLOC(q, FALSE));
     ok(spied_count() == 2, "spied blocks %zu\n", spied_count());
     test_spy_clear_log(&spy);
     task_get_size(q, NULL);
-    ok(spy.log_count && spy.log[0].spyed, "block not spied after its Realloc\n");
+    check_log(&spy, PRE_GET_SIZE(q, TRUE), POST_GET_SIZE(40, TRUE));
 
-    test_spy_clear_log(&spy);
+    before = p;
     p = task_realloc(p, 200, NULL);
     ok(p != NULL, "Realloc failed\n");
-    ok(LOG_IS(&spy, EV_PRE_REALLOC, EV_POST_REALLOC) && spy.log[0].spyed && spy.log[1].spyed,
-       "Realloc of a spied block: %s\n", test_spy_log_string(&spy));
+    check_log(&spy, PRE_REALLOC(before, 200, TRUE), POST_REALLOC(p, TRUE));
     ok(spied_count() == 2, "spied blocks %zu\n", spied_count());
 
     task_free(p, NULL);
@@ -323,14 +301,14 @@ static void test_refusing_spy(void)
     test_spy_clear_log(&spy);
     p = task_alloc(10, NULL);
     ok(p == NULL, "refused Alloc returned %p\n", p);
-    ok(LOG_IS(&spy, EV_PRE_ALLOC), "refused Alloc: %s\n", test_spy_log_string(&spy));
+    check_log(&spy, PRE_ALLOC(10));
     ok(plat_heap_live_blocks() == 0, "refused Alloc allocated\n");
 
     /* A 0 answer to a 0-byte request is a size: PostAlloc follows. */
     test_spy_clear_log(&spy);
     p = task_alloc(0, NULL);
     ok(p != NULL, "Alloc(0) under a pass-through spy returned NULL\n");
-    ok(LOG_IS(&spy, EV_PRE_ALLOC, EV_POST_ALLOC), "Alloc(0): %s\n", test_spy_log_string(&spy));
+    check_log(&spy, PRE_ALLOC(0), POST_ALLOC(p));
     task_free(p, NULL);
 
     /* A real failure: PostAlloc(NULL). */
@@ -338,12 +316,11 @@ static void test_refusing_spy(void)
     test_spy_clear_log(&spy);
     p = task_alloc(10, NULL);
     ok(p == NULL, "failing Alloc returned %p\n", p);
-    ok(LOG_IS(&spy, EV_PRE_ALLOC, EV_POST_ALLOC) && spy.log[1].ptr == NULL, "failed Alloc: %s\n",
-       test_spy_log_string(&spy));
+    check_log(&spy, PRE_ALLOC(10), POST_ALLOC(NULL));
     test_spy_clear_log(&spy);
     p = task_alloc((SIZE_T)-1, NULL);
-    ok(p == NULL && LOG_IS(&spy, EV_PRE_ALLOC, EV_POST_ALLOC), "Alloc(SIZE_MAX): %p %s\n", p,
-       test_spy_log_string(&spy));
+    ok(p == NULL, "Alloc(SIZE_MAX): %p\n", p);
+    check_log(&spy, PRE_ALLOC((SIZE_T)-1), POST_ALLOC(NULL));
 
     p = task_alloc(10, NULL);
     fill(p, 10, 9);
@@ -351,7 +328,7 @@ static void test_refusing_spy(void)
     test_spy_clear_log(&spy);
     q = task_realloc(p, 100, NULL);
     ok(q == NULL, "refused Realloc returned %p\n", q);
-    ok(LOG_IS(&spy, EV_PRE_REALLOC), "refused Realloc: %s\n", test_spy_log_string(&spy));
+    check_log(&spy, PRE_REALLOC(p, 100, TRUE));
     ok(task_get_size(p, NULL) == 10 && filled(p, 10, 9), "refused Realloc changed the block\n");
     ok(spied_count() == 1, "refused Realloc: spied blocks %zu\n", spied_count());
 
@@ -359,13 +336,12 @@ static void test_refusing_spy(void)
     test_spy_clear_log(&spy);
     q = task_realloc(p, 100, NULL);
     ok(q == NULL, "failing Realloc returned %p\n", q);
-    ok(LOG_IS(&spy, EV_PRE_REALLOC, EV_POST_REALLOC) && spy.log[1].ptr == NULL && spy.log[1].spyed,
-       "failed Realloc: %s\n", test_spy_log_string(&spy));
+    check_log(&spy, PRE_REALLOC(p, 100, TRUE), POST_REALLOC(NULL, TRUE));
     ok(task_get_size(p, NULL) == 10 && filled(p, 10, 9), "failed Realloc changed the block\n");
     ok(spied_count() == 1, "failed Realloc unspied the block: %zu\n", spied_count());
     test_spy_clear_log(&spy);
     task_get_size(p, NULL);
-    ok(spy.log_count && spy.log[0].spyed, "block not spied after a failed Realloc\n");
+    check_log(&spy, PRE_GET_SIZE(p, TRUE), POST_GET_SIZE(10, TRUE));
     ok(task_revoke_spy() == E_ACCESSDENIED, "revoke with the block outstanding\n");
     ok(atomic_load(&spy.releases) == 0, "released early\n");
     task_free(p, NULL);
@@ -376,7 +352,8 @@ static void test_refusing_spy(void)
     host_fail_meta_after(1);
     test_spy_clear_log(&spy);
     p = task_alloc(10, NULL);
-    ok(p == NULL && spy.log_count == 0, "Alloc without bookkeeping memory: %p %s\n", p, test_spy_log_string(&spy));
+    ok(p == NULL, "Alloc without bookkeeping memory: %p\n", p);
+    check_no_calls(&spy);
     host_fail_meta_after(0);
     ok(task_revoke_spy() == S_OK, "revoke\n");
     check_spy(&spy);
@@ -450,8 +427,7 @@ static void test_deferred_release(void)
     /* Still hooked: blocks it never saw get fSpyed FALSE, new blocks are counted. */
     test_spy_clear_log(&spy);
     task_free(before, NULL);
-    ok(LOG_IS(&spy, EV_PRE_FREE, EV_POST_FREE) && !spy.log[0].spyed, "Free while pending: %s\n",
-       test_spy_log_string(&spy));
+    check_log(&spy, PRE_FREE(before, FALSE), POST_FREE(FALSE));
     r = task_alloc(3, NULL);
     ok(r && spied_count() == 3, "Alloc while pending: %p, spied %zu\n", r, spied_count());
     task_free(r, NULL);
@@ -461,22 +437,21 @@ static void test_deferred_release(void)
     /* The last spied block is reallocated: PostRealloc comes, the new block is spied and holds the spy. */
     test_spy_clear_log(&spy);
     r = task_realloc(q, 100, NULL);
-    ok(r != NULL && LOG_IS(&spy, EV_PRE_REALLOC, EV_POST_REALLOC), "Realloc while pending: %s\n",
-       test_spy_log_string(&spy));
+    ok(r != NULL, "Realloc while pending failed\n");
+    /* PostRealloc gets the heap block, behind the spy's 16-byte header. */
+    check_log(&spy, PRE_REALLOC(q, 100, TRUE), POST_REALLOC(ANY_PTR, TRUE));
     ok(atomic_load(&spy.releases) == 0 && spied_count() == 1, "Realloc while pending dropped the spy\n");
 
     /* The last one goes through Realloc(p, 0): PreFree, PostFree, then the release. */
     test_spy_clear_log(&spy);
     ok(task_realloc(r, 0, NULL) == NULL, "Realloc(p, 0)\n");
-    ok(LOG_IS(&spy, EV_PRE_FREE, EV_POST_FREE, EV_RELEASE), "last free while pending: %s\n",
-       test_spy_log_string(&spy));
-    ok(atomic_load(&spy.releases) == 1 && atomic_load(&spy.refs) == 0, "releases %d\n",
-       atomic_load(&spy.releases));
+    check_log(&spy, PRE_FREE(r, TRUE), POST_FREE(TRUE), RELEASE);
+    ok(atomic_load(&spy.releases) == 1 && atomic_load(&spy.refs) == 0, "releases %d\n", atomic_load(&spy.releases));
     ok(task_revoke_spy() == CO_E_OBJNOTREG, "revoke after the deferred release\n");
     test_spy_clear_log(&spy);
     p = task_alloc(1, NULL);
     task_free(p, NULL);
-    ok(spy.log_count == 0, "hooks after the deferred release: %s\n", test_spy_log_string(&spy));
+    check_no_calls(&spy);
 
     /* A new spy after the deferred release. */
     ok(task_register_spy(&other, &test_spy_ops) == S_OK, "register after the deferred release\n");
@@ -503,35 +478,34 @@ static void test_reentrant_hooks(void)
     p = task_alloc(33, NULL);
     test_spy_clear_log(&spy);
     task_free(p, NULL);
-    ok(LOG_IS(&spy, EV_PRE_FREE, EV_PRE_GET_SIZE, EV_POST_GET_SIZE, EV_POST_FREE), "Free with GetSize inside: %s\n",
-       test_spy_log_string(&spy));
+    /* PostGetSize gets the heap block's size: the block, its 16-byte header and its 8-byte trailer. */
+    check_log(&spy, PRE_FREE(p, TRUE), PRE_GET_SIZE(p, TRUE), POST_GET_SIZE(33 + 24, TRUE), POST_FREE(TRUE));
 
     /* An allocation from PreAlloc is spied like any other. */
-    spy.reentry = (struct reentry){.hook = EV_PRE_ALLOC, .action = RE_ALLOC_FREE, .size = 40};
+    spy.reentry = (struct reentry){.hook = HOOK_PRE_ALLOC, .action = RE_ALLOC_FREE, .size = 40};
     p = task_alloc(8, NULL);
     ok(p && spy.reentry.fired && spy.reentry.got_size == 40, "Alloc inside PreAlloc: size %zu\n",
        (size_t)spy.reentry.got_size);
     ok(spied_count() == 1, "spied %zu\n", spied_count());
 
     /* Registering from inside a hook. */
-    spy.reentry = (struct reentry){.hook = EV_PRE_GET_SIZE, .action = RE_REGISTER, .other = &other};
+    spy.reentry = (struct reentry){.hook = HOOK_PRE_GET_SIZE, .action = RE_REGISTER, .other = &other};
     task_get_size(p, NULL);
     ok(spy.reentry.hr == CO_E_OBJISREG, "register inside a hook: %#x\n", (unsigned)spy.reentry.hr);
 
     /* Revoking from inside a hook while no block is outstanding (the operation is still in progress). */
     task_free(p, NULL);
-    spy.reentry = (struct reentry){.hook = EV_PRE_MINIMIZE, .action = RE_REVOKE};
+    spy.reentry = (struct reentry){.hook = HOOK_PRE_HEAP_MINIMIZE, .action = RE_REVOKE};
     test_spy_clear_log(&spy);
     task_heap_minimize(NULL);
     ok(spy.reentry.fired && spy.reentry.hr == E_ACCESSDENIED, "revoke inside PreHeapMinimize: %#x\n",
        (unsigned)spy.reentry.hr);
-    ok(LOG_IS(&spy, EV_PRE_MINIMIZE, EV_POST_MINIMIZE, EV_RELEASE), "revoke inside a hook: %s\n",
-       test_spy_log_string(&spy));
+    check_log(&spy, PRE_HEAP_MINIMIZE, POST_HEAP_MINIMIZE, RELEASE);
     ok(atomic_load(&spy.releases) == 1 && !spy_routed(), "not released after the operation\n");
 
     /* Revoking from PreAlloc: the new block holds the spy until it is freed. */
     ok(task_register_spy(&spy, &test_spy_ops) == S_OK, "register\n");
-    spy.reentry = (struct reentry){.hook = EV_PRE_ALLOC, .action = RE_REVOKE};
+    spy.reentry = (struct reentry){.hook = HOOK_PRE_ALLOC, .action = RE_REVOKE};
     p = task_alloc(8, NULL);
     ok(p && spy.reentry.hr == E_ACCESSDENIED, "revoke inside PreAlloc: %#x\n", (unsigned)spy.reentry.hr);
     ok(atomic_load(&spy.releases) == 1 && spied_count() == 1, "released with a block outstanding\n");
@@ -544,12 +518,11 @@ static void test_reentrant_hooks(void)
     q = task_alloc(8, NULL);
     ok(task_revoke_spy() == E_ACCESSDENIED, "revoke\n");
     task_free(q, NULL);
-    spy.reentry = (struct reentry){.hook = EV_PRE_DID_ALLOC, .action = RE_FREE, .block = p};
+    spy.reentry = (struct reentry){.hook = HOOK_PRE_DID_ALLOC, .action = RE_FREE, .block = p};
     test_spy_clear_log(&spy);
     ok(task_did_alloc(&spy, NULL) == 0, "DidAlloc of a foreign pointer\n");
-    ok(LOG_IS(&spy, EV_PRE_DID_ALLOC, EV_PRE_FREE, EV_PRE_GET_SIZE, EV_POST_GET_SIZE, EV_POST_FREE,
-              EV_POST_DID_ALLOC, EV_RELEASE),
-       "last free inside PreDidAlloc: %s\n", test_spy_log_string(&spy));
+    check_log(&spy, PRE_DID_ALLOC(&spy, FALSE), PRE_FREE(p, TRUE), PRE_GET_SIZE(p, TRUE), POST_GET_SIZE(8 + 24, TRUE),
+              POST_FREE(TRUE), POST_DID_ALLOC(&spy, FALSE, 0), RELEASE);
     ok(atomic_load(&spy.releases) == 3, "releases %d\n", atomic_load(&spy.releases));
 
     /* The last spied block freed from PostRealloc, whose own block was just taken out of the table. */
@@ -557,7 +530,7 @@ static void test_reentrant_hooks(void)
     p = task_alloc(8, NULL);
     q = task_alloc(8, NULL);
     ok(task_revoke_spy() == E_ACCESSDENIED, "revoke\n");
-    spy.reentry = (struct reentry){.hook = EV_POST_REALLOC, .action = RE_FREE, .block = q};
+    spy.reentry = (struct reentry){.hook = HOOK_POST_REALLOC, .action = RE_FREE, .block = q};
     p = task_realloc(p, 64, NULL);
     ok(p && spy.reentry.fired, "Realloc: %p\n", p);
     ok(atomic_load(&spy.releases) == 3 && spied_count() == 1, "released with a block outstanding: spied %zu\n",
@@ -566,15 +539,15 @@ static void test_reentrant_hooks(void)
     ok(atomic_load(&spy.releases) == 4, "releases %d\n", atomic_load(&spy.releases));
 
     /* Registering from inside acquire (QueryInterface) is refused; the outer registration goes on. */
-    spy.reentry = (struct reentry){.hook = EV_ACQUIRE, .action = RE_REGISTER, .other = &other};
+    spy.reentry = (struct reentry){.hook = HOOK_ACQUIRE, .action = RE_REGISTER, .other = &other};
     hr = task_register_spy(&spy, &test_spy_ops);
     ok(spy.reentry.hr == CO_E_OBJISREG && hr == S_OK, "register inside acquire: %#x, outer %#x\n",
        (unsigned)spy.reentry.hr, (unsigned)hr);
     ok(atomic_load(&spy.refs) == 1 && atomic_load(&other.acquires) == 0, "refs %d, other acquired %d\n",
        atomic_load(&spy.refs), atomic_load(&other.acquires));
     ok(task_revoke_spy() == S_OK, "revoke\n");
-    ok(atomic_load(&spy.refs) == 0 && atomic_load(&spy.releases) == 5, "refs %d releases %d\n",
-       atomic_load(&spy.refs), atomic_load(&spy.releases));
+    ok(atomic_load(&spy.refs) == 0 && atomic_load(&spy.releases) == 5, "refs %d releases %d\n", atomic_load(&spy.refs),
+       atomic_load(&spy.releases));
     check_spy(&spy);
     check_spy(&other);
     test_spy_cleanup(&spy);

@@ -19,12 +19,6 @@ enum
     TRAILER_BYTE = 0xab,
 };
 
-static const char *const kind_names[EV_COUNT] = {
-    "none",         "PreAlloc",    "PostAlloc",      "PreFree",         "PostFree",
-    "PreRealloc",   "PostRealloc", "PreGetSize",     "PostGetSize",     "PreDidAlloc",
-    "PostDidAlloc", "PreMinimize", "PostMinimize",   "Acquire",         "Release",
-};
-
 static void violation(struct test_spy *spy, const char *format, ...)
 {
     va_list args;
@@ -47,6 +41,7 @@ void test_spy_init(struct test_spy *spy, size_t header, size_t trailer)
 void test_spy_clear_log(struct test_spy *spy)
 {
     spy->log_count = 0;
+    spy->log_overflow = 0;
 }
 
 void test_spy_cleanup(struct test_spy *spy)
@@ -64,24 +59,16 @@ const char *test_spy_log_string(const struct test_spy *spy)
 
     text[0] = 0;
     for (i = 0; i < spy->log_count && used < sizeof(text); i++)
-        used += snprintf(text + used, sizeof(text) - used, "%s%s", i ? " " : "", kind_names[spy->log[i].kind]);
+        used += snprintf(text + used, sizeof(text) - used, "%s%s", i ? " " : "", hook_names[spy->log[i].hook]);
     return text;
 }
 
-int test_spy_log_is(const struct test_spy *spy, const int *kinds)
-{
-    unsigned i;
-
-    for (i = 0; kinds[i] != EV_NONE; i++)
-        if (i >= spy->log_count || spy->log[i].kind != kinds[i])
-            return 0;
-    return i == spy->log_count;
-}
-
-static void log_event(struct test_spy *spy, int kind, void *ptr, size_t size, int spyed)
+static void log_event(struct test_spy *spy, enum hook hook, void *ptr, size_t size, int spyed, int actual)
 {
     if (spy->log_count < SPY_LOG_MAX)
-        spy->log[spy->log_count++] = (struct spy_event){kind, ptr, size, spyed};
+        spy->log[spy->log_count++] = hook_call_make(hook, ptr, size, spyed, actual);
+    else
+        spy->log_overflow = 1;
 }
 
 /* The set of blocks handed out: a small unordered array (the tests keep at most a few hundred). */
@@ -133,53 +120,48 @@ static void mine_remove(struct test_spy *spy, void *p)
     spy->mine[i] = spy->mine[--spy->mine_count];
 }
 
-static void check_spyed(struct test_spy *spy, int kind, void *p, int spyed)
+static void check_spyed(struct test_spy *spy, enum hook kind, void *p, int spyed)
 {
     if (spy->track && (mine_find(spy, p) >= 0) != !!spyed)
-        violation(spy, "%s(%p): fSpyed %d, but the spy %s that block", kind_names[kind], p, spyed,
+        violation(spy, "%s(%p): fSpyed %d, but the spy %s that block", hook_names[kind], p, spyed,
                   spyed ? "never handed out" : "handed out");
 }
 
-static void reenter(struct test_spy *spy, int kind);
+static void reenter(struct test_spy *spy, enum hook kind);
 
 /* Every hook starts here. */
-static void enter_hook(struct test_spy *spy, int kind)
+static void enter_hook(struct test_spy *spy, enum hook kind)
 {
     atomic_fetch_add(&spy->hooks, 1);
     if (atomic_load(&spy->refs) <= 0)
-        violation(spy, "%s called while the spy holds no reference", kind_names[kind]);
-    if (spy->depth && spy->owner != plat_thread_id())
-        violation(spy, "%s on another thread inside a Pre/Post pair", kind_names[kind]);
+        violation(spy, "%s called while the spy holds no reference", hook_names[kind]);
+    if (spy->pairs.depth && spy->owner != plat_thread_id())
+        violation(spy, "%s on another thread inside a Pre/Post pair", hook_names[kind]);
     reenter(spy, kind);
 }
 
-static void push(struct test_spy *spy, int kind, void *ptr, size_t size, size_t old_size, int spyed)
+static void push(struct test_spy *spy, enum hook pre, void *ptr, size_t size, size_t old_size, int spyed)
 {
-    if (spy->depth >= SPY_MAX_DEPTH)
-    {
-        violation(spy, "hooks nested too deep");
-        return;
-    }
-    if (!spy->depth)
+    struct hook_frame frame = {pre, ptr, size, old_size, spyed};
+
+    if (!spy->pairs.depth)
         spy->owner = plat_thread_id();
-    spy->stack[spy->depth++] = (struct spy_frame){kind, ptr, size, old_size, spyed};
+    if (!hook_pairs_open(&spy->pairs, frame))
+        violation(spy, "hooks nested too deep");
 }
 
-static struct spy_frame pop(struct test_spy *spy, int post_kind)
+static struct hook_frame pop(struct test_spy *spy, enum hook post)
 {
-    struct spy_frame none = {EV_NONE, NULL, 0, 0, 0};
+    const struct hook_frame *top = hook_pairs_top(&spy->pairs), *closed = hook_pairs_close(&spy->pairs, post);
+    struct hook_frame none = {HOOK_NONE, NULL, 0, 0, 0};
 
-    if (!spy->depth)
-    {
-        violation(spy, "%s without its Pre", kind_names[post_kind]);
-        return none;
-    }
-    if (spy->stack[spy->depth - 1].kind != post_kind - 1)
-    {
-        violation(spy, "%s after %s", kind_names[post_kind], kind_names[spy->stack[spy->depth - 1].kind]);
-        return none;
-    }
-    return spy->stack[--spy->depth];
+    if (closed)
+        return *closed;
+    if (!top)
+        violation(spy, "%s without its Pre", hook_names[post]);
+    else
+        violation(spy, "%s after %s", hook_names[post], hook_names[top->pre]);
+    return none;
 }
 
 static size_t add_room(const struct test_spy *spy, size_t size)
@@ -205,7 +187,7 @@ static void *dress(struct test_spy *spy, void *raw, size_t size)
 }
 
 /* Checks header and trailer of a spied block before it goes away; returns the raw pointer. */
-static void *undress(struct test_spy *spy, void *user, int kind, int reentrant_size)
+static void *undress(struct test_spy *spy, void *user, enum hook kind, int reentrant_size)
 {
     char *raw = (char *)user - spy->header;
     size_t size = 0, i;
@@ -215,7 +197,7 @@ static void *undress(struct test_spy *spy, void *user, int kind, int reentrant_s
     {
         size_t *h = (size_t *)user - 2;
         if (h[1] != HEADER_MAGIC)
-            violation(spy, "%s(%p): bad header magic %#zx", kind_names[kind], user, h[1]);
+            violation(spy, "%s(%p): bad header magic %#zx", hook_names[kind], user, h[1]);
         else
         {
             size = h[0];
@@ -227,7 +209,7 @@ static void *undress(struct test_spy *spy, void *user, int kind, int reentrant_s
         /* WIL's spy measures the block from inside PreFree: the allocator must let this thread back in. */
         SIZE_T measured = task_get_size(user, NULL);
         if (have_size && measured != size)
-            violation(spy, "%s(%p): GetSize from the hook %zu, header says %zu", kind_names[kind], user,
+            violation(spy, "%s(%p): GetSize from the hook %zu, header says %zu", hook_names[kind], user,
                       (size_t)measured, size);
         if (measured != (SIZE_T)-1)
         {
@@ -239,13 +221,13 @@ static void *undress(struct test_spy *spy, void *user, int kind, int reentrant_s
         for (i = 0; i < spy->trailer; i++)
             if ((unsigned char)((char *)user)[size + i] != TRAILER_BYTE)
             {
-                violation(spy, "%s(%p): trailer overwritten at %zu", kind_names[kind], user, size + i);
+                violation(spy, "%s(%p): trailer overwritten at %zu", hook_names[kind], user, size + i);
                 break;
             }
     return raw;
 }
 
-static void reenter(struct test_spy *spy, int kind)
+static void reenter(struct test_spy *spy, enum hook kind)
 {
     struct reentry *r = &spy->reentry;
     void *p;
@@ -287,8 +269,8 @@ static void *spy_acquire(void *object)
 {
     struct test_spy *spy = object;
 
-    reenter(spy, EV_ACQUIRE);
-    log_event(spy, EV_ACQUIRE, NULL, 0, 0);
+    reenter(spy, HOOK_ACQUIRE);
+    log_event(spy, HOOK_ACQUIRE, NULL, 0, 0, 0);
     if (spy->refuse_acquire)
         return NULL;
     atomic_fetch_add(&spy->refs, 1);
@@ -300,11 +282,11 @@ static void spy_release(void *object)
 {
     struct test_spy *spy = object;
 
-    log_event(spy, EV_RELEASE, NULL, 0, 0);
+    log_event(spy, HOOK_RELEASE, NULL, 0, 0, 0);
     if (atomic_fetch_sub(&spy->refs, 1) != 1)
         violation(spy, "Release of a spy that holds %d references", atomic_load(&spy->refs) + 1);
-    if (spy->depth)
-        violation(spy, "Release inside a Pre/Post pair (%s open)", kind_names[spy->stack[spy->depth - 1].kind]);
+    if (spy->pairs.depth)
+        violation(spy, "Release inside a Pre/Post pair (%s open)", hook_names[hook_pairs_top(&spy->pairs)->pre]);
     if (spy->outstanding)
         violation(spy, "Release with %ld spied blocks outstanding", spy->outstanding);
     atomic_fetch_add(&spy->releases, 1);
@@ -314,26 +296,26 @@ static SIZE_T spy_pre_alloc(void *object, SIZE_T request)
 {
     struct test_spy *spy = object;
 
-    log_event(spy, EV_PRE_ALLOC, NULL, request, 0);
-    enter_hook(spy, EV_PRE_ALLOC);
+    log_event(spy, HOOK_PRE_ALLOC, NULL, request, 0, 0);
+    enter_hook(spy, HOOK_PRE_ALLOC);
     if (spy->refuse_next && request)
     {
         spy->refuse_next = 0;
         return 0;
     }
-    push(spy, EV_PRE_ALLOC, NULL, request, 0, 0);
+    push(spy, HOOK_PRE_ALLOC, NULL, request, 0, 0);
     return add_room(spy, request);
 }
 
 static void *spy_post_alloc(void *object, void *actual)
 {
     struct test_spy *spy = object;
-    struct spy_frame frame;
+    struct hook_frame frame;
     void *user;
 
-    log_event(spy, EV_POST_ALLOC, actual, 0, 0);
-    enter_hook(spy, EV_POST_ALLOC);
-    frame = pop(spy, EV_POST_ALLOC);
+    log_event(spy, HOOK_POST_ALLOC, actual, 0, 0, 0);
+    enter_hook(spy, HOOK_POST_ALLOC);
+    frame = pop(spy, HOOK_POST_ALLOC);
     if (!actual)
         return NULL;
     user = dress(spy, actual, frame.size);
@@ -346,31 +328,31 @@ static void *spy_pre_free(void *object, void *request, BOOL spyed)
     struct test_spy *spy = object;
     void *actual = request;
 
-    log_event(spy, EV_PRE_FREE, request, 0, spyed);
-    enter_hook(spy, EV_PRE_FREE);
-    check_spyed(spy, EV_PRE_FREE, request, spyed);
+    log_event(spy, HOOK_PRE_FREE, request, 0, spyed, 0);
+    enter_hook(spy, HOOK_PRE_FREE);
+    check_spyed(spy, HOOK_PRE_FREE, request, spyed);
     if (!request)
         violation(spy, "PreFree(NULL)");
     if (spyed)
     {
-        actual = undress(spy, request, EV_PRE_FREE, spy->measure_on_free);
+        actual = undress(spy, request, HOOK_PRE_FREE, spy->measure_on_free);
         if (spy->header >= SPY_MAGIC_SIZE)
             ((size_t *)request)[-1] = FREED_MAGIC;
         mine_remove(spy, request);
     }
-    push(spy, EV_PRE_FREE, request, 0, 0, spyed);
+    push(spy, HOOK_PRE_FREE, request, 0, 0, spyed);
     return actual;
 }
 
 static void spy_post_free(void *object, BOOL spyed)
 {
     struct test_spy *spy = object;
-    struct spy_frame frame;
+    struct hook_frame frame;
 
-    log_event(spy, EV_POST_FREE, NULL, 0, spyed);
-    enter_hook(spy, EV_POST_FREE);
-    frame = pop(spy, EV_POST_FREE);
-    if (frame.kind && frame.spyed != !!spyed)
+    log_event(spy, HOOK_POST_FREE, NULL, 0, spyed, 0);
+    enter_hook(spy, HOOK_POST_FREE);
+    frame = pop(spy, HOOK_POST_FREE);
+    if (frame.pre && frame.spyed != !!spyed)
         violation(spy, "PostFree fSpyed %d, PreFree had %d", spyed, frame.spyed);
 }
 
@@ -379,9 +361,9 @@ static SIZE_T spy_pre_realloc(void *object, void *request, SIZE_T size, void **n
     struct test_spy *spy = object;
     size_t old_size;
 
-    log_event(spy, EV_PRE_REALLOC, request, size, spyed);
-    enter_hook(spy, EV_PRE_REALLOC);
-    check_spyed(spy, EV_PRE_REALLOC, request, spyed);
+    log_event(spy, HOOK_PRE_REALLOC, request, size, spyed, 0);
+    enter_hook(spy, HOOK_PRE_REALLOC);
+    check_spyed(spy, HOOK_PRE_REALLOC, request, spyed);
     if (!request || !size)
         violation(spy, "PreRealloc(%p, %zu): Realloc(NULL, n) is an Alloc and Realloc(p, 0) a Free", request,
                   (size_t)size);
@@ -393,27 +375,27 @@ static SIZE_T spy_pre_realloc(void *object, void *request, SIZE_T size, void **n
     }
     /* An unspied block has no header yet: PostRealloc moves its contents behind the new one. */
     old_size = spyed ? 0 : plat_heap_size(request);
-    push(spy, EV_PRE_REALLOC, request, size, old_size, spyed);
+    push(spy, HOOK_PRE_REALLOC, request, size, old_size, spyed);
     return add_room(spy, size);
 }
 
 static void *spy_post_realloc(void *object, void *actual, BOOL spyed)
 {
     struct test_spy *spy = object;
-    struct spy_frame frame;
+    struct hook_frame frame;
     void *user;
 
-    log_event(spy, EV_POST_REALLOC, actual, 0, spyed);
-    enter_hook(spy, EV_POST_REALLOC);
-    frame = pop(spy, EV_POST_REALLOC);
-    if (frame.kind && frame.spyed != !!spyed)
+    log_event(spy, HOOK_POST_REALLOC, actual, 0, spyed, 0);
+    enter_hook(spy, HOOK_POST_REALLOC);
+    frame = pop(spy, HOOK_POST_REALLOC);
+    if (frame.pre && frame.spyed != !!spyed)
         violation(spy, "PostRealloc fSpyed %d, PreRealloc had %d", spyed, frame.spyed);
     if (!actual)
         return NULL;
     if (!frame.spyed && spy->header)
         memmove((char *)actual + spy->header, actual, frame.old_size < frame.size ? frame.old_size : frame.size);
     if (frame.spyed)
-        mine_remove(spy, frame.ptr);
+        mine_remove(spy, (void *)frame.ptr);
     user = dress(spy, actual, frame.size);
     mine_add(spy, user);
     return user;
@@ -423,23 +405,23 @@ static void *spy_pre_get_size(void *object, void *request, BOOL spyed)
 {
     struct test_spy *spy = object;
 
-    log_event(spy, EV_PRE_GET_SIZE, request, 0, spyed);
-    enter_hook(spy, EV_PRE_GET_SIZE);
-    check_spyed(spy, EV_PRE_GET_SIZE, request, spyed);
-    push(spy, EV_PRE_GET_SIZE, request, 0, 0, spyed);
+    log_event(spy, HOOK_PRE_GET_SIZE, request, 0, spyed, 0);
+    enter_hook(spy, HOOK_PRE_GET_SIZE);
+    check_spyed(spy, HOOK_PRE_GET_SIZE, request, spyed);
+    push(spy, HOOK_PRE_GET_SIZE, request, 0, 0, spyed);
     return spyed ? (char *)request - spy->header : request;
 }
 
 static SIZE_T spy_post_get_size(void *object, SIZE_T actual, BOOL spyed)
 {
     struct test_spy *spy = object;
-    struct spy_frame frame;
+    struct hook_frame frame;
     size_t room = spy->header + spy->trailer;
 
-    log_event(spy, EV_POST_GET_SIZE, NULL, actual, spyed);
-    enter_hook(spy, EV_POST_GET_SIZE);
-    frame = pop(spy, EV_POST_GET_SIZE);
-    if (frame.kind && frame.spyed != !!spyed)
+    log_event(spy, HOOK_POST_GET_SIZE, NULL, actual, spyed, 0);
+    enter_hook(spy, HOOK_POST_GET_SIZE);
+    frame = pop(spy, HOOK_POST_GET_SIZE);
+    if (frame.pre && frame.spyed != !!spyed)
         violation(spy, "PostGetSize fSpyed %d, PreGetSize had %d", spyed, frame.spyed);
     if (!spyed || actual == (SIZE_T)-1)
         return actual;
@@ -452,22 +434,22 @@ static void *spy_pre_did_alloc(void *object, void *request, BOOL spyed)
 {
     struct test_spy *spy = object;
 
-    log_event(spy, EV_PRE_DID_ALLOC, request, 0, spyed);
-    enter_hook(spy, EV_PRE_DID_ALLOC);
-    check_spyed(spy, EV_PRE_DID_ALLOC, request, spyed);
-    push(spy, EV_PRE_DID_ALLOC, request, 0, 0, spyed);
+    log_event(spy, HOOK_PRE_DID_ALLOC, request, 0, spyed, 0);
+    enter_hook(spy, HOOK_PRE_DID_ALLOC);
+    check_spyed(spy, HOOK_PRE_DID_ALLOC, request, spyed);
+    push(spy, HOOK_PRE_DID_ALLOC, request, 0, 0, spyed);
     return spyed ? (char *)request - spy->header : request;
 }
 
 static int spy_post_did_alloc(void *object, void *request, BOOL spyed, int actual)
 {
     struct test_spy *spy = object;
-    struct spy_frame frame;
+    struct hook_frame frame;
 
-    log_event(spy, EV_POST_DID_ALLOC, request, (size_t)actual, spyed);
-    enter_hook(spy, EV_POST_DID_ALLOC);
-    frame = pop(spy, EV_POST_DID_ALLOC);
-    if (frame.kind && (frame.ptr != request || frame.spyed != !!spyed))
+    log_event(spy, HOOK_POST_DID_ALLOC, request, 0, spyed, actual);
+    enter_hook(spy, HOOK_POST_DID_ALLOC);
+    frame = pop(spy, HOOK_POST_DID_ALLOC);
+    if (frame.pre && (frame.ptr != request || frame.spyed != !!spyed))
         violation(spy, "PostDidAlloc(%p, %d), PreDidAlloc had (%p, %d)", request, spyed, frame.ptr, frame.spyed);
     return actual;
 }
@@ -476,18 +458,18 @@ static void spy_pre_heap_minimize(void *object)
 {
     struct test_spy *spy = object;
 
-    log_event(spy, EV_PRE_MINIMIZE, NULL, 0, 0);
-    enter_hook(spy, EV_PRE_MINIMIZE);
-    push(spy, EV_PRE_MINIMIZE, NULL, 0, 0, 0);
+    log_event(spy, HOOK_PRE_HEAP_MINIMIZE, NULL, 0, 0, 0);
+    enter_hook(spy, HOOK_PRE_HEAP_MINIMIZE);
+    push(spy, HOOK_PRE_HEAP_MINIMIZE, NULL, 0, 0, 0);
 }
 
 static void spy_post_heap_minimize(void *object)
 {
     struct test_spy *spy = object;
 
-    log_event(spy, EV_POST_MINIMIZE, NULL, 0, 0);
-    enter_hook(spy, EV_POST_MINIMIZE);
-    pop(spy, EV_POST_MINIMIZE);
+    log_event(spy, HOOK_POST_HEAP_MINIMIZE, NULL, 0, 0, 0);
+    enter_hook(spy, HOOK_POST_HEAP_MINIMIZE);
+    pop(spy, HOOK_POST_HEAP_MINIMIZE);
 }
 
 const struct spy_ops test_spy_ops = {

@@ -1,9 +1,11 @@
 /*
  * A configurable IMallocSpy for the host tests and the fuzzer, implemented directly over struct spy_ops.
  *
- * It logs every hook, checks the protocol from the spy's side (Pre/Post pairs nest and never interleave across
- * threads, fSpyed agrees with the set of blocks the spy handed out, PostDidAlloc gets the caller's pointer, no hook
- * runs while the spy is not registered, the release comes once and outside any hook) and can:
+ * It logs every hook in the vocabulary of tests/hook_log.h (the host tests check it with check_log, as the
+ * conformance tests do), checks the protocol from the spy's side (Pre/Post pairs nest and never interleave across
+ * threads, by hook_log.h's pairing checker; fSpyed agrees with the set of blocks the spy handed out, PostDidAlloc gets
+ * the caller's pointer, no hook runs while the spy is not registered, the release comes once and outside any hook) and
+ * can:
  *   - add a header (with a size and a magic number, checked on free) and a trailer (a pattern, checked on free
  *     through a reentrant GetSize, as WIL's spy does) to every block it sees allocated;
  *   - refuse the next allocation or reallocation (PreAlloc/PreRealloc answer 0), or refuse registration;
@@ -19,35 +21,8 @@
 
 #include <stdatomic.h>
 
+#include "../hook_log.h"
 #include "task_memory.h"
-
-enum spy_event_kind
-{
-    EV_NONE,
-    EV_PRE_ALLOC,
-    EV_POST_ALLOC,
-    EV_PRE_FREE,
-    EV_POST_FREE,
-    EV_PRE_REALLOC,
-    EV_POST_REALLOC,
-    EV_PRE_GET_SIZE,
-    EV_POST_GET_SIZE,
-    EV_PRE_DID_ALLOC,
-    EV_POST_DID_ALLOC,
-    EV_PRE_MINIMIZE,
-    EV_POST_MINIMIZE,
-    EV_ACQUIRE,
-    EV_RELEASE,
-    EV_COUNT,
-};
-
-struct spy_event
-{
-    int kind;
-    void *ptr;   /* the pointer the hook received (Post*Alloc/Realloc: actual) */
-    size_t size; /* PreAlloc/PreRealloc: request; PostGetSize: actual; PostDidAlloc: actual */
-    int spyed;
-};
 
 enum reentry_action
 {
@@ -60,10 +35,10 @@ enum reentry_action
     RE_REGISTER,   /* CoRegisterMallocSpy(other) */
 };
 
-/* One allocator call made from inside the first hook of kind `hook` (EV_ACQUIRE: inside acquire). */
+/* One allocator call made from inside the first hook of kind `hook` (HOOK_ACQUIRE: inside acquire). */
 struct reentry
 {
-    int hook;
+    enum hook hook;
     int action;
     void *block;
     size_t size;
@@ -78,17 +53,7 @@ struct reentry
 enum
 {
     SPY_LOG_MAX = 64,
-    SPY_MAX_DEPTH = 16,
     SPY_MAGIC_SIZE = 16, /* a header of at least this size holds the block's size and a magic number */
-};
-
-struct spy_frame
-{
-    int kind;
-    void *ptr;
-    size_t size;
-    size_t old_size;
-    int spyed;
 };
 
 struct test_spy
@@ -97,8 +62,8 @@ struct test_spy
     size_t header;  /* a multiple of 16 (keeps the alignment) */
     size_t trailer; /* any size */
     int refuse_acquire;
-    int refuse_next; /* one-shot: the next PreAlloc/PreRealloc with a nonzero request answers 0 */
-    int track;       /* keep the set of blocks handed out and check every fSpyed against it */
+    int refuse_next;     /* one-shot: the next PreAlloc/PreRealloc with a nonzero request answers 0 */
+    int track;           /* keep the set of blocks handed out and check every fSpyed against it */
     int measure_on_free; /* PreFree of a spied block calls GetSize on it (reentrant, as WIL's spy) */
     struct reentry reentry;
 
@@ -107,14 +72,14 @@ struct test_spy
     atomic_long hooks;
     atomic_long violations;
     char first_violation[256];
-    long outstanding; /* blocks handed out by PostAlloc/PostRealloc and not yet freed or reallocated */
-    unsigned depth;
-    struct spy_frame stack[SPY_MAX_DEPTH];
-    plat_thread_id_t owner; /* the thread inside the open Pre/Post pairs, while depth > 0 */
+    long outstanding;        /* blocks handed out by PostAlloc/PostRealloc and not yet freed or reallocated */
+    struct hook_pairs pairs; /* the open Pre hooks (tests/hook_log.h); a pairing error is also a violation */
+    plat_thread_id_t owner;  /* the thread inside the open Pre/Post pairs, while pairs.depth > 0 */
     void **mine;
     size_t mine_count, mine_capacity;
-    struct spy_event log[SPY_LOG_MAX];
+    struct hook_call log[SPY_LOG_MAX]; /* in the vocabulary of tests/hook_log.h: check_log(&spy, PRE_ALLOC(27), ...) */
     unsigned log_count;
+    int log_overflow;
 };
 
 extern const struct spy_ops test_spy_ops;
@@ -125,7 +90,5 @@ void test_spy_clear_log(struct test_spy *spy);
 void test_spy_cleanup(struct test_spy *spy);
 /* "PreAlloc PostAlloc ..." for messages. */
 const char *test_spy_log_string(const struct test_spy *spy);
-/* Nonzero when the log holds exactly these kinds (EV_NONE-terminated). */
-int test_spy_log_is(const struct test_spy *spy, const int *kinds);
 
 #endif /* OLE32MEM_TEST_SPY_H */

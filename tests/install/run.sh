@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tools/check-install.sh: the "install" suite of `make check`, run by `make check-install` (mk/install.mk), which
+# tests/install/run.sh: the "install" suite of `make check`, run by `make check-install` (mk/install.mk), which
 # passes the variables below. It uses ole32mem the way a MinGW developer would, from a staged install:
 #
 #   `make install DESTDIR=$BUILD/stage` (every arch at once, as a user types it), then per arch one test each:
@@ -25,6 +25,8 @@
 # arch CROSS_<arch> TRIPLET_<arch> PREFIX_<arch> PKG_CONFIG_<arch>. WINEDEBUG and WINEDLLOVERRIDES come from the
 # Makefile's WINE_ENV.
 set -u
+LIB_NAME=install.mk
+. "$(dirname "$0")/../lib.sh"
 
 die()
 {
@@ -47,19 +49,16 @@ run_timeout=300
 # CFLAGS=... from the command line would reach CMake's makefiles).
 no_make_vars=(env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u MAKEOVERRIDES)
 
-passed=0 failed=0 skipped=0
-
 pass()
 {
-    passed=$((passed + 1))
+    lib_pass
     echo "install.mk: $1: $2: ok"
 }
 
 # fail ARCH STEP WHY [LOG]
 fail()
 {
-    failed=$((failed + 1))
-    echo "install.mk: Test failed: $1: $2: $3"
+    lib_fail "$1: $2: $3"
     if [ -n "${4:-}" ] && [ -s "$4" ]; then
         tail -n 15 "$4" | sed 's/^/    /'
     fi
@@ -71,23 +70,19 @@ oneline()
     tr -s '[:space:]' ' ' <<<"$1" | sed 's/^ //; s/ $//'
 }
 
-skip()
-{
-    skipped=$((skipped + 1))
-    echo "install.mk: $1: $2: skipped: $3"
-}
+skip() { lib_skip "$1: $2: $3"; }
 
 # run_consumer ARCH STEP EXE LOG: runs a consumer that built; one test.
 run_consumer()
 {
-    local arch=$1 step=$2 exe=$3 log=$4 wine=$WINE64
+    local arch=$1 step=$2 exe=$3 log=$4 wine
 
-    [ "$arch" = i686 ] && wine=$WINE32
-    if [ ! -x "$wine" ]; then
-        skip "$arch" "$step" "built; not run: no $wine"
+    wine=$(lib_wine_for "$arch")
+    if ! lib_arch_can_run "$arch"; then
+        skip "$arch" "$step" "built; $LIB_ARCH_SKIP_REASON"
         return
     fi
-    if ! timeout "$run_timeout" "$wine" "$exe" >>"$log" 2>&1; then
+    if ! lib_timeout "$run_timeout" "$wine" "$exe" >>"$log" 2>&1; then
         fail "$arch" "$step" "$(basename "$exe") did not exit 0 under $wine" "$log"
     elif ! grep -q '^consumer: [0-9]* passed, 0 failed' "$log"; then
         fail "$arch" "$step" "$(basename "$exe") exited 0 without its summary line" "$log"
@@ -357,8 +352,8 @@ else
     pass all "stage empty after uninstall"
 fi
 
-echo "install: $passed passed, $failed failed, $skipped skipped"
-if ! mkdir -p "$(dirname "$RESULT")" || ! echo "$passed $failed $skipped" >"$RESULT"; then
+LIB_NAME=install lib_total
+if ! lib_write_result "$RESULT"; then
     die "cannot write $RESULT"
 fi
 exit 0
