@@ -35,33 +35,22 @@ OVERRIDE_KEY='HKEY_CURRENT_USER\Software\Wine\DllOverrides'
 HOOK_KEY='HKEY_CURRENT_USER\Software\ole32mem'
 started=$(date +%s)
 
-passed=0 failed=0 skipped=0
+LIB_NAME=prefix
+. tests/lib.sh
 TEST_DIR=$(mkdir -p "$TEST_DIR" && cd "$TEST_DIR" && pwd -P)
 BUILD=$(cd "$BUILD" && pwd -P)
 LOG=$TEST_DIR/script.log
 
-check() {
-    local what=$1
-    shift
-    if "$@"; then
-        passed=$((passed + 1))
-    else
-        failed=$((failed + 1))
-        echo "prefix: Test failed: $what"
-    fi
-}
+check() { lib_check "$@"; }
+wine_for() { lib_wine_for "$1"; }
 
-wine_for() { if [ "$1" = i686 ]; then echo "$WINE32"; else echo "$WINE64"; fi; }
-
-# An arch counts as runnable only when its loader really starts: a kernel without 32-bit support refuses wine32
-# with "Exec format error" although the file is there.
+# An arch counts as runnable only when its loader really starts (lib_arch_can_run).
 runnable_arches=
 for arch in $ARCHES; do
-    if "$(wine_for "$arch")" --version >/dev/null 2>&1; then
+    if lib_arch_can_run "$arch"; then
         runnable_arches="$runnable_arches $arch"
     else
-        echo "prefix: $arch skipped: $(wine_for "$arch") does not run here ($("$(wine_for "$arch")" --version 2>&1 | head -1))"
-        skipped=$((skipped + 1))
+        lib_skip "$LIB_ARCH_SKIP_REASON"
     fi
 done
 
@@ -74,14 +63,13 @@ e2e() {
         line=$(grep -E '^prefix_e2e [a-z]+ \([a-z0-9]+\): [0-9]+ passed' <<<"$out" | tail -1)
         if [ -z "$line" ]; then
             echo "$out" | tail -20
-            echo "prefix: Test failed: $arch: $exe $state ended without a summary (crashed?)"
-            failed=$((failed + 1))
+            lib_fail "$arch: $exe $state ended without a summary (crashed?)"
             continue
         fi
         grep -v '^prefix_e2e ' <<<"$out" | sed "s/^/$arch: /"
         read -r p f s <<<"$(sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed, ([0-9]+) skipped.*/\1 \2 \3/' <<<"$line")"
         echo "$arch: $line"
-        passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+        lib_add "$p" "$f" "$s"
     done
     "$WINESERVER" -k 2>/dev/null
 }
@@ -442,8 +430,7 @@ case_faults() {
         rmdir "$WINEPREFIX/ole32mem-backup" 2>/dev/null
         check "full disk: pristine" is_pristine
     else
-        echo "prefix: full-disk case skipped: cannot mount a tmpfs here"
-        skipped=$((skipped + 1))
+        lib_skip "full-disk case: cannot mount a tmpfs here"
         rmdir "$WINEPREFIX/ole32mem-backup"
     fi
 
@@ -462,8 +449,7 @@ case_faults() {
         check "read-only system32: uninstall once writable succeeds" wineprefix uninstall
         check "read-only system32: pristine" is_pristine
     else
-        echo "prefix: read-only case skipped: chattr +i not supported here"
-        skipped=$((skipped + 1))
+        lib_skip "read-only case: chattr +i not supported here"
     fi
     restore
     e2e builtin
@@ -495,11 +481,9 @@ if [[ " $runnable_arches " == *" i686 "* ]]; then
     runnable_arches=" i686" e2e builtin
     "$WINESERVER" -k 2>/dev/null
 else
-    echo "prefix: WINEARCH=win32 case skipped: 32-bit Wine does not run here"
-    skipped=$((skipped + 1))
+    lib_skip "WINEARCH=win32 case: ${LIB_ARCH_RUNS[i686]:-i686 not in ARCHES}"
 fi
 
-echo "prefix: $passed passed, $failed failed, $skipped skipped ($(($(date +%s) - started)) s)"
-mkdir -p "$(dirname "$RESULT")"
-echo "$passed $failed $skipped" >"$RESULT"
+echo "prefix: $LIB_PASSED passed, $LIB_FAILED failed, $LIB_SKIPPED skipped ($(($(date +%s) - started)) s)"
+lib_write_result "$RESULT"
 exit 0
