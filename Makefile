@@ -111,7 +111,7 @@ $(BUILD)/%/libole32mem.dll.a: $(BUILD)/%/ole32mem.def | deps
 $(BUILD)/%/ole32mem.lib: $(BUILD)/%/libole32mem.dll.a
 	cp $< $@
 
-$(BUILD)/%/demo.exe: examples/demo.c $(BUILD)/%/libole32mem.dll.a | $(GEN_HEADER)
+$(BUILD)/%/demo.exe: examples/demo.c examples/example_spy.h $(BUILD)/%/libole32mem.dll.a | $(GEN_HEADER)
 	$($*_CC) $(CSTD) $(CFLAGS) $(WARNINGS) -I$(GENINC) -Idlls/ole32mem -o $@ $(filter %.c,$^) -L$(@D) -lole32mem -luuid
 
 # The rules with a second variable part (the source file, the test program): one copy per arch, $(1).

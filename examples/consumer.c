@@ -5,9 +5,9 @@
  *
  * ole32's memory functions come from ole32mem's import library (not libole32.a): the program checks that
  * ole32mem.dll serves them, that the DLL is the version its header names, allocates through CoTaskMemAlloc and
- * through the IMalloc from CoGetMalloc, and registers a tiny IMallocSpy that counts the hooks it sees. It prints
- * one line per check and exits 0 only if every check passed. When the build defines CONSUMER_PACKAGE_VERSION (the
- * version that pkg-config or CMake reported), it must be the header's version too.
+ * through the IMalloc from CoGetMalloc, and registers the IMallocSpy of example_spy.h, which counts the hooks it
+ * sees. It prints one line per check and exits 0 only if every check passed. When the build defines
+ * CONSUMER_PACKAGE_VERSION (the version that pkg-config or CMake reported), it must be the header's version too.
  *
  * Copyright 2026 the ole32mem authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -28,6 +28,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "example_spy.h"
 
 #define ALLOC_SIZE 64
 #define REALLOC_SIZE 256
@@ -57,141 +59,8 @@ static int check_(int line, int condition, const char *format, ...)
     return condition;
 }
 
-/* A static spy that counts the hooks of Alloc and Free and changes nothing. Other hooks pass their data through. */
-typedef struct
-{
-    IMallocSpy IMallocSpy_iface;
-    LONG pre_alloc, post_alloc, pre_free, post_free;
-} counting_spy;
-
-static counting_spy *impl_from_IMallocSpy(IMallocSpy *iface)
-{
-    return CONTAINING_RECORD(iface, counting_spy, IMallocSpy_iface);
-}
-
-static HRESULT WINAPI spy_QueryInterface(IMallocSpy *iface, REFIID riid, void **obj)
-{
-    if (IsEqualIID(riid, &IID_IUnknown) || IsEqualIID(riid, &IID_IMallocSpy))
-    {
-        *obj = iface;
-        IMallocSpy_AddRef(iface);
-        return S_OK;
-    }
-    *obj = NULL;
-    return E_NOINTERFACE;
-}
-
-/* The object is static: its reference count does not decide its lifetime. */
-static ULONG WINAPI spy_AddRef(IMallocSpy *iface)
-{
-    (void)iface;
-    return 2;
-}
-
-static ULONG WINAPI spy_Release(IMallocSpy *iface)
-{
-    (void)iface;
-    return 1;
-}
-
-static SIZE_T WINAPI spy_PreAlloc(IMallocSpy *iface, SIZE_T size)
-{
-    InterlockedIncrement(&impl_from_IMallocSpy(iface)->pre_alloc);
-    return size;
-}
-
-static void *WINAPI spy_PostAlloc(IMallocSpy *iface, void *actual)
-{
-    InterlockedIncrement(&impl_from_IMallocSpy(iface)->post_alloc);
-    return actual;
-}
-
-static void *WINAPI spy_PreFree(IMallocSpy *iface, void *request, BOOL spyed)
-{
-    (void)spyed;
-    InterlockedIncrement(&impl_from_IMallocSpy(iface)->pre_free);
-    return request;
-}
-
-static void WINAPI spy_PostFree(IMallocSpy *iface, BOOL spyed)
-{
-    (void)spyed;
-    InterlockedIncrement(&impl_from_IMallocSpy(iface)->post_free);
-}
-
-static SIZE_T WINAPI spy_PreRealloc(IMallocSpy *iface, void *request, SIZE_T size, void **new_request, BOOL spyed)
-{
-    (void)iface;
-    (void)spyed;
-    *new_request = request;
-    return size;
-}
-
-static void *WINAPI spy_PostRealloc(IMallocSpy *iface, void *actual, BOOL spyed)
-{
-    (void)iface;
-    (void)spyed;
-    return actual;
-}
-
-static void *WINAPI spy_PreGetSize(IMallocSpy *iface, void *request, BOOL spyed)
-{
-    (void)iface;
-    (void)spyed;
-    return request;
-}
-
-static SIZE_T WINAPI spy_PostGetSize(IMallocSpy *iface, SIZE_T actual, BOOL spyed)
-{
-    (void)iface;
-    (void)spyed;
-    return actual;
-}
-
-static void *WINAPI spy_PreDidAlloc(IMallocSpy *iface, void *request, BOOL spyed)
-{
-    (void)iface;
-    (void)spyed;
-    return request;
-}
-
-static int WINAPI spy_PostDidAlloc(IMallocSpy *iface, void *request, BOOL spyed, int actual)
-{
-    (void)iface;
-    (void)request;
-    (void)spyed;
-    return actual;
-}
-
-static void WINAPI spy_PreHeapMinimize(IMallocSpy *iface)
-{
-    (void)iface;
-}
-
-static void WINAPI spy_PostHeapMinimize(IMallocSpy *iface)
-{
-    (void)iface;
-}
-
-static const IMallocSpyVtbl spy_vtbl = {
-    spy_QueryInterface,
-    spy_AddRef,
-    spy_Release,
-    spy_PreAlloc,
-    spy_PostAlloc,
-    spy_PreFree,
-    spy_PostFree,
-    spy_PreRealloc,
-    spy_PostRealloc,
-    spy_PreGetSize,
-    spy_PostGetSize,
-    spy_PreDidAlloc,
-    spy_PostDidAlloc,
-    spy_PreHeapMinimize,
-    spy_PostHeapMinimize,
-};
-
-static counting_spy spy = {{&spy_vtbl}, 0, 0, 0, 0};
+/* The spy: it counts every hook and changes nothing (example_spy.h). */
+static struct example_spy spy = {{&example_spy_vtbl}, 1, FALSE, {0}};
 
 static void test_version(void)
 {
@@ -267,14 +136,17 @@ static void test_spy(void)
     CoTaskMemFree(block);
     hr = CoRevokeMallocSpy();
     check(hr == S_OK, "CoRevokeMallocSpy returned %#lx\n", (unsigned long)hr);
-    check(block && spy.pre_alloc == 1 && spy.post_alloc == 1 && spy.pre_free == 1 && spy.post_free == 1,
-          "the spy saw PreAlloc %ld, PostAlloc %ld, PreFree %ld, PostFree %ld (one Alloc, one Free)\n", spy.pre_alloc,
-          spy.post_alloc, spy.pre_free, spy.post_free);
+    check(block && spy.calls[SPY_PRE_ALLOC] == 1 && spy.calls[SPY_POST_ALLOC] == 1 && spy.calls[SPY_PRE_FREE] == 1 &&
+              spy.calls[SPY_POST_FREE] == 1,
+          "the spy saw PreAlloc %ld, PostAlloc %ld, PreFree %ld, PostFree %ld (one Alloc, one Free)\n",
+          spy.calls[SPY_PRE_ALLOC], spy.calls[SPY_POST_ALLOC], spy.calls[SPY_PRE_FREE], spy.calls[SPY_POST_FREE]);
+    check(spy.refs == 1, "the revoked spy holds %ld references, its owner's one expected\n", spy.refs);
 
     block = CoTaskMemAlloc(ALLOC_SIZE);
     CoTaskMemFree(block);
-    check(spy.pre_alloc == 1 && spy.pre_free == 1, "a revoked spy sees nothing (PreAlloc %ld, PreFree %ld)\n",
-          spy.pre_alloc, spy.pre_free);
+    check(spy.calls[SPY_PRE_ALLOC] == 1 && spy.calls[SPY_PRE_FREE] == 1,
+          "a revoked spy sees nothing (PreAlloc %ld, PreFree %ld)\n", spy.calls[SPY_PRE_ALLOC],
+          spy.calls[SPY_PRE_FREE]);
 }
 
 int main(void)

@@ -6,6 +6,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #define COBJMACROS
+#define CONST_VTABLE
 #define COM_NO_WINDOWS_H
 #define WIN32_LEAN_AND_MEAN
 #include <windows.h>
@@ -17,133 +18,12 @@
 
 #include "ole32mem.h"
 
-/* A spy that logs every hook and changes nothing. */
-struct logging_spy
-{
-    IMallocSpy IMallocSpy_iface;
-    LONG refcount;
-};
-
-static struct logging_spy *impl_from_IMallocSpy(IMallocSpy *iface)
-{
-    return CONTAINING_RECORD(iface, struct logging_spy, IMallocSpy_iface);
-}
-
-static HRESULT WINAPI spy_QueryInterface(IMallocSpy *iface, REFIID riid, void **obj)
-{
-    if (IsEqualIID(riid, &IID_IUnknown) || IsEqualIID(riid, &IID_IMallocSpy))
-    {
-        *obj = iface;
-        IMallocSpy_AddRef(iface);
-        return S_OK;
-    }
-    *obj = NULL;
-    return E_NOINTERFACE;
-}
-
-static ULONG WINAPI spy_AddRef(IMallocSpy *iface)
-{
-    return InterlockedIncrement(&impl_from_IMallocSpy(iface)->refcount);
-}
-
-static ULONG WINAPI spy_Release(IMallocSpy *iface)
-{
-    ULONG refcount = InterlockedDecrement(&impl_from_IMallocSpy(iface)->refcount);
-    printf("    spy: Release -> %lu\n", refcount);
-    return refcount;
-}
-
-static SIZE_T WINAPI spy_PreAlloc(IMallocSpy *iface, SIZE_T size)
-{
-    (void)iface;
-    printf("    spy: PreAlloc(%lu)\n", (unsigned long)size);
-    return size;
-}
-
-static void *WINAPI spy_PostAlloc(IMallocSpy *iface, void *actual)
-{
-    (void)iface;
-    printf("    spy: PostAlloc(%p)\n", actual);
-    return actual;
-}
-
-static void *WINAPI spy_PreFree(IMallocSpy *iface, void *request, BOOL spyed)
-{
-    (void)iface;
-    printf("    spy: PreFree(%p, fSpyed=%d)\n", request, spyed);
-    return request;
-}
-
-static void WINAPI spy_PostFree(IMallocSpy *iface, BOOL spyed)
-{
-    (void)iface;
-    printf("    spy: PostFree(fSpyed=%d)\n", spyed);
-}
-
-static SIZE_T WINAPI spy_PreRealloc(IMallocSpy *iface, void *request, SIZE_T size, void **new_request, BOOL spyed)
-{
-    (void)iface;
-    printf("    spy: PreRealloc(%p, %lu, fSpyed=%d)\n", request, (unsigned long)size, spyed);
-    *new_request = request;
-    return size;
-}
-
-static void *WINAPI spy_PostRealloc(IMallocSpy *iface, void *actual, BOOL spyed)
-{
-    (void)iface;
-    printf("    spy: PostRealloc(%p, fSpyed=%d)\n", actual, spyed);
-    return actual;
-}
-
-static void *WINAPI spy_PreGetSize(IMallocSpy *iface, void *request, BOOL spyed)
-{
-    (void)iface;
-    printf("    spy: PreGetSize(%p, fSpyed=%d)\n", request, spyed);
-    return request;
-}
-
-static SIZE_T WINAPI spy_PostGetSize(IMallocSpy *iface, SIZE_T actual, BOOL spyed)
-{
-    (void)iface;
-    printf("    spy: PostGetSize(%lu, fSpyed=%d)\n", (unsigned long)actual, spyed);
-    return actual;
-}
-
-static void *WINAPI spy_PreDidAlloc(IMallocSpy *iface, void *request, BOOL spyed)
-{
-    (void)iface;
-    printf("    spy: PreDidAlloc(%p, fSpyed=%d)\n", request, spyed);
-    return request;
-}
-
-static int WINAPI spy_PostDidAlloc(IMallocSpy *iface, void *request, BOOL spyed, int actual)
-{
-    (void)iface;
-    printf("    spy: PostDidAlloc(%p, fSpyed=%d, fActual=%d)\n", request, spyed, actual);
-    return actual;
-}
-
-static void WINAPI spy_PreHeapMinimize(IMallocSpy *iface)
-{
-    (void)iface;
-    printf("    spy: PreHeapMinimize\n");
-}
-
-static void WINAPI spy_PostHeapMinimize(IMallocSpy *iface)
-{
-    (void)iface;
-    printf("    spy: PostHeapMinimize\n");
-}
-
-static const IMallocSpyVtbl logging_spy_vtbl = {
-    spy_QueryInterface, spy_AddRef,     spy_Release,        spy_PreAlloc,     spy_PostAlloc,
-    spy_PreFree,        spy_PostFree,   spy_PreRealloc,     spy_PostRealloc,  spy_PreGetSize,
-    spy_PostGetSize,    spy_PreDidAlloc, spy_PostDidAlloc,  spy_PreHeapMinimize, spy_PostHeapMinimize,
-};
+/* The spy: it prints every hook and changes nothing. */
+#include "example_spy.h"
 
 int main(void)
 {
-    struct logging_spy spy = {{(IMallocSpyVtbl *)&logging_spy_vtbl}, 1};
+    struct example_spy spy = {{&example_spy_vtbl}, 1, TRUE, {0}};
     IMalloc *allocator;
     HRESULT hr;
     char *before, *block;
@@ -159,8 +39,8 @@ int main(void)
 
     before = CoTaskMemAlloc(27);
     strcpy(before, "allocated before the spy");
-    printf("CoTaskMemAlloc(27) = %p, GetSize = %lu, DidAlloc = %d\n", before, (unsigned long)IMalloc_GetSize(allocator, before),
-           IMalloc_DidAlloc(allocator, before));
+    printf("CoTaskMemAlloc(27) = %p, GetSize = %lu, DidAlloc = %d\n", before,
+           (unsigned long)IMalloc_GetSize(allocator, before), IMalloc_DidAlloc(allocator, before));
 
     hr = CoRegisterMallocSpy(&spy.IMallocSpy_iface);
     printf("\nCoRegisterMallocSpy = %#lx\n", hr);
@@ -193,6 +73,6 @@ int main(void)
     CoTaskMemFree(block);
 
     printf("CoRevokeMallocSpy again = %#lx (CO_E_OBJNOTREG: already gone)\n", CoRevokeMallocSpy());
-    printf("spy reference count at exit: %ld\n", spy.refcount);
-    return spy.refcount == 1 ? 0 : 1;
+    printf("spy reference count at exit: %ld\n", spy.refs);
+    return spy.refs == 1 ? 0 : 1;
 }

@@ -38,18 +38,6 @@ const IID *const abi_sdk_iid_imallocspy = &IID_IMallocSpy;
  * ours disagreed, the allocator would call the wrong slots and the counts below would not come out. */
 struct sdk_spy_counts sdk_spy_counts;
 
-static HRESULT STDMETHODCALLTYPE sdk_spy_QueryInterface(IMallocSpy *iface, REFIID riid, void **obj)
-{
-    if (IsEqualIID(riid, &IID_IUnknown) || IsEqualIID(riid, &IID_IMallocSpy))
-    {
-        *obj = iface;
-        IMallocSpy_AddRef(iface);
-        return S_OK;
-    }
-    *obj = NULL;
-    return E_NOINTERFACE;
-}
-
 static ULONG STDMETHODCALLTYPE sdk_spy_AddRef(IMallocSpy *iface)
 {
     (void)iface;
@@ -109,10 +97,21 @@ static SIZE_T STDMETHODCALLTYPE sdk_spy_PostGetSize(IMallocSpy *iface, SIZE_T ac
 }
 
 static const IMallocSpyVtbl sdk_spy_vtbl = {
-    sdk_spy_QueryInterface, sdk_spy_AddRef,          sdk_spy_Release,          sdk_spy_PreAlloc,
-    sdk_spy_PostAlloc,      sdk_spy_PreFree,         sdk_spy_PostFree,         passthrough_PreRealloc,
-    passthrough_PostRealloc,    sdk_spy_PreGetSize,      sdk_spy_PostGetSize,      passthrough_PreDidAlloc,
-    passthrough_PostDidAlloc,   passthrough_PreHeapMinimize, passthrough_PostHeapMinimize,
+    passthrough_QueryInterface,
+    sdk_spy_AddRef,
+    sdk_spy_Release,
+    sdk_spy_PreAlloc,
+    sdk_spy_PostAlloc,
+    sdk_spy_PreFree,
+    sdk_spy_PostFree,
+    passthrough_PreRealloc,
+    passthrough_PostRealloc,
+    sdk_spy_PreGetSize,
+    sdk_spy_PostGetSize,
+    passthrough_PreDidAlloc,
+    passthrough_PostDidAlloc,
+    passthrough_PreHeapMinimize,
+    passthrough_PostHeapMinimize,
 };
 
 static IMallocSpy sdk_spy = {&sdk_spy_vtbl};

@@ -1,6 +1,8 @@
 /*
- * IMallocSpy hooks that change nothing: each returns what it was given (PreRealloc keeps the block). The spies of
- * the tests and the benchmark build their vtables from these and write only the hooks they watch.
+ * IMallocSpy methods that change nothing: each hook returns what it was given (PreRealloc keeps the block), and
+ * QueryInterface answers the spy itself for IUnknown and IMallocSpy, with a reference taken through the spy's own
+ * AddRef. The spies of the tests and the benchmark build their vtables from these and write only the methods they
+ * watch (and their AddRef/Release, which know where the spy keeps its count).
  *
  * Include it after the header that defines IMallocSpy (ours or the SDK's).
  *
@@ -9,6 +11,16 @@
  */
 #ifndef OLE32MEM_PASSTHROUGH_SPY_H
 #define OLE32MEM_PASSTHROUGH_SPY_H
+
+static inline HRESULT STDMETHODCALLTYPE passthrough_QueryInterface(IMallocSpy *iface, REFIID riid, void **obj)
+{
+    BOOL known = IsEqualIID(riid, &IID_IUnknown) || IsEqualIID(riid, &IID_IMallocSpy);
+
+    *obj = known ? iface : NULL;
+    if (known)
+        iface->lpVtbl->AddRef(iface);
+    return known ? S_OK : E_NOINTERFACE;
+}
 
 static inline SIZE_T STDMETHODCALLTYPE passthrough_PreAlloc(IMallocSpy *iface, SIZE_T size)
 {

@@ -26,19 +26,80 @@
 #include "recording_spy.h"
 #include "test.h"
 
+static void seq_refuse(struct test_spy *spy, int on)
+{
+    spy->fail_alloc = spy->fail_realloc = on;
+}
+
+#include "sequences.h"
+
 /* Long enough for any healthy run, short enough to report a deadlock before the runner's timeout. */
 #define DEADLOCK_TIMEOUT_MS 20000
 #define IMPOSSIBLE_SIZE ((SIZE_T)-1)
 
 static IMalloc *task_malloc;
 
+/* The two ways a program reaches the task allocator, for the sequences shared with the host tests
+ * (tests/sequences.h): the IMalloc from CoGetMalloc, and the CoTaskMem* functions (GetSize, DidAlloc and
+ * HeapMinimize exist only as IMalloc methods). */
+static void *imalloc_alloc(SIZE_T size)
+{
+    return IMalloc_Alloc(task_malloc, size);
+}
+
+static void *imalloc_realloc(void *block, SIZE_T size)
+{
+    return IMalloc_Realloc(task_malloc, block, size);
+}
+
+static void imalloc_free(void *block)
+{
+    IMalloc_Free(task_malloc, block);
+}
+
+static SIZE_T imalloc_get_size(void *block)
+{
+    return IMalloc_GetSize(task_malloc, block);
+}
+
+static int imalloc_did_alloc(void *block)
+{
+    return IMalloc_DidAlloc(task_malloc, block);
+}
+
+static void imalloc_heap_minimize(void)
+{
+    IMalloc_HeapMinimize(task_malloc);
+}
+
+static void *cotaskmem_alloc(SIZE_T size)
+{
+    return CoTaskMemAlloc(size);
+}
+
+static void *cotaskmem_realloc(void *block, SIZE_T size)
+{
+    return CoTaskMemRealloc(block, size);
+}
+
+static void cotaskmem_free(void *block)
+{
+    CoTaskMemFree(block);
+}
+
+static const struct seq_allocator through_imalloc = {
+    imalloc_alloc, imalloc_realloc, imalloc_free, imalloc_get_size, imalloc_did_alloc, imalloc_heap_minimize, NULL,
+};
+static const struct seq_allocator through_cotaskmem = {
+    cotaskmem_alloc,   cotaskmem_realloc,     cotaskmem_free, imalloc_get_size,
+    imalloc_did_alloc, imalloc_heap_minimize, NULL,
+};
+
 /* GetSize and DidAlloc under a spy before any block was allocated under one in this process. Must run first. */
 static void test_first_query(void)
 {
     struct test_spy spy;
     void *block;
-    SIZE_T size;
-    int did;
 
     if (testing_builtin)
     {
@@ -50,12 +111,7 @@ static void test_first_query(void)
     spy_init(&spy);
     if (!register_spy(&spy))
         return;
-    size = IMalloc_GetSize(task_malloc, block);
-    ok(size == 12, "GetSize: got %llu\n", SZ(size));
-    check_log(&spy, PRE_GET_SIZE(block, FALSE), POST_GET_SIZE(12, FALSE));
-    did = IMalloc_DidAlloc(task_malloc, block);
-    ok(did == 1, "DidAlloc: got %d\n", did);
-    check_log(&spy, PRE_DID_ALLOC(block, FALSE), POST_DID_ALLOC(block, FALSE, 1));
+    seq_unspied_block_hooks(&through_imalloc, &spy, block, 12);
     CoTaskMemFree(block);
     check_log(&spy, PRE_FREE(block, FALSE), POST_FREE(FALSE));
     ok(CoRevokeMallocSpy() == S_OK, "revoke failed\n");
@@ -184,57 +240,17 @@ static void test_register_uses_qi_answer(void)
     finish_spy(&inner);
 }
 
-/* Every IMalloc method and CoTaskMem* function, on blocks allocated under the spy. */
-static void test_hooks_spied_blocks(void)
+/* Every IMalloc method and CoTaskMem* function, on blocks allocated under the spy: the sequence shared with the host
+ * tests, once through each way in. */
+static void test_hooks_spied_blocks(const struct seq_allocator *allocator)
 {
     struct test_spy spy;
-    char *block, *moved;
-    SIZE_T size;
-    int did;
+    void *block;
 
     spy_init(&spy);
     if (!register_spy(&spy))
         return;
-
-    block = IMalloc_Alloc(task_malloc, 27);
-    ok(block != NULL, "Alloc: NULL\n");
-    check_log(&spy, PRE_ALLOC(27), POST_ALLOC(block));
-    size = IMalloc_GetSize(task_malloc, block);
-    ok(size == 27, "GetSize: got %llu\n", SZ(size));
-    check_log(&spy, PRE_GET_SIZE(block, TRUE), POST_GET_SIZE(27, TRUE));
-    did = IMalloc_DidAlloc(task_malloc, block);
-    ok(did == 1, "DidAlloc: got %d\n", did);
-    check_log(&spy, PRE_DID_ALLOC(block, TRUE), POST_DID_ALLOC(block, TRUE, 1));
-    did = IMalloc_DidAlloc(task_malloc, block + 4);
-    ok(did == 0, "DidAlloc(p + 4): got %d\n", did);
-    check_log(&spy, PRE_DID_ALLOC(block + 4, FALSE), POST_DID_ALLOC(block + 4, FALSE, 0));
-    IMalloc_HeapMinimize(task_malloc);
-    check_log(&spy, PRE_HEAP_MINIMIZE, POST_HEAP_MINIMIZE);
-
-    fill(block, 27, 1);
-    moved = IMalloc_Realloc(task_malloc, block, 3000);
-    ok(moved != NULL, "Realloc: NULL\n");
-    check_log(&spy, PRE_REALLOC(block, 3000, TRUE), POST_REALLOC(moved, TRUE));
-    ok(moved && filled(moved, 27, 1), "contents lost\n");
-    if (moved)
-        block = moved;
-    moved = CoTaskMemRealloc(block, 5);
-    ok(moved != NULL, "CoTaskMemRealloc: NULL\n");
-    check_log(&spy, PRE_REALLOC(block, 5, TRUE), POST_REALLOC(moved, TRUE));
-    ok(moved && filled(moved, 5, 1), "contents lost\n");
-    if (moved)
-        block = moved;
-    size = IMalloc_GetSize(task_malloc, block);
-    ok(size == 5, "GetSize: got %llu\n", SZ(size));
-    check_log(&spy, PRE_GET_SIZE(block, TRUE), POST_GET_SIZE(5, TRUE));
-    IMalloc_Free(task_malloc, block);
-    check_log(&spy, PRE_FREE(block, TRUE), POST_FREE(TRUE));
-
-    block = CoTaskMemAlloc(0);
-    ok(block != NULL, "CoTaskMemAlloc(0): NULL\n");
-    check_log(&spy, PRE_ALLOC(0), POST_ALLOC(block));
-    CoTaskMemFree(block);
-    check_log(&spy, PRE_FREE(block, TRUE), POST_FREE(TRUE));
+    seq_spied_block_hooks(allocator, &spy);
 
     ok(CoRevokeMallocSpy() == S_OK, "revoke failed\n");
     check_log(&spy, RELEASE);
@@ -262,12 +278,7 @@ static void test_hooks_unspied_blocks(void)
     spy_init(&spy);
     if (!register_spy(&spy))
         return;
-    size = IMalloc_GetSize(task_malloc, before);
-    ok(size == 40, "GetSize: got %llu\n", SZ(size));
-    check_log(&spy, PRE_GET_SIZE(before, FALSE), POST_GET_SIZE(40, FALSE));
-    did = IMalloc_DidAlloc(task_malloc, before);
-    ok(did == 1, "DidAlloc: got %d\n", did);
-    check_log(&spy, PRE_DID_ALLOC(before, FALSE), POST_DID_ALLOC(before, FALSE, 1));
+    seq_unspied_block_hooks(&through_imalloc, &spy, before, 40);
     did = IMalloc_DidAlloc(task_malloc, (void *)1);
     ok(did == 0, "DidAlloc((void *)1): got %d\n", did);
     check_log(&spy, PRE_DID_ALLOC((void *)1, FALSE), POST_DID_ALLOC((void *)1, FALSE, 0));
@@ -477,28 +488,16 @@ static void test_pre_answer_sizes(void)
     finish_spy(&spy);
 }
 
-/* A spy that refuses: PreAlloc answering 0 makes Alloc fail without PostAlloc, except for a 0-byte request. */
-static void test_refusing_alloc(void)
+/* A spy that refuses: PreAlloc answering 0 makes Alloc fail without PostAlloc, except for a 0-byte request (the
+ * sequence shared with the host tests). */
+static void test_refusing_alloc(const struct seq_allocator *allocator)
 {
     struct test_spy spy;
-    void *block;
 
     spy_init(&spy);
     if (!register_spy(&spy))
         return;
-    spy.fail_alloc = TRUE;
-    block = IMalloc_Alloc(task_malloc, 10);
-    ok(block == NULL, "Alloc: got %p\n", block);
-    check_log(&spy, PRE_ALLOC(10));
-    block = CoTaskMemAlloc(100);
-    ok(block == NULL, "CoTaskMemAlloc: got %p\n", block);
-    check_log(&spy, PRE_ALLOC(100));
-    block = CoTaskMemAlloc(0);
-    ok(block != NULL, "CoTaskMemAlloc(0): 0 answered to a 0-byte request is not a refusal\n");
-    check_log(&spy, PRE_ALLOC(0), POST_ALLOC(block));
-    spy.fail_alloc = FALSE;
-    CoTaskMemFree(block);
-    check_log(&spy, PRE_FREE(block, TRUE), POST_FREE(TRUE));
+    seq_refusing_alloc(allocator, &spy);
     ok(CoRevokeMallocSpy() == S_OK, "revoke failed\n");
     check_log(&spy, RELEASE);
     finish_spy(&spy);
@@ -522,30 +521,19 @@ static void check_failed_realloc_kept_spied(struct test_spy *spy, void *block, S
     finish_spy(spy);
 }
 
-/* PreRealloc answering 0 makes Realloc fail without PostRealloc; the block is unchanged and still spied. */
-static void test_refusing_realloc(void)
+/* PreRealloc answering 0 makes Realloc fail without PostRealloc; the block is unchanged and still spied (the
+ * sequence shared with the host tests). */
+static void test_refusing_realloc(const struct seq_allocator *allocator)
 {
     struct test_spy spy;
-    void *block, *result;
+    void *block;
 
     spy_init(&spy);
     if (!register_spy(&spy))
         return;
-    block = CoTaskMemAlloc(16);
-    ok(block != NULL, "CoTaskMemAlloc: NULL\n");
+    block = seq_refusing_realloc(allocator, &spy);
     if (!block)
         return;
-    fill(block, 16, 3);
-    check_log(&spy, PRE_ALLOC(16), POST_ALLOC(block));
-    spy.fail_realloc = TRUE;
-    result = CoTaskMemRealloc(block, 64);
-    ok(result == NULL, "CoTaskMemRealloc: got %p\n", result);
-    check_log(&spy, PRE_REALLOC(block, 64, TRUE));
-    result = IMalloc_Realloc(task_malloc, block, 8);
-    ok(result == NULL, "Realloc: got %p\n", result);
-    check_log_windows("failed-realloc-unspies", &spy, PRE_REALLOC(block, 8, TRUE));
-    spy.fail_realloc = FALSE;
-    ok(filled(block, 16, 3), "contents changed\n");
     ok(HeapSize(GetProcessHeap(), 0, block) == 16, "size changed: %llu\n", SZ(HeapSize(GetProcessHeap(), 0, block)));
     check_failed_realloc_kept_spied(&spy, block, 16);
 }
@@ -580,16 +568,14 @@ static void test_real_failures(void)
 static void test_realloc_zero(void)
 {
     struct test_spy spy;
-    void *block, *result;
+    void *block;
 
     spy_init(&spy);
     if (!register_spy(&spy))
         return;
     block = CoTaskMemAlloc(40);
     check_log(&spy, PRE_ALLOC(40), POST_ALLOC(block));
-    result = CoTaskMemRealloc(block, 0);
-    ok(result == NULL, "CoTaskMemRealloc(p, 0): got %p\n", result);
-    check_log_windows("realloc-zero-via-prerealloc", &spy, PRE_FREE(block, TRUE), POST_FREE(TRUE));
+    seq_realloc_zero(&through_cotaskmem, &spy, block);
     ok_windows("realloc-zero-via-prerealloc", !HeapValidate(GetProcessHeap(), 0, block), "block %p not freed\n", block);
     /* The builtin leaks the block (and no longer counts it as spied): free it. */
     if (HeapValidate(GetProcessHeap(), 0, block))
@@ -607,20 +593,14 @@ static void test_realloc_null(void)
 {
     struct test_spy spy;
     void *block;
-    SIZE_T size;
     HRESULT hr;
 
     spy_init(&spy);
     if (!register_spy(&spy))
         return;
-    block = CoTaskMemRealloc(NULL, 24);
-    ok(block != NULL, "CoTaskMemRealloc(NULL, 24): NULL\n");
+    block = seq_realloc_null(&through_cotaskmem, &spy, 24);
     if (!block)
         return;
-    check_log_windows("realloc-null-uses-prerealloc", &spy, PRE_ALLOC(24), POST_ALLOC(block));
-    size = IMalloc_GetSize(task_malloc, block);
-    ok(size == 24, "GetSize: got %llu\n", SZ(size));
-    check_log(&spy, PRE_GET_SIZE(block, TRUE), POST_GET_SIZE(24, TRUE));
 
     hr = CoRevokeMallocSpy();
     ok_windows("realloc-null-miscounts", hr == E_ACCESSDENIED, "revoke with the block outstanding: got %#lx\n", hr);
@@ -860,15 +840,18 @@ int main(void)
     test_register_references();
     test_register_qi_failure();
     test_register_uses_qi_answer();
-    test_hooks_spied_blocks();
+    test_hooks_spied_blocks(&through_imalloc);
+    test_hooks_spied_blocks(&through_cotaskmem);
     test_hooks_unspied_blocks();
     test_hooks_null();
     test_revoke_pending();
     test_free_after_revoke();
     test_hooks_redirect();
     test_pre_answer_sizes();
-    test_refusing_alloc();
-    test_refusing_realloc();
+    test_refusing_alloc(&through_imalloc);
+    test_refusing_alloc(&through_cotaskmem);
+    test_refusing_realloc(&through_imalloc);
+    test_refusing_realloc(&through_cotaskmem);
     test_real_failures();
     test_realloc_zero();
     test_pending_realloc();

@@ -34,6 +34,7 @@
 #include <stdlib.h>
 
 #include "hook_log.h"
+#include "passthrough_spy.h"
 #include "test.h"
 
 #define WORKER_THREADS 4
@@ -109,18 +110,6 @@ static BOOL hook_post(struct count_spy *spy, enum hook post)
     open_spy = NULL;
     InterlockedDecrement(&inside_pairs);
     return spyed;
-}
-
-static HRESULT STDMETHODCALLTYPE spy_QueryInterface(IMallocSpy *iface, REFIID riid, void **obj)
-{
-    if (IsEqualIID(riid, &IID_IUnknown) || IsEqualIID(riid, &IID_IMallocSpy))
-    {
-        *obj = iface;
-        IMallocSpy_AddRef(iface);
-        return S_OK;
-    }
-    *obj = NULL;
-    return E_NOINTERFACE;
 }
 
 static ULONG STDMETHODCALLTYPE spy_AddRef(IMallocSpy *iface)
@@ -228,9 +217,21 @@ static void STDMETHODCALLTYPE spy_PostHeapMinimize(IMallocSpy *iface)
 }
 
 static const IMallocSpyVtbl spy_vtbl = {
-    spy_QueryInterface, spy_AddRef,      spy_Release,      spy_PreAlloc,        spy_PostAlloc,
-    spy_PreFree,        spy_PostFree,    spy_PreRealloc,   spy_PostRealloc,     spy_PreGetSize,
-    spy_PostGetSize,    spy_PreDidAlloc, spy_PostDidAlloc, spy_PreHeapMinimize, spy_PostHeapMinimize,
+    passthrough_QueryInterface,
+    spy_AddRef,
+    spy_Release,
+    spy_PreAlloc,
+    spy_PostAlloc,
+    spy_PreFree,
+    spy_PostFree,
+    spy_PreRealloc,
+    spy_PostRealloc,
+    spy_PreGetSize,
+    spy_PostGetSize,
+    spy_PreDidAlloc,
+    spy_PostDidAlloc,
+    spy_PreHeapMinimize,
+    spy_PostHeapMinimize,
 };
 
 /* Spies live in the process heap (not the task allocator, which would call them) until the program ends, so that

@@ -34,6 +34,14 @@ static void check_log_(const char *file, int line, const char *key, struct test_
     test_spy_clear_log(spy);
 }
 
+/* PreAlloc/PreRealloc refuse while on: the host spy's refusal is one-shot, so a sequence sets it before each call. */
+static void seq_refuse(struct test_spy *spy, int on)
+{
+    spy->refuse_next = on;
+}
+
+#include "../sequences.h"
+
 static size_t spied_count(void)
 {
     size_t blocks, bytes;
@@ -41,6 +49,41 @@ static size_t spied_count(void)
     task_spy_bookkeeping(&blocks, &bytes);
     return blocks;
 }
+
+/* The core as the sequences shared with the conformance tests drive it (tests/sequences.h). */
+static void *core_alloc(SIZE_T size)
+{
+    return task_alloc(size, NULL);
+}
+
+static void *core_realloc(void *block, SIZE_T size)
+{
+    return task_realloc(block, size, NULL);
+}
+
+static void core_free(void *block)
+{
+    task_free(block, NULL);
+}
+
+static SIZE_T core_get_size(void *block)
+{
+    return task_get_size(block, NULL);
+}
+
+static int core_did_alloc(void *block)
+{
+    return task_did_alloc(block, NULL);
+}
+
+static void core_heap_minimize(void)
+{
+    task_heap_minimize(NULL);
+}
+
+static const struct seq_allocator core = {
+    core_alloc, core_realloc, core_free, core_get_size, core_did_alloc, core_heap_minimize, spied_count,
+};
 
 static int spy_routed(void)
 {
@@ -175,7 +218,6 @@ static void test_hook_sequences(void)
 {
     struct test_spy spy;
     char *before, *p;
-    SIZE_T size;
     int did;
 
     test_spy_init(&spy, 0, 0);
@@ -183,27 +225,9 @@ static void test_hook_sequences(void)
     ok(task_register_spy(&spy, &test_spy_ops) == S_OK, "register\n");
 
     test_spy_clear_log(&spy);
-    p = task_alloc(27, NULL);
-    ok(p != NULL, "Alloc under the spy failed\n");
-    check_log(&spy, PRE_ALLOC(27), POST_ALLOC(p));
-    ok(spied_count() == 1, "spied blocks %zu\n", spied_count());
+    seq_spied_block_hooks(&core, &spy);
 
-    test_spy_clear_log(&spy);
-    size = task_get_size(p, NULL);
-    ok(size == 27, "GetSize %zu\n", (size_t)size);
-    check_log(&spy, PRE_GET_SIZE(p, TRUE), POST_GET_SIZE(27, TRUE));
-    test_spy_clear_log(&spy);
-    size = task_get_size(before, NULL);
-    ok(size == 8, "GetSize %zu\n", (size_t)size);
-    check_log(&spy, PRE_GET_SIZE(before, FALSE), POST_GET_SIZE(8, FALSE));
-
-    test_spy_clear_log(&spy);
-    did = task_did_alloc(p + 4, NULL);
-    ok(did == 0, "DidAlloc(interior) %d\n", did);
-    check_log(&spy, PRE_DID_ALLOC(p + 4, FALSE), POST_DID_ALLOC(p + 4, FALSE, 0));
-    did = task_did_alloc(p, NULL);
-    ok(did == 1, "DidAlloc(spied) %d\n", did);
-    check_log(&spy, PRE_DID_ALLOC(p, TRUE), POST_DID_ALLOC(p, TRUE, 1));
+    seq_unspied_block_hooks(&core, &spy, before, 8);
     did = task_did_alloc((void *)1, NULL);
     ok(did == 0, "DidAlloc((void *)1) %d\n", did);
 
@@ -215,16 +239,8 @@ static void test_hook_sequences(void)
     check_no_calls(&spy);
 
     test_spy_clear_log(&spy);
-    task_heap_minimize(NULL);
-    check_log(&spy, PRE_HEAP_MINIMIZE, POST_HEAP_MINIMIZE);
-
-    test_spy_clear_log(&spy);
     task_free(before, NULL);
     check_log(&spy, PRE_FREE(before, FALSE), POST_FREE(FALSE));
-    test_spy_clear_log(&spy);
-    task_free(p, NULL);
-    check_log(&spy, PRE_FREE(p, TRUE), POST_FREE(TRUE));
-    ok(spied_count() == 0, "spied blocks %zu\n", spied_count());
 
     test_spy_clear_log(&spy);
     ok(task_revoke_spy() == S_OK, "revoke\n");
@@ -249,9 +265,7 @@ static void test_realloc_routing(void)
     ok(task_register_spy(&spy, &test_spy_ops) == S_OK, "register\n");
 
     test_spy_clear_log(&spy);
-    p = task_realloc(NULL, 12, NULL);
-    ok(p && task_get_size(p, NULL) == 12, "Realloc(NULL, 12): %p\n", p);
-    check_log(&spy, PRE_ALLOC(12), POST_ALLOC(p), PRE_GET_SIZE(p, TRUE), POST_GET_SIZE(12, TRUE));
+    p = seq_realloc_null(&core, &spy, 12);
     test_spy_clear_log(&spy);
     q = task_realloc(NULL, 0, NULL);
     ok(q != NULL, "Realloc(NULL, 0) under a pass-through spy returned NULL\n");
@@ -260,8 +274,7 @@ static void test_realloc_routing(void)
     ok(spied_count() == 2, "spied blocks %zu\n", spied_count());
 
     test_spy_clear_log(&spy);
-    ok(task_realloc(q, 0, NULL) == NULL, "Realloc(p, 0) returned a block\n");
-    check_log(&spy, PRE_FREE(q, TRUE), POST_FREE(TRUE));
+    seq_realloc_zero(&core, &spy, q);
     ok(spied_count() == 1, "spied blocks %zu\n", spied_count());
 
     /* An unspied block becomes spied by a Realloc under the spy. */
@@ -297,19 +310,9 @@ static void test_refusing_spy(void)
     test_spy_init(&spy, 0, 0);
     ok(task_register_spy(&spy, &test_spy_ops) == S_OK, "register\n");
 
-    spy.refuse_next = 1;
     test_spy_clear_log(&spy);
-    p = task_alloc(10, NULL);
-    ok(p == NULL, "refused Alloc returned %p\n", p);
-    check_log(&spy, PRE_ALLOC(10));
-    ok(plat_heap_live_blocks() == 0, "refused Alloc allocated\n");
-
-    /* A 0 answer to a 0-byte request is a size: PostAlloc follows. */
-    test_spy_clear_log(&spy);
-    p = task_alloc(0, NULL);
-    ok(p != NULL, "Alloc(0) under a pass-through spy returned NULL\n");
-    check_log(&spy, PRE_ALLOC(0), POST_ALLOC(p));
-    task_free(p, NULL);
+    seq_refusing_alloc(&core, &spy);
+    ok(plat_heap_live_blocks() == 0, "a refused Alloc allocated: %zu heap blocks\n", plat_heap_live_blocks());
 
     /* A real failure: PostAlloc(NULL). */
     host_fail_heap_after(1);
@@ -322,26 +325,20 @@ static void test_refusing_spy(void)
     ok(p == NULL, "Alloc(SIZE_MAX): %p\n", p);
     check_log(&spy, PRE_ALLOC((SIZE_T)-1), POST_ALLOC(NULL));
 
-    p = task_alloc(10, NULL);
-    fill(p, 10, 9);
-    spy.refuse_next = 1;
     test_spy_clear_log(&spy);
-    q = task_realloc(p, 100, NULL);
-    ok(q == NULL, "refused Realloc returned %p\n", q);
-    check_log(&spy, PRE_REALLOC(p, 100, TRUE));
-    ok(task_get_size(p, NULL) == 10 && filled(p, 10, 9), "refused Realloc changed the block\n");
-    ok(spied_count() == 1, "refused Realloc: spied blocks %zu\n", spied_count());
+    p = seq_refusing_realloc(&core, &spy);
+    ok(p && task_get_size(p, NULL) == 16, "refused Realloc changed the block\n");
 
     host_fail_heap_after(1);
     test_spy_clear_log(&spy);
     q = task_realloc(p, 100, NULL);
     ok(q == NULL, "failing Realloc returned %p\n", q);
     check_log(&spy, PRE_REALLOC(p, 100, TRUE), POST_REALLOC(NULL, TRUE));
-    ok(task_get_size(p, NULL) == 10 && filled(p, 10, 9), "failed Realloc changed the block\n");
+    ok(task_get_size(p, NULL) == 16 && filled(p, 16, 3), "failed Realloc changed the block\n");
     ok(spied_count() == 1, "failed Realloc unspied the block: %zu\n", spied_count());
     test_spy_clear_log(&spy);
     task_get_size(p, NULL);
-    check_log(&spy, PRE_GET_SIZE(p, TRUE), POST_GET_SIZE(10, TRUE));
+    check_log(&spy, PRE_GET_SIZE(p, TRUE), POST_GET_SIZE(16, TRUE));
     ok(task_revoke_spy() == E_ACCESSDENIED, "revoke with the block outstanding\n");
     ok(atomic_load(&spy.releases) == 0, "released early\n");
     task_free(p, NULL);

@@ -64,32 +64,20 @@ static HMODULE module_of(const void *address)
 struct counting_spy
 {
     IMallocSpy IMallocSpy_iface;
-    LONG allocs, frees, spied_frees, reallocs;
+    LONG refs, allocs, frees, spied_frees, reallocs;
 };
 
 static struct counting_spy spy;
 
-static HRESULT WINAPI spy_QueryInterface(IMallocSpy *iface, REFIID riid, void **obj)
-{
-    if (IsEqualIID(riid, &IID_IUnknown) || IsEqualIID(riid, &IID_IMallocSpy))
-    {
-        *obj = iface;
-        return S_OK;
-    }
-    *obj = NULL;
-    return E_NOINTERFACE;
-}
-
+/* The object is static: its count says only who holds it, never frees anything. */
 static ULONG WINAPI spy_AddRef(IMallocSpy *iface)
 {
-    (void)iface;
-    return 2;
+    return InterlockedIncrement(&CONTAINING_RECORD(iface, struct counting_spy, IMallocSpy_iface)->refs);
 }
 
 static ULONG WINAPI spy_Release(IMallocSpy *iface)
 {
-    (void)iface;
-    return 1;
+    return InterlockedDecrement(&CONTAINING_RECORD(iface, struct counting_spy, IMallocSpy_iface)->refs);
 }
 
 static SIZE_T WINAPI spy_PreAlloc(IMallocSpy *iface, SIZE_T size)
@@ -118,9 +106,21 @@ static SIZE_T WINAPI spy_PreRealloc(IMallocSpy *iface, void *request, SIZE_T siz
 }
 
 static const IMallocSpyVtbl spy_vtbl = {
-    spy_QueryInterface, spy_AddRef,        spy_Release,         spy_PreAlloc,        passthrough_PostAlloc,
-    spy_PreFree,        passthrough_PostFree,      spy_PreRealloc,      passthrough_PostRealloc,     passthrough_PreGetSize,
-    passthrough_PostGetSize,    passthrough_PreDidAlloc,   passthrough_PostDidAlloc,    passthrough_PreHeapMinimize, passthrough_PostHeapMinimize,
+    passthrough_QueryInterface,
+    spy_AddRef,
+    spy_Release,
+    spy_PreAlloc,
+    passthrough_PostAlloc,
+    spy_PreFree,
+    passthrough_PostFree,
+    spy_PreRealloc,
+    passthrough_PostRealloc,
+    passthrough_PreGetSize,
+    passthrough_PostGetSize,
+    passthrough_PreDidAlloc,
+    passthrough_PostDidAlloc,
+    passthrough_PreHeapMinimize,
+    passthrough_PostHeapMinimize,
 };
 
 static void spy_register(void)
@@ -267,8 +267,8 @@ static void test_internal_allocations(void)
            spy.allocs > before ? "seen" : "not seen", expect);
         before = spy.spied_frees;
         CoTaskMemFree(block);
-        ok((spy.spied_frees > before) == reaches, "freeing combase's block through ole32: spied %ld->%ld, expected %s\n",
-           before, spy.spied_frees, expect);
+        ok((spy.spied_frees > before) == reaches,
+           "freeing combase's block through ole32: spied %ld->%ld, expected %s\n", before, spy.spied_frees, expect);
     }
 
     /* combase's own use: StringFromCLSID allocates the string inside combase. */
@@ -279,12 +279,12 @@ static void test_internal_allocations(void)
        spy.allocs > before ? "seen" : "not seen", expect);
     before = spy.spied_frees;
     CoTaskMemFree(string);
-    ok((spy.spied_frees > before) == reaches, "freeing StringFromCLSID's string: spied %ld->%ld, expected %s\n",
-       before, spy.spied_frees, expect);
+    ok((spy.spied_frees > before) == reaches, "freeing StringFromCLSID's string: spied %ld->%ld, expected %s\n", before,
+       spy.spied_frees, expect);
 
     /* ole32's own use: IStorage::Stat allocates the name in ole32 (through combase's export). */
-    hr = StgCreateDocfile(NULL, STGM_CREATE | STGM_READWRITE | STGM_SHARE_EXCLUSIVE | STGM_DELETEONRELEASE, 0,
-                          &storage);
+    hr =
+        StgCreateDocfile(NULL, STGM_CREATE | STGM_READWRITE | STGM_SHARE_EXCLUSIVE | STGM_DELETEONRELEASE, 0, &storage);
     ok(hr == S_OK, "StgCreateDocfile (temporary): got %#lx\n", hr);
     if (storage)
     {
@@ -337,8 +337,8 @@ static void test_storage(void)
     ok(hr == S_OK, "StgCreateDocfile: got %#lx\n", hr);
     if (!storage)
         return;
-    hr = IStorage_CreateStream(storage, L"Contents", STGM_CREATE | STGM_READWRITE | STGM_SHARE_EXCLUSIVE, 0, 0,
-                               &stream);
+    hr =
+        IStorage_CreateStream(storage, L"Contents", STGM_CREATE | STGM_READWRITE | STGM_SHARE_EXCLUSIVE, 0, 0, &stream);
     ok(hr == S_OK, "IStorage_CreateStream: got %#lx\n", hr);
     if (stream)
     {
@@ -366,8 +366,7 @@ static void test_storage(void)
                "IStream_Read: got %#lx, %lu bytes '%s'\n", hr, count, buffer);
             /* The name is allocated inside ole32 and freed here, through whichever allocator the program has. */
             hr = IStream_Stat(stream, &stat, STATFLAG_DEFAULT);
-            ok(hr == S_OK && stat.pwcsName && !lstrcmpW(stat.pwcsName, L"Contents"), "IStream_Stat: got %#lx\n",
-               hr);
+            ok(hr == S_OK && stat.pwcsName && !lstrcmpW(stat.pwcsName, L"Contents"), "IStream_Stat: got %#lx\n", hr);
             if (hr == S_OK)
                 CoTaskMemFree(stat.pwcsName);
             IStream_Release(stream);
@@ -407,8 +406,8 @@ static void check_stream_text(IStream *stream, const char *text, const char *whe
 
 struct mta_thread
 {
-    IStream *to_mta;  /* marshalled by the STA, unmarshalled by the MTA thread */
-    IStream *to_sta;  /* marshalled by the MTA thread, unmarshalled by the STA */
+    IStream *to_mta;   /* marshalled by the STA, unmarshalled by the MTA thread */
+    IStream *to_sta;   /* marshalled by the MTA thread, unmarshalled by the STA */
     HANDLE marshalled; /* set by the MTA thread when to_sta is ready */
     HANDLE done;       /* set by the STA when it no longer calls the MTA's object */
 };
@@ -577,5 +576,7 @@ int main(int argc, char **argv)
     test_internal_allocations();
     test_com_works();
     CoUninitialize();
-    return test_summary(state == STATE_BUILTIN ? "prefix_e2e builtin" : state == STATE_INSTALLED ? "prefix_e2e installed" : "prefix_e2e hooked");
+    return test_summary(state == STATE_BUILTIN     ? "prefix_e2e builtin"
+                        : state == STATE_INSTALLED ? "prefix_e2e installed"
+                                                   : "prefix_e2e hooked");
 }
