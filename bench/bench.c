@@ -23,8 +23,13 @@
  * costs O(N) and building N spied blocks O(N^2): the builtin gets a time budget per spied level, estimated from the
  * previous level, and a level over budget is printed as "skipped (budget)".
  *
+ * Noise: each ratio comes with a distribution-free 95% confidence interval of its median (from the order statistics of
+ * the per-repetition ratios); the run ends with the rows where ole32mem is slower than the builtin beyond that noise,
+ * and those slower within it.
+ *
  * Environment: BENCH_QUICK=1 (a short run: fewer repetitions, shorter batches, smaller budgets), BENCH_REPS=n and
- * BENCH_BATCH_MS=x override the repetition count and batch length.
+ * BENCH_BATCH_MS=x override the repetition count and batch length, BENCH_LFH=1 asks for the low-fragmentation heap
+ * on the process heap first (an experiment: off by default).
  *
  * Copyright 2026 the ole32mem authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -49,6 +54,9 @@ enum
     WORKSET_SMALL = 1000,
     WORKSET_LARGE = 100000,
     SPIED_BLOCK_SIZE = 16,
+    /* The spied realloc chain stops at 4 KiB: past that the heap's large blocks (a mapping each) dominate, and a
+     * chain to 1 MiB takes milliseconds, several of the builtin's spied levels over. */
+    SPIED_REALLOC_MAX = 4096,
     /* The builtin's build cost is only extrapolated from a growth with at least this many table comparisons: smaller
      * ones are too short to time. */
     MIN_COMPARES_TO_ESTIMATE = 1000000,
@@ -141,6 +149,8 @@ struct row
     double samples[TARGET_COUNT][MAX_REPS]; /* ns per op */
     double median[TARGET_COUNT];
     double ratio[TARGET_COUNT]; /* ole32mem / target, paired median; NAN when either is missing */
+    /* The ratio's noise: a distribution-free 95% confidence interval of that median (see ratio_interval). */
+    double ratio_low[TARGET_COUNT], ratio_high[TARGET_COUNT];
 };
 
 static struct row rows[MAX_ROWS];
@@ -150,6 +160,25 @@ static int compare_doubles(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
+}
+
+/* The order statistics that bound a 95% confidence interval of the median of `count` samples, whatever their
+ * distribution: the median lies below the k-th smallest sample with probability P(Binomial(count, 1/2) < k), so the
+ * k-th smallest and the k-th largest bound it when that probability is at most 2.5% on each side. 0 when count is
+ * too small for any interval (fewer than 6 samples). */
+static unsigned interval_rank(unsigned count)
+{
+    double tail = 0, term = ldexp(1, -(int)count); /* P(X = 0) */
+    unsigned k;
+
+    for (k = 0; k < count / 2; k++)
+    {
+        if (tail + term > 0.025)
+            break;
+        tail += term;
+        term = term * (count - k) / (k + 1);
+    }
+    return k;
 }
 
 static double median_of(const double *values, unsigned count)
@@ -209,7 +238,7 @@ static void format_ratio(char *buffer, size_t size, double ratio)
         snprintf(buffer, size, ratio >= 0.1 ? "%.3f" : "%.2g", ratio);
 }
 
-#define ROW_FORMAT "%-36s %11s %16s %11s %11s %8s %9s %9s\n"
+#define ROW_FORMAT "%-36s %11s %16s %11s %11s %8s %9s %13s %9s\n"
 
 static void print_table_header(void)
 {
@@ -222,12 +251,16 @@ static void print_table_header(void)
            "(the builtin scans n/2 table slots for it). Working sets\n  use 8-%d B blocks: with larger random ones "
            "Wine 8's heap slows down without bound, for every target alike.\n",
            WORKSET_MAX);
-    printf(ROW_FORMAT, "scenario", "ole32mem", "builtin", "heap", "o@N=0", "o/heap", "o/builtin", "o/o@N=0");
+    printf("  o/builtin 95%%: a distribution-free 95%% confidence interval of the median of the per-repetition ratios "
+           "(the noise;\n  needs >= 6 repetitions). A row is slower than the builtin beyond noise when the whole "
+           "interval is above 1.\n");
+    printf(ROW_FORMAT, "scenario", "ole32mem", "builtin", "heap", "o@N=0", "o/heap", "o/builtin", "o/builtin 95%",
+           "o/o@N=0");
 }
 
 static void print_row(const struct row *row)
 {
-    char cells[TARGET_COUNT][24], ratios[TARGET_COUNT][16];
+    char cells[TARGET_COUNT][24], ratios[TARGET_COUNT][16], interval[32] = "-";
     unsigned t;
 
     for (t = 0; t < TARGET_COUNT; t++)
@@ -235,8 +268,11 @@ static void print_row(const struct row *row)
         format_ns(cells[t], sizeof(cells[t]), row, t);
         format_ratio(ratios[t], sizeof(ratios[t]), row->ratio[t]);
     }
+    if (!isnan(row->ratio_low[TARGET_BUILTIN]))
+        snprintf(interval, sizeof(interval), "%.3f-%.3f", row->ratio_low[TARGET_BUILTIN],
+                 row->ratio_high[TARGET_BUILTIN]);
     printf(ROW_FORMAT, row->label, cells[TARGET_OLE32MEM], cells[TARGET_BUILTIN], cells[TARGET_HEAP],
-           cells[TARGET_REFERENCE], ratios[TARGET_HEAP], ratios[TARGET_BUILTIN], ratios[TARGET_REFERENCE]);
+           cells[TARGET_REFERENCE], ratios[TARGET_HEAP], ratios[TARGET_BUILTIN], interval, ratios[TARGET_REFERENCE]);
     fflush(stdout);
 }
 
@@ -278,7 +314,7 @@ static unsigned calibrate(kernel_fn kernel, const struct target *target, void *s
 
 static void finish_row(struct row *row)
 {
-    unsigned t, r;
+    unsigned t, r, k;
 
     for (t = 0; t < TARGET_COUNT; t++)
     {
@@ -291,6 +327,13 @@ static void finish_row(struct row *row)
         for (r = 0; r < config.reps; r++)
             ratios[r] = row->samples[TARGET_OLE32MEM][r] / row->samples[t][r];
         row->ratio[t] = median_of(ratios, config.reps);
+        row->ratio_low[t] = row->ratio_high[t] = NAN;
+        if ((k = interval_rank(config.reps)))
+        {
+            qsort(ratios, config.reps, sizeof(*ratios), compare_doubles);
+            row->ratio_low[t] = ratios[k - 1];
+            row->ratio_high[t] = ratios[config.reps - k];
+        }
     }
 }
 
@@ -379,7 +422,12 @@ static struct row *measure_one(const char *label, enum row_kind kind, kernel_fn 
 
 static struct row *pair_rows[4];
 static struct row *threads_rows[2][2];         /* [spied][threads - 1] */
-static struct row *level_rows[LEVEL_COUNT][3]; /* pair, GetSize, DidAlloc per spied level */
+/* Per spied level: pair, GetSize, DidAlloc (the first three: print_targets checks them), Alloc, Free, Realloc. */
+enum
+{
+    LEVEL_KERNELS = 6,
+};
+static struct row *level_rows[LEVEL_COUNT][LEVEL_KERNELS];
 static double thread_scaling[2][TARGET_COUNT]; /* [spied]: aggregate throughput of 2 threads / 1 thread */
 static struct memory_result memory[TARGET_COUNT];
 
@@ -531,6 +579,7 @@ static void run_spied(void)
     static const int spied_targets[] = {TARGET_OLE32MEM, TARGET_BUILTIN, TARGET_REFERENCE};
     static struct block_set outstanding[TARGET_COUNT];
     struct pair_state pair = {PAIR_SMALL};
+    struct chain_state chain = {SPIED_REALLOC_MAX};
     struct probe probes[TARGET_COUNT];
     void *pair_states[TARGET_COUNT], *probe_states[TARGET_COUNT];
     double seconds_per_compare = 0;
@@ -555,8 +604,10 @@ static void run_spied(void)
 
     for (level = 0; level < LEVEL_COUNT; level++)
     {
-        static const char *const names[] = {"pair 16 B", "GetSize", "DidAlloc"};
-        static const kernel_fn kernels[] = {kernel_pair, kernel_get_size, kernel_did_alloc};
+        static const char *const names[LEVEL_KERNELS] = {"pair 16 B", "GetSize", "DidAlloc",
+                                                         "Alloc 16 B", "Free 16 B", "realloc x2 16 B..4 KiB"};
+        static const kernel_fn kernels[LEVEL_KERNELS] = {kernel_pair,  kernel_get_size, kernel_did_alloc,
+                                                         kernel_alloc, kernel_free,     kernel_realloc_chain};
         unsigned n = spied_levels[level];
         int fresh_probe[TARGET_COUNT] = {0}, grown = 0;
         char count[16];
@@ -607,7 +658,7 @@ static void run_spied(void)
             }
         }
 
-        for (k = 0; k < 3; k++)
+        for (k = 0; k < LEVEL_KERNELS; k++)
         {
             char label[48];
             struct variant variant;
@@ -616,7 +667,12 @@ static void run_spied(void)
             variant.row = level_rows[level][k] = new_row(label, ROW_LEVEL);
             variant.kernel = kernels[k];
             variant.batch_scale = 1;
-            memcpy(variant.state, k ? probe_states : pair_states, sizeof(variant.state));
+            if (kernels[k] == kernel_pair)
+                memcpy(variant.state, pair_states, sizeof(variant.state));
+            else if (kernels[k] == kernel_realloc_chain)
+                same_state(variant.state, &chain);
+            else
+                memcpy(variant.state, probe_states, sizeof(variant.state));
             if (builtin_skipped)
                 variant.row->cell[TARGET_BUILTIN] = CELL_SKIPPED;
             measure(&variant, 1, 0);
@@ -752,6 +808,64 @@ static void print_targets(void)
     }
 }
 
+static double environment_number(const char *name, double fallback);
+
+/* The closing line: every row where ole32mem is slower than the builtin, beyond noise (the whole 95% interval of the
+ * paired ratio above 1) and within it (median above 1, interval reaching 1 or below), so that a regression shows at
+ * a glance. Without an interval (fewer than 6 repetitions) a median above 1 counts as slower, noise unknown. */
+static void print_summary(void)
+{
+    unsigned i, beyond = 0, within = 0;
+
+    printf("\nslower than the builtin beyond noise (95%% interval of o/builtin above 1):");
+    for (i = 0; i < row_count; i++)
+    {
+        const struct row *row = &rows[i];
+        double low = row->ratio_low[TARGET_BUILTIN];
+
+        if (!isnan(row->ratio[TARGET_BUILTIN]) && (isnan(low) ? row->ratio[TARGET_BUILTIN] > 1 : low > 1))
+            printf("%s %s (%.3f)", beyond++ ? ";" : "", row->label, row->ratio[TARGET_BUILTIN]);
+    }
+    printf("%s\n", beyond ? "" : " none");
+    printf("slower than the builtin within noise (median above 1, interval reaching 1):");
+    for (i = 0; i < row_count; i++)
+    {
+        const struct row *row = &rows[i];
+        double low = row->ratio_low[TARGET_BUILTIN];
+
+        if (!isnan(row->ratio[TARGET_BUILTIN]) && !isnan(low) && row->ratio[TARGET_BUILTIN] > 1 && low <= 1)
+            printf("%s %s (%.3f, %.3f-%.3f)", within++ ? ";" : "", row->label, row->ratio[TARGET_BUILTIN], low,
+                   row->ratio_high[TARGET_BUILTIN]);
+    }
+    printf("%s\n", within ? "" : " none");
+    if (config.reps < 6)
+        printf("  (%u repetitions: too few for an interval; every median above 1 is listed as beyond noise)\n",
+               config.reps);
+}
+
+/* BENCH_LFH=1: asks for Windows' low-fragmentation heap on the process heap before anything is timed
+ * (HeapSetInformation(HeapCompatibilityInformation, 2)), to see what it changes; off by default, since the task
+ * allocator must never change process-wide heap settings. Prints the heap's front end either way. */
+static void configure_heap(void)
+{
+    ULONG mode = 2, before = ~0u, after = ~0u;
+    BOOL set = FALSE;
+    DWORD error = 0;
+
+    HeapQueryInformation(GetProcessHeap(), HeapCompatibilityInformation, &before, sizeof(before), NULL);
+    if (environment_number("BENCH_LFH", 0))
+    {
+        set = HeapSetInformation(GetProcessHeap(), HeapCompatibilityInformation, &mode, sizeof(mode));
+        error = set ? 0 : GetLastError();
+        HeapQueryInformation(GetProcessHeap(), HeapCompatibilityInformation, &after, sizeof(after), NULL);
+        printf("process heap: HeapCompatibilityInformation %lu; BENCH_LFH=1: HeapSetInformation(2) %s (error %lu), "
+               "now %lu\n", before, set ? "succeeded" : "failed", error, after);
+    }
+    else
+        printf("process heap: HeapCompatibilityInformation %lu (0 standard, 2 low-fragmentation; BENCH_LFH=1 asks for "
+               "2)\n", before);
+}
+
 /* --- main ----------------------------------------------------------------------------------------------------- */
 
 /* Under Wine the host's load average is readable through drive Z: (the Unix root): it says how much the machine
@@ -817,6 +931,7 @@ int main(void)
            "builtin budget %.0f s per spied level\n",
            (int)sizeof(void *) * 8, (unsigned long)system.dwNumberOfProcessors, config.quick ? "quick" : "full",
            config.reps, config.batches, config.batch_ns / 1e6, config.budget_seconds);
+    configure_heap();
     printf("targets, loaded by name:\n");
     if (!targets_load())
         return 1;
@@ -828,6 +943,7 @@ int main(void)
     run_threads(0);
     run_spied();
     print_targets();
+    print_summary();
     read_host_load(load_after, sizeof(load_after));
     printf("\ntotal %.1f s", (bench_now() - start) * bench_ns_per_tick * 1e-9);
     if (load_before[0] && load_after[0])

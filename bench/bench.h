@@ -114,13 +114,21 @@ struct probe
 LONGLONG kernel_get_size(const struct target *target, void *state, unsigned ops);
 LONGLONG kernel_did_alloc(const struct target *target, void *state, unsigned ops);
 
-/* One op: Alloc(16), Realloc doubling up to REALLOC_MAX, Free. */
+/* One op: Alloc(16), Realloc doubling up to the state's max (REALLOC_MAX when the state is NULL), Free. */
 enum
 {
     REALLOC_MIN = 16,
     REALLOC_MAX = 1 << 20,
 };
+struct chain_state
+{
+    SIZE_T max;
+};
 LONGLONG kernel_realloc_chain(const struct target *target, void *state, unsigned ops);
+
+/* One op: one Alloc(16) (kernel_alloc) or one Free of such a block (kernel_free), the other half untimed. No state. */
+LONGLONG kernel_alloc(const struct target *target, void *state, unsigned ops);
+LONGLONG kernel_free(const struct target *target, void *state, unsigned ops);
 
 /* Mixed-size pairs on `count` threads at once, ops split evenly; the ticks are from the first thread's start to the
  * last one's end, so ops / ticks is the aggregate throughput. */

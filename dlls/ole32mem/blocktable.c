@@ -116,16 +116,12 @@ int block_table_insert(struct block_table *table, const void *key, void *value)
     return 1;
 }
 
-int block_table_remove(struct block_table *table, const void *key, void **value)
+void block_table_vacate_run(struct block_table *table, size_t hole)
 {
     size_t mask = table->capacity - 1;
-    size_t hole, next;
+    size_t next;
 
-    if (!block_table_find(table, (uintptr_t)key, &hole))
-        return 0;
-    if (value)
-        *value = table->with_values ? table->values[hole] : NULL;
-
+    core_assert(hole <= mask && table->keys[hole], "blocktable.h: only an occupied slot is vacated");
     /* Backward shift: walk the rest of the run; an entry whose home slot does not lie cyclically in (hole, next]
      * could not be found past the hole any more, so it moves into the hole, which moves to where it was. */
     for (next = (hole + 1) & mask; table->keys[next]; next = (next + 1) & mask)
@@ -144,7 +140,18 @@ int block_table_remove(struct block_table *table, const void *key, void **value)
     if (table->with_values)
         table->values[hole] = NULL;
     table->count--;
-    core_assert(!block_table_find(table, (uintptr_t)key, &next), "blocktable.c: a removed key is not found again");
+}
+
+int block_table_remove(struct block_table *table, const void *key, void **value)
+{
+    size_t hole;
+
+    if (!block_table_find(table, (uintptr_t)key, &hole))
+        return 0;
+    if (value)
+        *value = table->with_values ? table->values[hole] : NULL;
+    block_table_vacate_run(table, hole);
+    core_assert(!block_table_find(table, (uintptr_t)key, &hole), "blocktable.c: a removed key is not found again");
     return 1;
 }
 

@@ -99,6 +99,55 @@ static inline int block_table_lookup(const struct block_table *table, const void
 /* Removes key; nonzero when it was there, and *value (if not NULL) receives its value. */
 int block_table_remove(struct block_table *table, const void *key, void **value);
 
+/* The spied path's operations (task_memory.c), inline and one probe each: they are on every spied call.
+ *
+ * block_table_insert_reserved: inserts key (or replaces its value) into a table with room reserved
+ * (block_table_reserve): one walk of the run from key's home slot finds key or the hole that ends the run, and never
+ * allocates. Returns 1 when key is new, 0 when it was already there. */
+static inline int block_table_insert_reserved(struct block_table *table, const void *key, void *value)
+{
+    size_t mask = table->capacity - 1, slot;
+
+    for (slot = block_table_home_slot(table, (uintptr_t)key); table->keys[slot]; slot = (slot + 1) & mask)
+    {
+        if (table->keys[slot] == (uintptr_t)key)
+        {
+            if (table->with_values)
+                table->values[slot] = value;
+            return 0;
+        }
+    }
+    table->keys[slot] = (uintptr_t)key;
+    if (table->with_values)
+        table->values[slot] = value;
+    table->count++;
+    return 1;
+}
+
+/* Empties slot `hole` (occupied) by backward shift (blocktable.c): out of line, since only a collision needs it. */
+void block_table_vacate_run(struct block_table *table, size_t hole);
+
+/* Removes key, which block_table_find placed at *slot some time ago: when the slot still holds key (nothing moved it:
+ * no resize, no removal before it in its run) the key is removed there without a probe, else by block_table_remove.
+ * Nonzero when key was in the table. At a run's end (the usual case with a table at most 3/4 full) it is two stores. */
+static inline int block_table_remove_at(struct block_table *table, const void *key, size_t slot)
+{
+    size_t mask = table->capacity - 1;
+
+    if (!table->count || slot > mask || table->keys[slot] != (uintptr_t)key)
+        return block_table_remove(table, key, NULL);
+    if (table->keys[(slot + 1) & mask])
+        block_table_vacate_run(table, slot);
+    else
+    {
+        table->keys[slot] = 0;
+        if (table->with_values)
+            table->values[slot] = NULL;
+        table->count--;
+    }
+    return 1;
+}
+
 /* Calls visit for every entry, in no particular order. The table must not change meanwhile. */
 void block_table_foreach(const struct block_table *table, void (*visit)(const void *key, void *value, void *context),
                          void *context);
