@@ -15,5 +15,12 @@ void host_fail_meta_after(long n);
 /* How many failures have been injected so far. */
 long host_heap_failures_injected(void);
 long host_meta_failures_injected(void);
+/* The metadata countdown now: 0 off, n > 0 the n-th following metadata allocation will fail. */
+long host_meta_fail_countdown(void);
+
+#include <stddef.h>
+/* sink != NULL: every write of the diagnostics' log goes to sink instead of the log (a report line arrives whole,
+ * newline included); NULL: back to the log. */
+void host_log_capture(void (*sink)(const char *text, size_t length));
 
 #endif /* OLE32MEM_HOST_PLATFORM_H */

@@ -223,3 +223,8 @@ long host_meta_failures_injected(void)
 {
     return atomic_load(&meta_failures_injected);
 }
+
+long host_meta_fail_countdown(void)
+{
+    return atomic_load(&meta_fail_countdown);
+}

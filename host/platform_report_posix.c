@@ -1,6 +1,7 @@
 /*
  * Diagnostics output for the Linux host build: stderr or an appended file, and dladdr for code addresses. Part of
- * the host port (host/): never in the DLL.
+ * the host port (host/): never in the DLL. Test hook (host_platform.h): host_log_capture hands every write to a
+ * function of the test instead (the fuzzer checks each diagnostics line).
  *
  * Copyright 2026 the ole32mem authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -13,12 +14,24 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "host_platform.h"
 #include "platform_report.h"
 
 static int log_fd = STDERR_FILENO;
+static void (*log_sink)(const char *text, size_t length); /* host_log_capture: the tests read the lines */
+
+void host_log_capture(void (*sink)(const char *text, size_t length))
+{
+    log_sink = sink;
+}
 
 void plat_log_write(const char *text, size_t length)
 {
+    if (log_sink)
+    {
+        log_sink(text, length);
+        return;
+    }
     while (length)
     {
         ssize_t written = write(log_fd, text, length);
@@ -39,6 +52,15 @@ void plat_log_open(const char *path)
         return;
     }
     log_fd = fd;
+}
+
+void plat_log_close(void)
+{
+    int fd = log_fd;
+
+    log_fd = STDERR_FILENO;
+    if (fd != STDERR_FILENO)
+        close(fd);
 }
 
 int plat_describe_address(const void *address, char *module, size_t module_size, uintptr_t *base, size_t *image_size)

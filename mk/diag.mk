@@ -7,7 +7,8 @@
 # ole32mem would rightly name the caller's caller.
 
 DIAG_CFLAGS := $(CSTD) $(CFLAGS) $(WARNINGS) -fno-optimize-sibling-calls -I$(GENINC) -Itests
-DIAG_FILES  := diag.exe diaghelp.dll diagdyn.exe ole32mem.dll
+DIAG_FILES  := diag.exe diaghelp.dll diagdyn.exe ole32mem.dll stacks.exe stackshelp.dll stackshelp2.dll \
+               diagregress.exe diaghook.exe
 DIAG_BUILT  := $(foreach a,$(ARCHES),$(addprefix $(BUILD)/$(a)/diag/,$(DIAG_FILES)))
 
 define DIAG_RULES
@@ -22,6 +23,31 @@ $(BUILD)/$(1)/diag/diaghelp.dll: tests/diag/diaghelp.c $(BUILD)/$(1)/libole32mem
 $(BUILD)/$(1)/diag/diagdyn.exe: tests/diag/diagdyn.c
 	@mkdir -p $$(@D)
 	$$($(1)_CC) $(DIAG_CFLAGS) -o $$@ $$<
+
+# tests/diag/stacks.c: -g for the functions and lines of its leak stacks; -O1 keeps its frames' calls as written.
+$(BUILD)/$(1)/diag/stacks.exe: tests/diag/stacks.c tests/test.h tests/harness.h dlls/ole32mem/ole32mem.h \
+                               $(BUILD)/$(1)/libole32mem.dll.a | $(GEN_HEADER)
+	@mkdir -p $$(@D)
+	$$($(1)_CC) $(CSTD) -gdwarf-4 -O1 $(WARNINGS) -fno-optimize-sibling-calls -I$(GENINC) -Itests -Idlls/ole32mem -o $$@ $$< \
+	    -L$(BUILD)/$(1) -lole32mem -luuid
+
+$(BUILD)/$(1)/diag/stackshelp.dll: tests/diag/stackshelp.c $(BUILD)/$(1)/libole32mem.dll.a
+	@mkdir -p $$(@D)
+	$$($(1)_CC) $(DIAG_CFLAGS) -shared -o $$@ $$< -L$(BUILD)/$(1) -lole32mem
+
+$(BUILD)/$(1)/diag/stackshelp2.dll: $(BUILD)/$(1)/diag/stackshelp.dll
+	cp $$< $$@
+
+# Issue 10's regressions (tests/diag/regress.c: loads ole32mem at run time, imports nothing of it) and the combase
+# hook's prologue check (tests/diag/hook.c, with the proxy's dlls/ole32/combase_hook.c compiled in).
+$(BUILD)/$(1)/diag/diagregress.exe: tests/diag/regress.c tests/test.h tests/harness.h tests/passthrough_spy.h | $(GEN_HEADER)
+	@mkdir -p $$(@D)
+	$$($(1)_CC) $(DIAG_CFLAGS) -o $$@ $$< -luuid
+
+$(BUILD)/$(1)/diag/diaghook.exe: tests/diag/hook.c dlls/ole32/combase_hook.c dlls/ole32/combase_hook.h tests/test.h \
+                                 tests/harness.h tests/passthrough_spy.h $(BUILD)/$(1)/libole32mem.dll.a | $(GEN_HEADER)
+	@mkdir -p $$(@D)
+	$$($(1)_CC) $(DIAG_CFLAGS) -Idlls/ole32 -o $$@ $$(filter %.c,$$^) -L$(BUILD)/$(1) -lole32mem -luuid
 
 $(BUILD)/$(1)/diag/ole32mem.dll: $(BUILD)/$(1)/ole32mem.dll
 	@mkdir -p $$(@D)

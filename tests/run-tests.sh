@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs the conformance tests under Wine: for each arch and each test, NAME.exe (against ole32mem) then
-# NAME_builtin.exe (against Wine's builtin ole32, the differential reference), from $BUILD/<arch>/tests/.
+# Runs the conformance tests under Wine: for each arch and each test, NAME.exe (against ole32mem), NAME.exe again
+# with the diagnostics on (target "debug": same counts, no diagnostic report; run_debug, DEBUG_OPTIONS), then NAME_builtin.exe
+# (against Wine's builtin ole32, the differential reference), from $BUILD/<arch>/tests/.
 #
 # Each program ends with "PROGRAM (target): N passed, N failed, N skipped, N todo" (tests/harness.h). A program that
 # crashes, times out, or does not end with that line counts as one failure. "todo" checks are known Wine-vs-Windows
@@ -92,12 +93,61 @@ run_program() {
         return
     fi
     add "$arch" "$target" "$((LIB_P + LIB_T))" "$LIB_F" "$LIB_S" "$LIB_T"
+    plain_counts="$LIB_P $LIB_F $LIB_S $LIB_T"
     if [ "$LIB_F" -gt 0 ]; then
         problems+=("$arch $program: $LIB_F failed")
     fi
     # A program that reports no failure must also exit cleanly (a crash after the summary is still a crash).
     if [ "$LIB_F" -eq 0 ] && [ "$rc" -ne 0 ]; then
         fail "$arch" "$target" "$program" "exit code $rc after reporting no failures"
+    fi
+}
+
+# run_debug ARCH WINE EXE NAME: the no-interference check (issue 10). NAME.exe again with the diagnostics on, its
+# reports in a log: it must give the same counts as the plain run just before it (plain_counts), and its log may hold
+# no report of a problem (check, guard, a leak that the report asserts). Counted under the target "debug": its program's checks, plus one
+# check for the equal counts and one for the quiet log.
+# DEBUG_OPTIONS: every option but `guard`, whose 16 bytes behind each block are visible by design to anyone who
+# asks the heap itself (HeapSize, the system ole32's GetSize: docs/diagnostics.md, Limits), which the conformance
+# tests do on purpose.
+DEBUG_OPTIONS=${DEBUG_OPTIONS:-trace,leaks,check,fill,stats}
+plain_counts=
+run_debug() {
+    local arch=$1 wine=$2 exe=$3 name=$4 program out="$tmp/debug-out" log="$tmp/debug.log" rc last bad
+    program="$(basename "$exe") (OLE32MEM_DEBUG=$DEBUG_OPTIONS)"
+    echo "=== $arch $program ==="
+    [ -f "$exe" ] || return 0
+    rm -f "$log"
+    OLE32MEM_DEBUG=$DEBUG_OPTIONS OLE32MEM_LOG="Z:$log" lib_timeout "$TEST_TIMEOUT" "$wine" "$exe" >"$out" 2>"$tmp/debug-err" </dev/null
+    rc=$?
+    if lib_timed_out "$rc"; then
+        timed_out=1
+        fail "$arch" debug "$program" "timed out after ${TEST_TIMEOUT}s"
+        return
+    fi
+    last=$(grep -v '^[[:space:]]*$' "$out" | tail -n 1 | tr -d '\r')
+    if ! lib_parse_summary "$last"; then
+        fail "$arch" debug "$program" "crashed or printed no summary (exit code $rc)"
+        return
+    fi
+    add "$arch" debug "$((LIB_P + LIB_T))" "$LIB_F" "$LIB_S" "$LIB_T"
+    grep -F ': Test failed: ' "$out" | sed "s/^/run-tests: $arch $program: /"
+    if [ "$LIB_P $LIB_F $LIB_S $LIB_T" = "$plain_counts" ]; then
+        add "$arch" debug 1 0 0 0
+    else
+        fail "$arch" debug "$program" "counts $LIB_P $LIB_F $LIB_S $LIB_T, without diagnostics $plain_counts"
+    fi
+    # A leak is asserted unless the report flags it as unverified (a block freed by the system ole32 whose address
+    # was reused: without `guard` it cannot be told from ours; docs/diagnostics.md).
+    bad=$(tr -d '\r' <"$log" 2>/dev/null | awk '
+        /^ole32mem: (check|guard):/ { print; next }
+        /^ole32mem: leaks: [0-9]+ blocks/ { leaked += $3; header = $0 }
+        /^ole32mem: leaks-note: [0-9]+ of these blocks are unverified/ { unverified += $3 }
+        END { if (leaked > unverified) print header " (" leaked - unverified " not flagged unverified)" }' | head -n 3)
+    if [ -z "$bad" ]; then
+        add "$arch" debug 1 0 0 0
+    else
+        fail "$arch" debug "$program" "diagnostics reported: $(tr '\n' ' ' <<<"$bad")"
     fi
 }
 
@@ -116,12 +166,15 @@ for arch in $ARCHES; do
         for name in $TESTS; do
             skip "$arch" ole32mem "$name.exe" "$LIB_ARCH_SKIP_REASON"
             skip "$arch" builtin "${name}_builtin.exe" "$LIB_ARCH_SKIP_REASON"
+            skip "$arch" debug "$name.exe (OLE32MEM_DEBUG=$DEBUG_OPTIONS)" "$LIB_ARCH_SKIP_REASON"
         done
         continue
     fi
     usable_arches=$((usable_arches + 1))
     for name in $TESTS; do
+        plain_counts=
         run_program "$arch" ole32mem "$wine" "$BUILD/$arch/tests/$name.exe" "$name"
+        [ -n "$plain_counts" ] && run_debug "$arch" "$wine" "$BUILD/$arch/tests/$name.exe" "$name"
         run_program "$arch" builtin "$wine" "$BUILD/$arch/tests/${name}_builtin.exe" "$name"
     done
 done
@@ -140,7 +193,7 @@ echo
 echo "Conformance tests (todo = known Wine differences that behaved as expected, counted as passed):"
 printf '  %-8s %-9s %7s %7s %8s %6s\n' arch target passed failed skipped todo
 for arch in $ARCHES; do
-    for target in ole32mem builtin; do
+    for target in ole32mem builtin debug; do
         key="$arch/$target"
         printf '  %-8s %-9s %7d %7d %8d %6d\n' "$arch" "$target" "${cell_passed[$key]:-0}" \
             "${cell_failed[$key]:-0}" "${cell_skipped[$key]:-0}" "${cell_todo[$key]:-0}"

@@ -21,8 +21,10 @@
 enum
 {
     MODULE_NAME_MAX = 260,
-    /* "module+0xoffset" or a bare address. */
-    SITE_CHARS = MODULE_NAME_MAX + 32,
+    /* "module+0xoffset" or a bare address, and " (stack #N)". */
+    SITE_CHARS = MODULE_NAME_MAX + 48,
+    /* "module!function+0xoff (file.c:123)". */
+    FRAME_CHARS = MODULE_NAME_MAX + 256 + 260 + 48,
 };
 
 struct diag_block
@@ -33,20 +35,74 @@ struct diag_block
     struct diag_site site;
     uintptr_t thread;
     unsigned long long sequence;
+    uint64_t identity; /* with DIAG_GUARD, also written into the guard: proves that the block is still this one */
 };
 
 /* diag_options.c */
 extern unsigned long diag_leaks_max;
-int diag_is_suppressed(const struct diag_site *site);
+/* OLE32MEM_STACK_DEPTH (0: the caller only, no depot) and OLE32MEM_LEAKS_EXITCODE (-1: off). */
+extern unsigned diag_stack_depth;
+extern int diag_leaks_exitcode;
 
-/* diag_sites.c: "module+0xoffset" for a call site, or the bare address when no module contains it. */
+enum
+{
+    DIAG_SUPPRESS_MAX = 64,
+};
+/* diag_suppress.c: OLE32MEM_SUPPRESS, a module list or @file of leak:PATTERN lines. A leak's stack is given as its
+ * frames' module and function names (NULL where unknown); frame 0 is the allocating call. Returns the index of the
+ * suppression that hides it, or -1. Report time only (outside every lock of ours). */
+void diag_suppress_configure(const char *setting);
+int diag_suppression_match(unsigned frame_count, const char *const *modules, const char *const *functions);
+int diag_suppressions_need_functions(void);
+unsigned diag_suppression_count(void);
+/* One line per suppression that hid something: blocks[i], bytes[i] are what suppression i hid in this report. */
+void diag_suppressions_report(const size_t *blocks, const size_t *bytes);
+
+/* diag_stacks.c: the stack depot (a stack is stored once, records carry its id; 0 means none). */
+enum
+{
+    DIAG_STACK_DEPTH_DEFAULT = 16,
+    DIAG_STACK_DEPTH_MAX = 64,
+};
+uint32_t diag_stack_intern(const void *const *frames, unsigned count, int *added);
+unsigned diag_stack_frames(uint32_t id, const void *const **frames);
+/* A report made under the core's lock named this stack by its id: the exit report prints it in full. */
+void diag_stack_mark_referenced(uint32_t id);
+int diag_stack_is_referenced(uint32_t id);
+struct diag_depot_totals
+{
+    size_t stacks, bytes;
+};
+struct diag_depot_totals diag_stack_totals(void);
+
+/* diag_sites.c: "module+0xoffset" for a call site, or the bare address when no module contains it, plus
+ * " (stack #N)" when it has a stack in the depot (marked referenced: the exit report prints it). Module names come
+ * from the cache only: safe under the core's lock. */
 const char *diag_describe(const struct diag_site *site, char *buffer, size_t size);
+/* Report time only, outside every lock of ours: one frame named as fully as the platform can (function and line
+ * only when `symbols`), as
+ * "module!function+0xoff (file.c:123)" or "module+0xoff" or the bare address; *module and *function (may be
+ * NULL) get the names for suppressions ("" when unknown; buffers of MODULE_NAME_MAX and PLAT_FUNCTION_CHARS). */
+/* Report time only: "module+0xoffset" of a call site, named when it was made or now. */
+const char *diag_describe_caller(const struct diag_site *site, char *buffer, size_t size);
+const char *diag_describe_frame(const void *address, int symbols, char *buffer, size_t size, char *module,
+                                char *function);
 
 /* diag_records.c */
 size_t diag_live_records(void);
 void diag_foreach_record(void (*visit)(const void *block, void *record, void *context), void *context);
-/* A record is current while the heap block it names still has the size we gave it. */
-int diag_record_is_current(const struct diag_block *record);
+/* Whether a record still describes the block at its address (diag_records.c says how that is decided):
+ * DIAG_RECORD_STALE: the block was freed or moved by another allocator, or the address now holds another block;
+ * DIAG_RECORD_CURRENT: proven the same block (the guard's identity is intact);
+ * DIAG_RECORD_UNVERIFIED: nothing contradicts it, nothing proves it (no guard, or the guard cannot be read at
+ * process exit). Never calls into the process heap once diag_records_at_process_exit has been called. */
+enum diag_record_state
+{
+    DIAG_RECORD_STALE,
+    DIAG_RECORD_CURRENT,
+    DIAG_RECORD_UNVERIFIED,
+};
+enum diag_record_state diag_record_is_current(const struct diag_block *record);
 /* Checks the guard of a record (DIAG_GUARD) and reports an overrun found at `when` ("free", "exit", ...). */
 void diag_check_record_guard(const struct diag_block *record, const void *block, const char *when);
 /* Live blocks and bytes, now and at the peak, for the statistics. */

@@ -3,10 +3,13 @@
  *
  * OLE32MEM_DEBUG=opt,opt,...  trace | leaks | check | guard | fill | stats | all
  * OLE32MEM_LOG=path           reports go there (appended; %p becomes the process id) instead of stderr
- * OLE32MEM_LEAKS_MAX=n        at most n allocation sites in the leak report (default 20)
- * OLE32MEM_SUPPRESS=a.dll,... leaks allocated from these modules are not reported
+ * OLE32MEM_LEAKS_MAX=n        at most n allocation stacks in the leak report (default 20)
+ * OLE32MEM_SUPPRESS=a.dll,... leaks allocated from these modules are not reported; or =@path, a suppression file
+ *                             (diag_suppress.c)
+ * OLE32MEM_STACK_DEPTH=n      frames of the allocation stack kept (default 16, at most 64; 0: the caller only)
+ * OLE32MEM_LEAKS_EXITCODE=n   when unsuppressed leaks are found at process exit, the process exits with code n
  *
- * Owns diag_options, the leak-report limit and the suppressed modules. Invariant: all of them are written only by
+ * Owns diag_options, the leak-report limit, the stack depth and the exit code. Invariant: all of them are written only by
  * diag_configure, before the first allocation, and only read after it; the diagnostics route (TASK_ROUTE_DIAGNOSTICS)
  * is turned on last, so that no call takes the slow path for them before they are set. Never turns anything off.
  *
@@ -15,6 +18,7 @@
  */
 #include "diag_internal.h"
 #include "platform_report.h"
+#include "platform_stacks.h"
 #include "task_memory.h"
 
 #include <stdlib.h>
@@ -23,14 +27,13 @@
 enum
 {
     DEFAULT_LEAKS_MAX = 20,
-    SUPPRESS_MAX = 16,
+    NUMBER_CHARS = 32,
 };
 
 unsigned diag_options;
 unsigned long diag_leaks_max = DEFAULT_LEAKS_MAX;
-
-static char suppressed[SUPPRESS_MAX][MODULE_NAME_MAX];
-static unsigned suppressed_count;
+unsigned diag_stack_depth = DIAG_STACK_DEPTH_DEFAULT;
+int diag_leaks_exitcode = -1;
 
 static int parse_options(const char *text)
 {
@@ -69,20 +72,22 @@ static int parse_options(const char *text)
     return options;
 }
 
-static void parse_suppress(const char *text)
+/* A number setting: its value, or `fallback` (with a report) when it is not a number in [0, max]. */
+static unsigned long number_setting(const char *name, unsigned long fallback, unsigned long max)
 {
-    while (text && *text && suppressed_count < SUPPRESS_MAX)
-    {
-        size_t length = strcspn(text, ",");
+    char buffer[NUMBER_CHARS], *end;
+    const char *text = plat_setting(name, buffer, sizeof(buffer));
+    unsigned long value;
 
-        if (length && length < MODULE_NAME_MAX)
-        {
-            memcpy(suppressed[suppressed_count], text, length);
-            suppressed[suppressed_count++][length] = 0;
-        }
-        text += length;
-        text += strspn(text, ",");
+    if (!text || !*text)
+        return fallback;
+    value = strtoul(text, &end, 10);
+    if (*end || value > max)
+    {
+        diag_report("ole32mem: %s=%s: not a number from 0 to %lu; using %lu", name, text, max, fallback);
+        return fallback;
     }
+    return value;
 }
 
 void diag_configure(const char *options, const char *log_path, const char *leaks_limit, const char *suppress)
@@ -97,18 +102,11 @@ void diag_configure(const char *options, const char *log_path, const char *leaks
         return;
     if (leaks_limit && *leaks_limit)
         diag_leaks_max = strtoul(leaks_limit, NULL, 10);
-    parse_suppress(suppress);
+    diag_stack_depth = (unsigned)number_setting("OLE32MEM_STACK_DEPTH", DIAG_STACK_DEPTH_DEFAULT, DIAG_STACK_DEPTH_MAX);
+    diag_leaks_exitcode = (int)number_setting("OLE32MEM_LEAKS_EXITCODE", (unsigned long)-1, 255);
+    diag_suppress_configure(suppress);
+    if ((diag_stack_depth && (diag_options & (DIAG_LEAKS | DIAG_GUARD | DIAG_CHECK))) ||
+        diag_suppressions_need_functions())
+        plat_symbols_prepare();
     atomic_fetch_or_explicit(&task_route, TASK_ROUTE_DIAGNOSTICS, memory_order_release);
-}
-
-int diag_is_suppressed(const struct diag_site *site)
-{
-    unsigned i;
-
-    if (!site->module)
-        return 0;
-    for (i = 0; i < suppressed_count; i++)
-        if (!plat_name_compare(site->module, suppressed[i]))
-            return 1;
-    return 0;
 }

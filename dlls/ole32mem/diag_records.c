@@ -4,13 +4,20 @@
  * (DIAG_FILL).
  *
  * Owns live_blocks (a block table keyed by the pointer the program holds, valued by its struct diag_block) and
- * the live totals. Invariants: live_count is the number of records and live_bytes the sum of their sizes; a
- * record's guard (GUARD_SIZE bytes of GUARD_BYTE) lies right after actual + actual_size, inside the heap block,
- * while the record is current. Blocks cross freely to the system ole32, which can free or move one of ours
- * without telling us: a record that is no longer current is dropped when met, never trusted. A pointer is only
- * kept from the heap when the heap itself says it is not a live block (an address freed here and then handed out
- * by another allocator is that allocator's block). Never changes a pointer the program sees. Runs under
- * task_memory.c's lock only.
+ * the live totals. Invariants: live_count is the number of records and live_bytes the sum of their sizes; with
+ * DIAG_GUARD a record's guard lies right after actual + actual_size, inside the heap block: DIAG_GUARD_SIZE bytes
+ * derived from the record's identity (unique per record, unguessable by the program): the block is proven ours
+ * while at least GUARD_PROOF of them are intact, and any damaged byte of a proven block is an overrun.
+ *
+ * Blocks cross freely to the system ole32, which can free or move one of ours without telling us, and the heap can
+ * then hand the same address, with the same size, to somebody else. A record is therefore trusted only when it is
+ * proven to be the same block: the heap still has a live block of the recorded size there AND the identity in its
+ * guard is ours. An untrusted record is dropped when met, never used: no size, no fill, no overrun report comes
+ * from it. Without the guard nothing can prove it; such records are "unverified" (the leak report says so). At
+ * process exit the heap is never asked (another thread may have been ended holding its lock): only the guard is
+ * read, and only where the pages are readable. A pointer is only kept from the heap when the heap itself says it is
+ * not a live block. Never changes a pointer the program sees, nor a byte the program owns. Runs under
+ * task_memory.c's lock only (or alone, at process exit).
  *
  * Copyright 2026 the ole32mem authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -18,60 +25,135 @@
 #include "blocktable.h"
 #include "core_assert.h"
 #include "diag_internal.h"
+#include "platform_report.h"
 
 #include <string.h>
 
 enum
 {
-    GUARD_BYTE = 0xfd, /* the MSVC debug heap's "no man's land" */
+    GUARD_BYTE = 0xfd, /* the MSVC debug heap's "no man's land": what a freed block's guard becomes */
     FILL_NEW = 0xcd,   /* MSVC: clean memory */
     FILL_FREED = 0xdd, /* MSVC: dead memory */
+    /* Guard bytes that must be intact for the block to be proven ours: a foreign block matches that many bytes of a
+     * random pattern with a chance of about 2^-60; an overrun of up to DIAG_GUARD_SIZE - GUARD_PROOF bytes (anywhere
+     * in the guard) is still reported. */
+    GUARD_PROOF = DIAG_GUARD_SIZE / 2,
 };
 
 static struct block_table live_blocks = BLOCK_TABLE_INIT_VALUES;
 static unsigned long long next_sequence = 1;
 static size_t live_count, live_bytes, peak_count, peak_bytes;
+static uint64_t identity_key;
+static int at_process_exit;
+/* Nonzero while live_blocks or the totals are being changed: a thread ended here at process exit leaves them
+ * half-updated. Written under the core's lock only. */
+static volatile int records_busy;
 
 static unsigned char *guard_of(const struct diag_block *record)
 {
     return (unsigned char *)record->actual + record->actual_size;
 }
 
-static int guard_intact(const struct diag_block *record)
+/* A 64-bit mix (splitmix64's finaliser): distinct inputs give distinct outputs, none predictable from the next. */
+static uint64_t mix64(uint64_t x)
 {
-    const unsigned char *guard = guard_of(record);
-    size_t i;
-
-    for (i = 0; i < DIAG_GUARD_SIZE; i++)
-        if (guard[i] != GUARD_BYTE)
-            return 0;
-    return 1;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
 }
 
+/* Unique per record (the sequence number is), and keyed per process so that no program data equals it by design. */
+static uint64_t new_identity(unsigned long long sequence)
+{
+    if (!identity_key)
+        identity_key = mix64((uint64_t)(uintptr_t)&live_blocks ^ ((uint64_t)plat_process_id() << 32) ^
+                             (uint64_t)(uintptr_t)plat_thread_id()) | 1;
+    return mix64(identity_key + sequence);
+}
+
+/* The record's guard pattern: its identity, then a second word derived from it. */
+static void guard_pattern(const struct diag_block *record, unsigned char pattern[DIAG_GUARD_SIZE])
+{
+    uint64_t words[2] = {record->identity, mix64(record->identity ^ GUARD_BYTE)};
+
+    memcpy(pattern, words, DIAG_GUARD_SIZE);
+}
+
+/* How many guard bytes are as written. */
+static size_t guard_intact_bytes(const struct diag_block *record)
+{
+    unsigned char pattern[DIAG_GUARD_SIZE];
+    const unsigned char *guard = guard_of(record);
+    size_t i, intact = 0;
+
+    guard_pattern(record, pattern);
+    for (i = 0; i < DIAG_GUARD_SIZE; i++)
+        intact += guard[i] == pattern[i];
+    return intact;
+}
+
+static int identity_intact(const struct diag_block *record)
+{
+    return guard_intact_bytes(record) >= GUARD_PROOF;
+}
+
+static int canary_intact(const struct diag_block *record)
+{
+    return guard_intact_bytes(record) == DIAG_GUARD_SIZE;
+}
+
+/* The guard can be read: always while the heap says the block is live; at process exit only where the pages are. */
+static int guard_readable(const struct diag_block *record)
+{
+    return !at_process_exit || plat_memory_readable(guard_of(record), DIAG_GUARD_SIZE);
+}
+
+/* Reports an overrun only of a block proven to be ours: a write past the end that damaged more than half of the
+ * guard looks exactly like the address now holding another allocator's block, and is not reported
+ * (docs/diagnostics.md). */
 void diag_check_record_guard(const struct diag_block *record, const void *block, const char *when)
 {
     char site[SITE_CHARS];
 
-    if (!(diag_options & DIAG_GUARD) || guard_intact(record))
+    if (!(diag_options & DIAG_GUARD) || !guard_readable(record) || !identity_intact(record) || canary_intact(record))
         return;
-    diag_report("ole32mem: guard: write past the end of block %p (%lu bytes) allocated by %s (thread %#lx, seq %llu), "
-                "found at %s",
-                block, (unsigned long)record->size, diag_describe(&record->site, site, sizeof(site)),
-                (unsigned long)record->thread, record->sequence, when);
+    diag_report("ole32mem: guard: write past the end of block %p (%llu bytes) allocated by %s (thread %#llx, seq "
+                "%llu), found at %s",
+                block, (unsigned long long)record->size, diag_describe(&record->site, site, sizeof(site)),
+                (unsigned long long)record->thread, record->sequence, when);
 }
 
-int diag_record_is_current(const struct diag_block *record)
+enum diag_record_state diag_record_is_current(const struct diag_block *record)
 {
-    return plat_heap_size(record->actual) == record->actual_size + diag_guard_size();
+    if (!at_process_exit && plat_heap_size(record->actual) != record->actual_size + diag_guard_size())
+        return DIAG_RECORD_STALE;
+    if (!(diag_options & DIAG_GUARD) || !guard_readable(record))
+        return DIAG_RECORD_UNVERIFIED;
+    return identity_intact(record) ? DIAG_RECORD_CURRENT : DIAG_RECORD_STALE;
+}
+
+void diag_records_at_process_exit(void)
+{
+    at_process_exit = 1;
+}
+
+int diag_records_consistent(void)
+{
+    if (!records_busy && !plat_meta_in_use())
+        return 1;
+    diag_report("ole32mem: leaks: no report: the process exit ended a thread while it was updating ole32mem's records");
+    return 0;
 }
 
 /* Forgets a record: its block has been freed or has moved. */
 static void forget_record(struct diag_block *record, const void *block)
 {
     core_assert(live_count > 0 && live_bytes >= record->size, "diag_records.c: the totals count the records");
+    records_busy = 1;
     block_table_remove(&live_blocks, block, NULL);
     live_count--;
     live_bytes -= record->size;
+    records_busy = 0;
     plat_meta_free(record);
     core_assert(live_count == live_blocks.count, "diag_records.c: live_count is the number of records");
 }
@@ -84,7 +166,7 @@ int diag_admit(enum diag_operation operation, void *block, const struct diag_sit
 
     if (block_table_lookup(&live_blocks, block, &value))
     {
-        if (diag_record_is_current(value))
+        if (diag_record_is_current(value) != DIAG_RECORD_STALE)
         {
             *record = value;
             return 1;
@@ -153,27 +235,32 @@ void diag_allocated(void *block, void *actual, SIZE_T size, SIZE_T actual_size, 
     record->site = *site;
     record->thread = (uintptr_t)plat_thread_id();
     record->sequence = next_sequence++;
+    record->identity = new_identity(record->sequence);
     if (block_table_lookup(&live_blocks, block, &stale))
         forget_record(stale, block); /* freed by another allocator, and the address came back to us */
+    records_busy = 1;
     if (!block_table_insert(&live_blocks, block, record))
     {
+        records_busy = 0;
         diag_report("ole32mem: out of memory for the record of block %p: it will not be tracked", block);
         plat_meta_free(record);
         return;
     }
-    diag_freed_forget(block);
-    if (diag_options & DIAG_GUARD)
-        memset(guard_of(record), GUARD_BYTE, DIAG_GUARD_SIZE);
-    if ((diag_options & DIAG_FILL) && size > old_size)
-        memset((unsigned char *)block + old_size, FILL_NEW, size - old_size);
     live_count++;
     live_bytes += size;
+    records_busy = 0;
+    diag_freed_forget(block);
+    if (diag_options & DIAG_GUARD)
+        guard_pattern(record, guard_of(record));
+    if ((diag_options & DIAG_FILL) && size > old_size)
+        memset((unsigned char *)block + old_size, FILL_NEW, size - old_size);
     if (live_count > peak_count)
         peak_count = live_count;
     if (live_bytes > peak_bytes)
         peak_bytes = live_bytes;
     core_assert(live_count == live_blocks.count, "diag_records.c: live_count is the number of records");
-    core_assert(diag_record_is_current(record), "diag_records.c: the guard lies inside the heap block");
+    core_assert(diag_record_is_current(record) != DIAG_RECORD_STALE,
+                "diag_records.c: the guard lies inside the heap block");
 }
 
 void diag_released(struct diag_block *record, void *block, int freed)
@@ -182,6 +269,10 @@ void diag_released(struct diag_block *record, void *block, int freed)
         diag_check_record_guard(record, block, "free");
     if (freed && (diag_options & DIAG_FILL))
         memset(block, FILL_FREED, record->size);
+    /* The identity must not outlive the block: the heap may give the address, with the same size, to another
+     * allocator's caller who never writes those bytes. Only our own guard bytes are touched (proven ours). */
+    if (freed && (diag_options & DIAG_GUARD) && identity_intact(record))
+        memset(guard_of(record), GUARD_BYTE, DIAG_GUARD_SIZE);
     if (freed)
         diag_freed_remember(block);
     forget_record(record, block);

@@ -1,22 +1,29 @@
 /*
  * Every line the diagnostics write: where reports go (OLE32MEM_LOG, "%p" expanded here for every platform), the
- * trace and the per-function counters (DIAG_TRACE, DIAG_STATS), and the end-of-process reports: leaks grouped by
- * allocating call site, the guard check of the blocks still live, the statistics.
+ * trace and the per-function counters (DIAG_TRACE, DIAG_STATS), and the leak reports (at exit and at the
+ * checkpoint exports): leaks grouped by allocation stack, largest first, each with its frames named at report time,
+ * suppressions applied, what each suppression hid; the guard check of the blocks still live, the stacks that
+ * earlier reports named by id, the statistics and the exit code (OLE32MEM_LEAKS_EXITCODE).
  *
- * Owns the call counters. Invariants: a report is one line written in one piece (plat_log_write), so that lines of
- * several threads or processes sharing a log never interleave; reports only read the records (diag_records.c),
- * never change them. Runs under task_memory.c's lock (the exit report is taken under it, or without it when
- * another thread died holding it at process exit).
+ * Owns the call counters and the checkpoint (reported_through). Invariants: a report is one line written in one
+ * piece (plat_log_write), so that lines of several threads or processes sharing a log never interleave; reports
+ * only read the records (diag_records.c), never change them. A leak report runs in two steps: diag_leaks_collect
+ * under task_memory.c's lock (copies what it needs: groups, totals, counters), diag_leaks_emit outside every lock of
+ * ours (looks up symbols, which may take the loader's lock and load dbghelp). The counters and the checkpoint are
+ * guarded by task_memory.c's lock.
  *
  * Copyright 2026 the ole32mem authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#include "blocktable.h"
 #include "diag_internal.h"
 #include "platform_report.h"
+#include "platform_stacks.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 enum
 {
@@ -68,13 +75,16 @@ void diag_log_open(const char *path)
 }
 
 void diag_call(enum diag_operation operation, const void *block, SIZE_T size, const void *result,
-               const struct diag_site *site)
+               const struct diag_site *call_site)
 {
     char by[SITE_CHARS];
+    /* The trace names the caller only: every traced stack would otherwise be printed in full at exit. */
+    struct diag_site caller = *call_site, *site = &caller;
 
     calls[operation]++;
     if (!(diag_options & DIAG_TRACE))
         return;
+    caller.stack = 0;
     switch (operation)
     {
     case DIAG_OP_ALLOC:
@@ -101,133 +111,273 @@ void diag_call(enum diag_operation operation, const void *block, SIZE_T size, co
     }
 }
 
-/* The leak report: live blocks grouped by allocating call site, largest first. */
-struct leak_site
+/* --- the leak report ------------------------------------------------------------------------------------------- */
+
+static unsigned long long reported_through; /* checkpoint: blocks with a sequence up to this are not listed again */
+
+struct leak_group
 {
-    const void *caller; /* the call site's address: one group per call instruction */
+    uint32_t stack;         /* the allocation stack, or 0 (OLE32MEM_STACK_DEPTH=0): then grouped by caller */
+    struct diag_site site;  /* the example's allocating call */
     size_t count, bytes;
-    const void *example;
-    const struct diag_block *example_record;
+    const void *example;    /* the earliest block of the group: the first one to look at */
+    size_t example_size;
+    uintptr_t example_thread;
+    unsigned long long example_sequence;
+    int suppressed_by;      /* set by the emit step: a suppression's index, or -1 */
 };
 
-struct leak_collection
+struct diag_leaks
 {
-    struct leak_site *sites;
-    size_t site_count, capacity;
-    size_t blocks, bytes, suppressed_blocks;
-    size_t freed_elsewhere; /* freed through the system ole32 or the heap: not leaks */
+    unsigned flags;
+    struct leak_group *groups;
+    size_t group_count, capacity;
+    struct block_table index; /* group key (stack id, or caller address) -> 1 + index in groups */
+    size_t freed_elsewhere;   /* freed through the system ole32 or the heap: not leaks */
+    size_t unverified;        /* leaks that nothing proves are still ours (diag_record_is_current) */
+    unsigned long long checkpoint, newest;
+    struct diag_live_totals totals;
+    unsigned long long calls[DIAG_OP_COUNT];
 };
 
 static void collect_leak(const void *block, void *value, void *context)
 {
-    struct leak_collection *leaks = context;
+    struct diag_leaks *leaks = context;
     const struct diag_block *record = value;
-    size_t i;
+    const void *key;
+    void *found;
+    struct leak_group *group;
+    enum diag_record_state state = diag_record_is_current(record);
 
-    if (!diag_record_is_current(record))
+    if (state == DIAG_RECORD_STALE)
     {
         leaks->freed_elsewhere++;
         return;
     }
-    diag_check_record_guard(record, block, "exit");
-    if (!(diag_options & DIAG_LEAKS))
+    if (leaks->flags & DIAG_COLLECT_EXIT)
+        diag_check_record_guard(record, block, "exit");
+    if (record->sequence > leaks->newest)
+        leaks->newest = record->sequence;
+    if (!(diag_options & DIAG_LEAKS) || !(leaks->flags & DIAG_COLLECT_REPORT) || record->sequence <= leaks->checkpoint)
         return;
-    if (diag_is_suppressed(&record->site))
+    leaks->unverified += state == DIAG_RECORD_UNVERIFIED;
+    key = record->site.stack ? (const void *)(uintptr_t)record->site.stack : record->site.address;
+    if (block_table_lookup(&leaks->index, key, &found))
+        group = &leaks->groups[(uintptr_t)found - 1];
+    else
     {
-        leaks->suppressed_blocks++;
-        return;
+        if (leaks->group_count == leaks->capacity || !block_table_reserve(&leaks->index, 1))
+            return; /* sized for every live block; the index out of memory: said at the end */
+        group = &leaks->groups[leaks->group_count++];
+        block_table_insert(&leaks->index, key, (void *)(uintptr_t)leaks->group_count);
+        group->stack = record->site.stack;
+        group->example_sequence = (unsigned long long)-1;
     }
-    leaks->blocks++;
-    leaks->bytes += record->size;
-    for (i = 0; i < leaks->site_count; i++)
-        if (leaks->sites[i].caller == record->site.address)
-            break;
-    if (i == leaks->site_count)
+    group->count++;
+    group->bytes += record->size;
+    if (record->sequence < group->example_sequence)
     {
-        if (leaks->site_count == leaks->capacity)
-            return; /* sized for every live block: cannot happen */
-        leaks->sites[i].caller = record->site.address;
-        leaks->sites[i].example = block;
-        leaks->sites[i].example_record = record;
-        leaks->site_count++;
+        group->site = record->site;
+        group->example = block;
+        group->example_size = record->size;
+        group->example_thread = record->thread;
+        group->example_sequence = record->sequence;
     }
-    leaks->sites[i].count++;
-    leaks->sites[i].bytes += record->size;
-    /* The example is the earliest block of the site: the first one to look at. */
-    if (record->sequence < leaks->sites[i].example_record->sequence)
-    {
-        leaks->sites[i].example = block;
-        leaks->sites[i].example_record = record;
-    }
+}
+
+struct diag_leaks *diag_leaks_collect(unsigned flags)
+{
+    struct diag_leaks *leaks = plat_meta_alloc(sizeof(*leaks));
+    size_t live = diag_live_records();
+    struct block_table empty = BLOCK_TABLE_INIT_VALUES;
+
+    if (!leaks)
+        return NULL;
+    leaks->flags = flags;
+    leaks->index = empty;
+    leaks->capacity = live ? live : 1;
+    leaks->groups = plat_meta_alloc(leaks->capacity * sizeof(*leaks->groups));
+    leaks->checkpoint = reported_through;
+    if (!leaks->groups)
+        leaks->capacity = 0;
+    if (diag_options & (DIAG_LEAKS | DIAG_GUARD))
+        diag_foreach_record(collect_leak, leaks);
+    /* Everything outstanding now counts as reported: a later report lists only what is newer. */
+    if ((flags & DIAG_COLLECT_MARK) && leaks->newest > reported_through)
+        reported_through = leaks->newest;
+    leaks->totals = diag_live_totals();
+    memcpy(leaks->calls, calls, sizeof(calls));
+    block_table_clear(&leaks->index);
+    return leaks;
 }
 
 static int by_bytes_descending(const void *a, const void *b)
 {
-    const struct leak_site *x = a, *y = b;
+    const struct leak_group *x = a, *y = b;
 
     if (x->bytes != y->bytes)
         return x->bytes < y->bytes ? 1 : -1;
-    return x->count < y->count ? 1 : x->count > y->count ? -1 : 0;
+    if (x->count != y->count)
+        return x->count < y->count ? 1 : -1;
+    return x->example_sequence > y->example_sequence ? 1 : x->example_sequence < y->example_sequence ? -1 : 0;
 }
 
-static void report_leaks(void)
+/* The frames of a group: its stack's, or its caller alone. */
+static unsigned group_frames(const struct leak_group *group, const void *const **frames)
 {
-    struct leak_collection leaks = {0};
-    char site[SITE_CHARS];
-    size_t i, live = diag_live_records();
+    unsigned count = group->stack ? diag_stack_frames(group->stack, frames) : 0;
 
-    leaks.capacity = live ? live : 1;
-    leaks.sites = plat_meta_alloc(leaks.capacity * sizeof(*leaks.sites));
-    if (!leaks.sites)
+    if (!count)
     {
-        diag_report("ole32mem: leaks: out of memory for the report (%lu blocks live)", (unsigned long)live);
-        return;
+        *frames = &group->site.address;
+        count = 1;
     }
-    diag_foreach_record(collect_leak, &leaks);
-    if (diag_options & DIAG_LEAKS)
+    return count;
+}
+
+/* Which suppression hides a group (-1: none). Names its frames when any suppression needs names. */
+static int group_suppression(const struct leak_group *group)
+{
+    char modules[DIAG_STACK_DEPTH_MAX][MODULE_NAME_MAX], functions[DIAG_STACK_DEPTH_MAX][PLAT_FUNCTION_CHARS];
+    const char *module_names[DIAG_STACK_DEPTH_MAX], *function_names[DIAG_STACK_DEPTH_MAX];
+    char frame[FRAME_CHARS];
+    const void *const *frames;
+    unsigned count = group_frames(group, &frames), i;
+
+    if (!diag_suppression_count())
+        return -1;
+    for (i = 0; i < count; i++)
     {
-        qsort(leaks.sites, leaks.site_count, sizeof(*leaks.sites), by_bytes_descending);
-        diag_report("ole32mem: leaks: %lu blocks, %lu bytes never freed (pid %lu; %lu suppressed), %lu allocation "
-                    "sites:",
-                    (unsigned long)leaks.blocks, (unsigned long)leaks.bytes, plat_process_id(),
-                    (unsigned long)leaks.suppressed_blocks, (unsigned long)leaks.site_count);
-        if (leaks.freed_elsewhere)
-            diag_report("ole32mem: leaks: (%lu more blocks were freed or moved by another allocator)",
-                        (unsigned long)leaks.freed_elsewhere);
-        for (i = 0; i < leaks.site_count && i < diag_leaks_max; i++)
+        diag_describe_frame(frames[i], diag_suppressions_need_functions(), frame, sizeof(frame), modules[i],
+                            functions[i]);
+        module_names[i] = modules[i];
+        function_names[i] = functions[i];
+    }
+    return diag_suppression_match(count, module_names, function_names);
+}
+
+static void print_frames(const char *prefix, const void *const *frames, unsigned count)
+{
+    char frame[FRAME_CHARS];
+    unsigned i;
+
+    for (i = 0; i < count; i++)
+        diag_report("%s#%u %s", prefix, i, diag_describe_frame(frames[i], 1, frame, sizeof(frame), NULL, NULL));
+}
+
+/* The stacks that reports made under the lock named by id (guard, double free, ...), in full. */
+static void print_referenced_stacks(void)
+{
+    struct diag_depot_totals depot = diag_stack_totals();
+    const void *const *frames;
+    uint32_t id;
+    unsigned count;
+
+    for (id = 1; id <= depot.stacks; id++)
+    {
+        if (!diag_stack_is_referenced(id) || !(count = diag_stack_frames(id, &frames)))
+            continue;
+        diag_report("ole32mem: stack #%lu:", (unsigned long)id);
+        print_frames("ole32mem:   ", frames, count);
+    }
+}
+
+static size_t report_leaks(struct diag_leaks *leaks)
+{
+    unsigned suppressions = diag_suppression_count();
+    size_t hid_blocks[DIAG_SUPPRESS_MAX] = {0}, hid_bytes[DIAG_SUPPRESS_MAX] = {0};
+    size_t blocks = 0, bytes = 0, suppressed = 0, shown_groups = 0, printed = 0, i;
+    const int at_exit = leaks->flags & DIAG_COLLECT_EXIT;
+    char where[SITE_CHARS];
+    const void *const *frames;
+
+    qsort(leaks->groups, leaks->group_count, sizeof(*leaks->groups), by_bytes_descending);
+    for (i = 0; i < leaks->group_count; i++)
+    {
+        struct leak_group *group = &leaks->groups[i];
+
+        group->suppressed_by = group_suppression(group);
+        if (group->suppressed_by >= 0 && (unsigned)group->suppressed_by < suppressions)
         {
-            const struct leak_site *s = &leaks.sites[i];
-
-            diag_report(
-                "ole32mem: leaks:   %lu bytes in %lu blocks from %s, e.g. %p (%lu bytes, thread %#lx, seq %llu)",
-                (unsigned long)s->bytes, (unsigned long)s->count,
-                diag_describe(&s->example_record->site, site, sizeof(site)), s->example,
-                (unsigned long)s->example_record->size, (unsigned long)s->example_record->thread,
-                s->example_record->sequence);
+            hid_blocks[group->suppressed_by] += group->count;
+            hid_bytes[group->suppressed_by] += group->bytes;
+            suppressed += group->count;
+            continue;
         }
-        if (leaks.site_count > diag_leaks_max)
-            diag_report("ole32mem: leaks:   ... %lu more sites (OLE32MEM_LEAKS_MAX=%lu)",
-                        (unsigned long)(leaks.site_count - diag_leaks_max), diag_leaks_max);
+        blocks += group->count;
+        bytes += group->bytes;
+        shown_groups++;
     }
-    plat_meta_free(leaks.sites);
+    diag_report("ole32mem: leaks: %lu blocks, %lu bytes %s (pid %lu; %lu suppressed), %lu allocation %s:",
+                (unsigned long)blocks, (unsigned long)bytes,
+                at_exit ? "never freed" : "outstanding since the last checkpoint", plat_process_id(),
+                (unsigned long)suppressed, (unsigned long)shown_groups, diag_stack_depth ? "stacks" : "sites");
+    if (leaks->freed_elsewhere)
+        diag_report("ole32mem: leaks: (%lu more blocks were freed or moved by another allocator)",
+                    (unsigned long)leaks->freed_elsewhere);
+    if (leaks->unverified)
+        diag_report("ole32mem: leaks-note: %llu of these blocks are unverified: without `guard` (or when its bytes "
+                    "cannot be read at exit) a block freed by another allocator whose address now holds a block of "
+                    "the same size looks like a leak (see docs/diagnostics.md)",
+                    (unsigned long long)leaks->unverified);
+    if (leaks->capacity < diag_live_records() && leaks->group_count == leaks->capacity)
+        diag_report("ole32mem: leaks: out of memory for the report: some blocks are not listed");
+    for (i = 0; i < leaks->group_count && printed < diag_leaks_max; i++)
+    {
+        struct leak_group *group = &leaks->groups[i];
+        unsigned count;
+
+        if (group->suppressed_by >= 0)
+            continue;
+        printed++;
+        /* The allocating call as module+0xoffset: named when it was made, or now (outside every lock). */
+        diag_describe_caller(&group->site, where, sizeof(where));
+        diag_report("ole32mem: leaks:   %lu bytes in %lu blocks from %s, e.g. %p (%lu bytes, thread %#lx, seq %llu)",
+                    (unsigned long)group->bytes, (unsigned long)group->count, where, group->example,
+                    (unsigned long)group->example_size, (unsigned long)group->example_thread,
+                    group->example_sequence);
+        if (group->stack && (count = group_frames(group, &frames)))
+            print_frames("ole32mem: leaks:     ", frames, count);
+    }
+    if (shown_groups > printed)
+        diag_report("ole32mem: leaks:   ... %lu more %s (OLE32MEM_LEAKS_MAX=%lu)",
+                    (unsigned long)(shown_groups - printed), diag_stack_depth ? "stacks" : "sites", diag_leaks_max);
+    diag_suppressions_report(hid_blocks, hid_bytes);
+    return blocks;
 }
 
-void diag_report_at_exit(void)
+size_t diag_leaks_emit(struct diag_leaks *leaks)
 {
-    struct diag_live_totals totals;
+    size_t blocks = 0;
+    struct diag_depot_totals depot;
     int op;
 
-    if (!diag_options)
-        return;
-    if (diag_options & (DIAG_LEAKS | DIAG_GUARD))
-        report_leaks();
-    if (diag_options & DIAG_STATS)
+    if ((diag_options & DIAG_LEAKS) && (leaks->flags & DIAG_COLLECT_REPORT))
+        blocks = report_leaks(leaks);
+    if (leaks->flags & DIAG_COLLECT_EXIT)
     {
-        totals = diag_live_totals();
-        for (op = 0; op < DIAG_OP_COUNT; op++)
-            diag_report("ole32mem: stats: %-12s %llu calls", diag_operation_names[op], calls[op]);
-        diag_report("ole32mem: stats: live now %lu blocks, %lu bytes; peak %lu blocks, %lu bytes",
-                    (unsigned long)totals.count, (unsigned long)totals.bytes, (unsigned long)totals.peak_count,
-                    (unsigned long)totals.peak_bytes);
+        print_referenced_stacks();
+        if (diag_options & DIAG_STATS)
+        {
+            depot = diag_stack_totals();
+            for (op = 0; op < DIAG_OP_COUNT; op++)
+                diag_report("ole32mem: stats: %-12s %llu calls", diag_operation_names[op], leaks->calls[op]);
+            diag_report("ole32mem: stats: live now %lu blocks, %lu bytes; peak %lu blocks, %lu bytes",
+                        (unsigned long)leaks->totals.count, (unsigned long)leaks->totals.bytes,
+                        (unsigned long)leaks->totals.peak_count, (unsigned long)leaks->totals.peak_bytes);
+            if (diag_stack_depth)
+                diag_report("ole32mem: stats: stack depot %lu stacks, %lu bytes (OLE32MEM_STACK_DEPTH=%u)",
+                        (unsigned long)depot.stacks, (unsigned long)depot.bytes, diag_stack_depth);
+        }
     }
+    plat_meta_free(leaks->groups);
+    if ((leaks->flags & DIAG_COLLECT_EXIT) && blocks && diag_leaks_exitcode >= 0)
+    {
+        diag_report("ole32mem: leaks: exiting with code %d (OLE32MEM_LEAKS_EXITCODE)", diag_leaks_exitcode);
+        plat_meta_free(leaks);
+        plat_exit_process(diag_leaks_exitcode);
+        return blocks;
+    }
+    plat_meta_free(leaks);
+    return blocks;
 }

@@ -1,18 +1,24 @@
 /*
- * Naming a call site: the caller's return address as "module+0xoffset", resolved once, when the call is made (the
- * module may be gone by the time a leak is reported).
+ * Naming a call site and capturing its call stack.
+ *
+ * A call's site is its return address as "module+0xoffset"; the module is named when the call is made if that is
+ * safe (the module may be gone by the time a leak is reported), else at report time. Its stack (DIAG_SITE_STACK)
+ * is captured when the call is made, as raw return addresses only, and stored in the depot (diag_stacks.c);
+ * functions and source lines are looked up at report time only (diag_describe_frame).
  *
  * Owns the cache of module ranges (modules[], module_count) under module_lock. Invariants: entries are never
  * removed or changed, so records may keep pointers to the names; module_lock is never held across a call out of
  * this file. This is the one part of the diagnostics that runs WITHOUT the core's lock (diag_resolve_site, before
- * the call takes it), because asking the loader (plat_describe_address) may take the loader's lock: it must never
- * be called with the core's lock held.
+ * the call takes it) for a top-level call; asking the loader (plat_describe_address) may take the loader's lock, so
+ * it is never done when the thread holds the core's lock (DIAG_SITE_NESTED: a spy hook's nested call). Stack
+ * capture takes no lock but the depot's leaf lock (platform_stacks_win32.c says why the unwinder takes none).
  *
  * Copyright 2026 the ole32mem authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "diag_internal.h"
 #include "platform_report.h"
+#include "platform_stacks.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -20,6 +26,8 @@
 enum
 {
     MODULES_MAX = 256,
+    /* Frames of ole32mem's own above the caller that a capture may see (export, slow path, resolve, capture). */
+    OWN_FRAMES_MAX = 8,
 };
 
 static struct
@@ -71,24 +79,136 @@ static const char *keep_module(const char *name, uintptr_t base, size_t image_si
     return kept;
 }
 
-void diag_resolve_site(const void *caller, struct diag_site *site)
+/* Names the module of `address` from the cache, or (when `may_ask_loader`) from the loader, keeping the name. */
+static const char *module_of(const void *address, uintptr_t *base, int may_ask_loader)
 {
     char name[MODULE_NAME_MAX];
-    uintptr_t base = 0;
+    const char *module = cached_module((uintptr_t)address, base);
     size_t image_size;
 
+    if (!module && may_ask_loader && address &&
+        plat_describe_address(address, name, sizeof(name), base, &image_size))
+        module = keep_module(name, *base, image_size);
+    return module;
+}
+
+/* The stack of the call whose return address is `caller`: the captured frames from `caller` on (ole32mem's own
+ * frames, above it, are dropped). When the unwinder does not reach `caller` (i686 code without frame pointers),
+ * the stack is `caller` alone: never a frame of ours, never a guess. */
+static uint32_t capture_stack(const void *caller, int nested)
+{
+    void *frames[DIAG_STACK_DEPTH_MAX + OWN_FRAMES_MAX];
+    const void *only[1] = {caller};
+    unsigned count = plat_capture_stack(frames, diag_stack_depth + OWN_FRAMES_MAX), first, i;
+    int added;
+    uint32_t id;
+    uintptr_t base;
+
+    for (first = 0; first < count && frames[first] != caller; first++)
+        ;
+    /* The unwinder may go on past the thread's start routine with whatever lies there: stop at a null frame. */
+    for (i = first; i < count && frames[i]; i++)
+        ;
+    count = i;
+    if (first < count)
+    {
+        count -= first;
+        if (count > diag_stack_depth)
+            count = diag_stack_depth;
+        id = diag_stack_intern((const void *const *)frames + first, count, &added);
+    }
+    else
+    {
+        id = diag_stack_intern(only, 1, &added);
+        first = 0;
+        count = 0;
+    }
+    /* A new stack: name its modules now, while they are surely loaded (when the loader may be asked). */
+    for (i = 0; added && !nested && i < count; i++)
+        module_of(frames[first + i], &base, 1);
+    return id;
+}
+
+void diag_resolve_site(const void *caller, struct diag_site *site, unsigned flags)
+{
+    uintptr_t base = 0;
+
     site->address = caller;
-    site->module = cached_module((uintptr_t)caller, &base);
-    if (!site->module && caller && plat_describe_address(caller, name, sizeof(name), &base, &image_size))
-        site->module = keep_module(name, base, image_size);
+    site->module = module_of(caller, &base, !(flags & DIAG_SITE_NESTED));
     site->offset = site->module ? (uintptr_t)caller - base : 0;
+    site->stack = (flags & DIAG_SITE_STACK) && diag_stack_depth ? capture_stack(caller, flags & DIAG_SITE_NESTED) : 0;
+}
+
+int diag_free_wants_stack(void)
+{
+    return diag_stack_depth && (diag_options & DIAG_CHECK);
 }
 
 const char *diag_describe(const struct diag_site *site, char *buffer, size_t size)
 {
-    if (site->module)
-        snprintf(buffer, size, "%s+0x%lx", site->module, (unsigned long)site->offset);
+    uintptr_t base = 0;
+    const char *module = site->module ? site->module : module_of(site->address, &base, 0);
+    uintptr_t offset = site->module ? site->offset : (uintptr_t)site->address - base;
+    int length;
+
+    if (module)
+        length = snprintf(buffer, size, "%s+0x%lx", module, (unsigned long)offset);
+    else
+        length = snprintf(buffer, size, "%p", site->address);
+    if (site->stack && length > 0 && (size_t)length < size)
+    {
+        snprintf(buffer + length, size - (size_t)length, " (stack #%lu)", (unsigned long)site->stack);
+        diag_stack_mark_referenced(site->stack);
+    }
+    return buffer;
+}
+
+const char *diag_describe_caller(const struct diag_site *site, char *buffer, size_t size)
+{
+    uintptr_t base = 0;
+    const char *module = site->module ? site->module : module_of(site->address, &base, 1);
+
+    if (module)
+        snprintf(buffer, size, "%s+0x%lx", module,
+                 (unsigned long)(site->module ? site->offset : (uintptr_t)site->address - base));
     else
         snprintf(buffer, size, "%p", site->address);
+    return buffer;
+}
+
+/* Set when the exit report was collected without the core's lock (a thread ended inside ole32mem): that thread
+ * may as well have been ended inside the process heap or the loader, and dbghelp uses both. Written once, at
+ * process exit, by the one thread left. */
+static int symbols_unsafe;
+
+void diag_symbols_unsafe(void)
+{
+    symbols_unsafe = 1;
+}
+
+const char *diag_describe_frame(const void *address, int symbols, char *buffer, size_t size, char *module,
+                                char *function)
+{
+    struct plat_symbol symbol;
+    uintptr_t base = 0;
+    const char *name = module_of(address, &base, 1);
+    int length;
+
+    /* A return address lies after its call: the call's own function and line are those of the byte before. */
+    if (!symbols || symbols_unsafe || !plat_symbolize((const char *)address - 1, &symbol))
+        symbol.function[0] = symbol.file[0] = 0;
+    if (module)
+        snprintf(module, MODULE_NAME_MAX, "%s", name ? name : "");
+    if (function)
+        snprintf(function, PLAT_FUNCTION_CHARS, "%s", symbol.function);
+    if (name && symbol.function[0])
+        length = snprintf(buffer, size, "%s!%s+0x%lx", name, symbol.function,
+                          (unsigned long)(symbol.function_offset + 1));
+    else if (name)
+        length = snprintf(buffer, size, "%s+0x%lx", name, (unsigned long)((uintptr_t)address - base));
+    else
+        length = snprintf(buffer, size, "%p", address);
+    if (symbol.file[0] && length > 0 && (size_t)length < size)
+        snprintf(buffer + length, size - (size_t)length, " (%s:%u)", symbol.file, symbol.line);
     return buffer;
 }

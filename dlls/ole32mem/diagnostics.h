@@ -29,19 +29,35 @@ enum diag_option
     DIAG_STATS = 1 << 5,
 };
 
-/* Where a call came from: the caller's return address, named once, when the call is made (the module may be gone
- * by the time a leak is reported). module is NULL when no module contains the address. */
+/* Where a call came from: the caller's return address, and for an allocation (and a free, with `check`) the id
+ * of its call stack in the depot (0: none, OLE32MEM_STACK_DEPTH=0). The module is named when the call is made if
+ * that is safe (the module may be gone by the time a leak is reported), else at report time; module is NULL when
+ * not (yet) named. */
 struct diag_site
 {
     const void *address;
     const char *module;
     uintptr_t offset;
+    uint32_t stack;
 };
 
-/* Names `caller`. Call it WITHOUT the core's lock: naming may take the loader's lock, and a DllMain that allocates
- * while holding the loader's lock would otherwise deadlock with us. A small cache of module ranges makes repeated
- * calls from one module cheap. */
-void diag_resolve_site(const void *caller, struct diag_site *site);
+enum diag_site_flags
+{
+    /* Capture the call stack into the depot (an Alloc or Realloc; a Free with `check`). */
+    DIAG_SITE_STACK = 1 << 0,
+    /* This thread already holds the core's lock (a spy hook's nested call, a registration's QueryInterface): the
+     * loader must not be asked, names come from the cache or wait for the report. */
+    DIAG_SITE_NESTED = 1 << 1,
+};
+
+/* Names `caller` (and captures the stack, see the flags). Call it before taking the core's lock, or with
+ * DIAG_SITE_NESTED when the thread holds it: naming may take the loader's lock, and a DllMain that allocates while
+ * holding the loader's lock would otherwise deadlock with us. Stack capture never takes the loader's lock (see
+ * platform_stacks_win32.c). A cache of module ranges makes repeated calls from one module cheap. */
+void diag_resolve_site(const void *caller, struct diag_site *site, unsigned flags);
+
+/* Whether a Free needs its stack (DIAG_SITE_STACK): the double-free report names the first free's stack. */
+int diag_free_wants_stack(void);
 
 /* Options in force (0: diagnostics off). Set once by diag_configure before the first call, read-only after. */
 extern unsigned diag_options;
@@ -104,7 +120,37 @@ SIZE_T diag_visible_size(const struct diag_block *record, SIZE_T heap_size);
 void diag_call(enum diag_operation operation, const void *block, SIZE_T size, const void *result,
                const struct diag_site *site);
 
-/* The end-of-process reports: leaks, guard check of live blocks, statistics. Called once, at unload or exit. */
+/* The leak report is made in two steps so that no lock is held while symbols are looked up: diag_leaks_collect runs
+ * under the core's lock (or without it at process exit when another thread died holding it) and copies what the
+ * report needs; diag_leaks_emit runs outside every lock, names the stacks, applies the suppressions, writes the
+ * report and frees the collection. DIAG_COLLECT_EXIT: the end-of-process report (guard check of live blocks,
+ * statistics, exit code); DIAG_COLLECT_MARK: the blocks collected count as reported from now on (a checkpoint). */
+enum diag_collect_flags
+{
+    DIAG_COLLECT_REPORT = 1 << 0,
+    DIAG_COLLECT_MARK = 1 << 1,
+    DIAG_COLLECT_EXIT = 1 << 2,
+};
+struct diag_leaks;
+struct diag_leaks *diag_leaks_collect(unsigned flags);
+/* Returns the number of unsuppressed leaked blocks reported. */
+size_t diag_leaks_emit(struct diag_leaks *leaks);
+/* From now on frames are named module+0xoffset only, without looking up symbols: for the exit report collected
+ * without the core's lock, whose owner was ended mid-call and may have held the process heap's or the loader's lock
+ * too (dbghelp takes both). */
+void diag_symbols_unsafe(void);
+
+/* Process exit (DLL_PROCESS_DETACH with reserved != NULL): other threads are gone, wherever they were, possibly
+ * holding the process heap's lock. From this call on the records are judged without calling into the process heap
+ * (diag_records.c). */
+void diag_records_at_process_exit(void);
+/* At process exit, when the core's lock could not be taken (a thread was ended holding it): nonzero when the
+ * records and the bookkeeping heap can still be read (that thread was not changing them); otherwise says so in one
+ * report line and answers 0. */
+int diag_records_consistent(void);
+
+/* The end-of-process reports: leaks, guard check of live blocks, statistics; then the exit code
+ * (OLE32MEM_LEAKS_EXITCODE). Called once, at unload or exit, without the core's lock (it takes it to collect). */
 void diag_report_at_exit(void);
 
 #endif /* OLE32MEM_DIAGNOSTICS_H */

@@ -19,8 +19,11 @@
 #define _OLE32_
 #include <objbase.h>
 
+#include <stddef.h>
+
 #include "diagnostics.h"
 #include "ole32mem.h"
+#include "platform_report.h"
 #include "task_memory.h"
 
 #define CALLER() __builtin_return_address(0)
@@ -94,7 +97,9 @@ static const IMallocVtbl allocator_vtbl = {
 
 static IMalloc task_allocator = {&allocator_vtbl};
 
-/* The core's view of an IMallocSpy: each hook is one call through the spy's vtable. */
+/* The core's view of an IMallocSpy: registration and release here; the hooks the core calls straight through the
+ * spy's own vtable (struct spy_hooks mirrors IMallocSpyVtbl from PreAlloc on: checked below), one indirect call
+ * each, as Windows and Wine make them. */
 static void *spy_acquire(void *object)
 {
     IUnknown *unknown = object;
@@ -111,70 +116,31 @@ static void spy_release(void *spy)
     IMallocSpy_Release((IMallocSpy *)spy);
 }
 
-static SIZE_T spy_pre_alloc(void *spy, SIZE_T request)
-{
-    return IMallocSpy_PreAlloc((IMallocSpy *)spy, request);
-}
-
-static void *spy_post_alloc(void *spy, void *actual)
-{
-    return IMallocSpy_PostAlloc((IMallocSpy *)spy, actual);
-}
-
-static void *spy_pre_free(void *spy, void *request, BOOL spyed)
-{
-    return IMallocSpy_PreFree((IMallocSpy *)spy, request, spyed);
-}
-
-static void spy_post_free(void *spy, BOOL spyed)
-{
-    IMallocSpy_PostFree((IMallocSpy *)spy, spyed);
-}
-
-static SIZE_T spy_pre_realloc(void *spy, void *request, SIZE_T size, void **new_request, BOOL spyed)
-{
-    return IMallocSpy_PreRealloc((IMallocSpy *)spy, request, size, new_request, spyed);
-}
-
-static void *spy_post_realloc(void *spy, void *actual, BOOL spyed)
-{
-    return IMallocSpy_PostRealloc((IMallocSpy *)spy, actual, spyed);
-}
-
-static void *spy_pre_get_size(void *spy, void *request, BOOL spyed)
-{
-    return IMallocSpy_PreGetSize((IMallocSpy *)spy, request, spyed);
-}
-
-static SIZE_T spy_post_get_size(void *spy, SIZE_T actual, BOOL spyed)
-{
-    return IMallocSpy_PostGetSize((IMallocSpy *)spy, actual, spyed);
-}
-
-static void *spy_pre_did_alloc(void *spy, void *request, BOOL spyed)
-{
-    return IMallocSpy_PreDidAlloc((IMallocSpy *)spy, request, spyed);
-}
-
-static int spy_post_did_alloc(void *spy, void *request, BOOL spyed, int actual)
-{
-    return IMallocSpy_PostDidAlloc((IMallocSpy *)spy, request, spyed, actual);
-}
-
-static void spy_pre_heap_minimize(void *spy)
-{
-    IMallocSpy_PreHeapMinimize((IMallocSpy *)spy);
-}
-
-static void spy_post_heap_minimize(void *spy)
-{
-    IMallocSpy_PostHeapMinimize((IMallocSpy *)spy);
-}
+/* The layout struct spy_hooks must share with IMallocSpyVtbl: same order, same slots (the signatures are the methods',
+ * with the object as void *, and SPY_CALL is the methods' calling convention). */
+#define HOOK_AT(member, method)                                                                                        \
+    _Static_assert(offsetof(IMallocSpyVtbl, method) - offsetof(IMallocSpyVtbl, PreAlloc) ==                           \
+                       offsetof(struct spy_hooks, member),                                                             \
+                   "struct spy_hooks." #member " is IMallocSpy's " #method)
+HOOK_AT(pre_alloc, PreAlloc);
+HOOK_AT(post_alloc, PostAlloc);
+HOOK_AT(pre_free, PreFree);
+HOOK_AT(post_free, PostFree);
+HOOK_AT(pre_realloc, PreRealloc);
+HOOK_AT(post_realloc, PostRealloc);
+HOOK_AT(pre_get_size, PreGetSize);
+HOOK_AT(post_get_size, PostGetSize);
+HOOK_AT(pre_did_alloc, PreDidAlloc);
+HOOK_AT(post_did_alloc, PostDidAlloc);
+HOOK_AT(pre_heap_minimize, PreHeapMinimize);
+HOOK_AT(post_heap_minimize, PostHeapMinimize);
+_Static_assert(sizeof(IMallocSpyVtbl) - offsetof(IMallocSpyVtbl, PreAlloc) == sizeof(struct spy_hooks),
+               "struct spy_hooks ends where IMallocSpyVtbl does");
+_Static_assert(offsetof(IMallocSpy, lpVtbl) == 0, "an IMallocSpy begins with its vtable pointer");
 
 static const struct spy_ops imallocspy_ops = {
-    spy_acquire,       spy_release,        spy_pre_alloc,         spy_post_alloc,         spy_pre_free,
-    spy_post_free,     spy_pre_realloc,    spy_post_realloc,      spy_pre_get_size,       spy_post_get_size,
-    spy_pre_did_alloc, spy_post_did_alloc, spy_pre_heap_minimize, spy_post_heap_minimize,
+    .acquire = spy_acquire,
+    .release = spy_release,
 };
 
 HRESULT WINAPI CoGetMalloc(DWORD context, IMalloc **allocator)
@@ -207,7 +173,7 @@ void WINAPI CoTaskMemFree(void *block)
 
 HRESULT WINAPI CoRegisterMallocSpy(IMallocSpy *spy)
 {
-    return task_register_spy(spy, &imallocspy_ops);
+    return task_register_vtable_spy(spy, &imallocspy_ops, offsetof(IMallocSpyVtbl, PreAlloc));
 }
 
 HRESULT WINAPI CoRevokeMallocSpy(void)
@@ -237,7 +203,6 @@ BOOL WINAPI DllMain(HINSTANCE instance, DWORD reason, void *reserved)
 {
     static char options[SETTING_CHARS], log_path[SETTING_CHARS], leaks_max[SETTING_CHARS], suppress[SETTING_CHARS];
 
-    (void)reserved;
     switch (reason)
     {
     case DLL_PROCESS_ATTACH:
@@ -247,7 +212,15 @@ BOOL WINAPI DllMain(HINSTANCE instance, DWORD reason, void *reserved)
                        setting("OLE32MEM_LEAKS_MAX", leaks_max), setting("OLE32MEM_SUPPRESS", suppress));
         break;
     case DLL_PROCESS_DETACH:
-        task_report_at_exit();
+        /* reserved != NULL: the process is exiting (other threads are already gone); NULL: FreeLibrary. */
+        task_report_at_exit(reserved != NULL);
+        if (!reserved)
+        {
+            /* Unloaded while the process goes on: give back what a load took, or a program that loads and unloads
+             * us in a loop would collect one heap and one file handle per load. */
+            plat_meta_heap_destroy();
+            plat_log_close();
+        }
         break;
     }
     return TRUE;

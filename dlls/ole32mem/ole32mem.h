@@ -27,6 +27,24 @@ extern "C"
      * so finding it (GetProcAddress on ole32.dll after a Wine-prefix install) proves the allocator is ole32mem. */
     OLE32MEM_API DWORD WINAPI Ole32memGetVersion(void);
 
+    /* Leak checkpoints for test harnesses (OLE32MEM_DEBUG=leaks; docs/diagnostics.md).
+     *
+     * Ole32memReportLeaks writes a leak report of the blocks allocated since the last checkpoint and still
+     * outstanding (grouped by stack, suppressions applied, as the report at exit) and returns how many it listed.
+     * Ole32memMarkLeaksReported takes a checkpoint: every block outstanding now counts as reported, and no later
+     * report lists it again, the one at exit included (nor counts it for OLE32MEM_LEAKS_EXITCODE).
+     * Both do nothing (and the first answers 0) when the diagnostics are off or when called from a spy's hook.
+     *
+     * Only ole32mem has them: a program that must also run against the system ole32 looks them up instead of
+     * linking them, e.g.
+     *     typedef DWORD(WINAPI * report_leaks_fn)(void);
+     *     report_leaks_fn report = (report_leaks_fn)(void (*)(void))GetProcAddress(GetModuleHandleA("ole32.dll"),
+     *                                                                              "Ole32memReportLeaks");
+     *     if (report && report()) ... a leak ...
+     * (GetModuleHandleA("ole32mem.dll") for a program linked against ole32mem.dll itself.) */
+    OLE32MEM_API DWORD WINAPI Ole32memReportLeaks(void);
+    OLE32MEM_API void WINAPI Ole32memMarkLeaksReported(void);
+
 #ifdef __cplusplus
 }
 #endif

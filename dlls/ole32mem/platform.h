@@ -15,6 +15,10 @@
  *                           only look at the one block (never walk the heap).
  *   plat_heap_minimize()    give free memory back to the system where the heap can.
  *   plat_meta_alloc/free    zeroed memory for the core's own bookkeeping, never seen by the program.
+ *   plat_meta_in_use()      nonzero while a call to plat_meta_alloc/free is in progress (they run under the core's
+ *                           lock only): at process exit, a thread ended inside one left that memory unusable.
+ *   plat_memory_readable(p, n)  nonzero when the n bytes at p can be read without a fault, decided without
+ *                           touching them and without any heap (used at process exit only).
  *   plat_mutex              a plain (non-recursive) mutex with a static initializer PLAT_MUTEX_INIT;
  *                           plat_mutex_lock/unlock, and plat_mutex_trylock (nonzero when it took the mutex).
  *   plat_thread_id()        a nonzero id of the calling thread.

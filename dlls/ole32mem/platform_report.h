@@ -17,6 +17,9 @@
  * expanded "%p" (diag_report.c). On failure reports stay on stderr, with a line saying why. */
 void plat_log_open(const char *path);
 
+/* Closes the log opened by plat_log_open (reports go to stderr again): when the DLL is unloaded. */
+void plat_log_close(void);
+
 /* Writes one report line (with its newline) in one piece. */
 void plat_log_write(const char *text, size_t length);
 

@@ -51,6 +51,15 @@ void plat_log_open(const char *path)
     log_file = file;
 }
 
+void plat_log_close(void)
+{
+    HANDLE file = log_file;
+
+    log_file = INVALID_HANDLE_VALUE;
+    if (file != INVALID_HANDLE_VALUE)
+        CloseHandle(file);
+}
+
 int plat_describe_address(const void *address, char *module, size_t module_size, uintptr_t *base, size_t *image_size)
 {
     const IMAGE_DOS_HEADER *dos;

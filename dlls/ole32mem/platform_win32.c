@@ -1,5 +1,6 @@
 /*
- * The out-of-line part of the Windows platform layer: the private heap for the core's bookkeeping.
+ * The out-of-line part of the Windows platform layer: the private heap for the core's bookkeeping, and the
+ * readability test of the exit-time report.
  *
  * Copyright 2026 the ole32mem authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -7,6 +8,7 @@
 #include "platform.h"
 
 static HANDLE volatile meta_heap;
+volatile LONG plat_meta_busy;
 
 /* Created on first use; two threads racing here both create one and the loser destroys its own. */
 HANDLE plat_meta_heap(void)
@@ -25,4 +27,31 @@ HANDLE plat_meta_heap(void)
         return heap;
     }
     return created;
+}
+
+void plat_meta_heap_destroy(void)
+{
+    HANDLE heap = InterlockedExchangePointer((void *volatile *)&meta_heap, NULL);
+
+    if (heap)
+        HeapDestroy(heap);
+}
+
+/* VirtualQuery asks the kernel about the pages, which takes no lock a thread ended at process exit could hold
+ * (Wine blocks the signals that end threads while it holds its virtual-memory lock). */
+int plat_memory_readable(const void *p, size_t n)
+{
+    const char *at = p, *end = (const char *)p + n;
+    MEMORY_BASIC_INFORMATION info;
+
+    if (!n || end < at)
+        return 0;
+    while (at < end)
+    {
+        if (VirtualQuery(at, &info, sizeof(info)) != sizeof(info) || info.State != MEM_COMMIT ||
+            (info.Protect & (PAGE_NOACCESS | PAGE_GUARD)) || !info.Protect)
+            return 0;
+        at = (const char *)info.BaseAddress + info.RegionSize;
+    }
+    return 1;
 }

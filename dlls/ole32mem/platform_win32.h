@@ -50,18 +50,42 @@ static inline void plat_heap_minimize(void)
  * program, so that a double free of a program block can never free one of our records. */
 HANDLE plat_meta_heap(void);
 
+/* Destroys the bookkeeping heap when ole32mem.dll is unloaded (FreeLibrary, not process exit): every record in it
+ * dies with the DLL, and a DLL loaded and unloaded in a loop must not leave one heap behind per load. */
+void plat_meta_heap_destroy(void);
+
+/* 1 while a call into the bookkeeping heap is in progress. Written only under the core's lock (every bookkeeping
+ * call is made under it), read at process exit, when the thread that wrote it may have been ended. */
+extern volatile LONG plat_meta_busy;
+
 static inline void *plat_meta_alloc(size_t n)
 {
     HANDLE heap = plat_meta_heap();
+    void *p;
 
-    return heap ? HeapAlloc(heap, HEAP_ZERO_MEMORY, n) : NULL;
+    if (!heap)
+        return NULL;
+    plat_meta_busy = 1;
+    p = HeapAlloc(heap, HEAP_ZERO_MEMORY, n);
+    plat_meta_busy = 0;
+    return p;
 }
 
 static inline void plat_meta_free(void *p)
 {
-    if (p)
-        HeapFree(plat_meta_heap(), 0, p);
+    if (!p)
+        return;
+    plat_meta_busy = 1;
+    HeapFree(plat_meta_heap(), 0, p);
+    plat_meta_busy = 0;
 }
+
+static inline int plat_meta_in_use(void)
+{
+    return plat_meta_busy != 0;
+}
+
+int plat_memory_readable(const void *p, size_t n);
 
 /* A futex-style mutex: 0 free, 1 held, 2 held with waiters. Uncontended, lock and unlock are one interlocked
  * instruction each; Wine 8's SRW lock costs about a quarter of a spied call (two locked operations to acquire, and
@@ -109,9 +133,25 @@ static inline void plat_mutex_unlock(plat_mutex *m)
 
 typedef DWORD plat_thread_id_t;
 
+/* The id GetCurrentThreadId() returns, read where that function reads it: the TEB's ClientId.UniqueThread (gs:0x48 on
+ * x86_64, fs:0x24 on i686; the layout Windows and Wine share and programs rely on). It is taken twice per spied call
+ * (the recursive lock's owner check): inline it saves a call through the import table each time. */
 static inline plat_thread_id_t plat_thread_id(void)
 {
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+    plat_thread_id_t id;
+
+    /* Inline assembly, not __readgsqword(): GCC 12 takes the intrinsic's constant address for an array access and
+     * warns. The low 32 bits of the field are the id (it is a DWORD). Not volatile: it never changes on a thread. */
+#if defined(__x86_64__)
+    __asm__("movl %%gs:0x48, %0" : "=r"(id));
+#else
+    __asm__("movl %%fs:0x24, %0" : "=r"(id));
+#endif
+    return id;
+#else
     return GetCurrentThreadId();
+#endif
 }
 
 #endif /* OLE32MEM_PLATFORM_WIN32_H */

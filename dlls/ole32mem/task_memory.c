@@ -33,18 +33,128 @@
 #include "diagnostics.h"
 #include "recursive_lock.h"
 
+#include <string.h>
+
 atomic_uintptr_t task_route;
 
 static struct recursive_lock core_lock = RECURSIVE_LOCK_INIT;
 
+/* The spied path's own steps (lock, Pre -> heap -> Post) are inlined into each exported slow-path call: with a few
+ * blocks outstanding a spied call costs little more than its heap call, and every call level shows. */
+#if defined(__GNUC__)
+#define CORE_INLINE inline __attribute__((always_inline))
+#else
+#define CORE_INLINE inline
+#endif
+
 /* All guarded by core_lock. */
 static void *current_spy;
 static const struct spy_ops *spy_ops;
+/* The hooks are called as hook_table()->x(hook_target, ...): hook_target is the spy itself when its vtable holds the
+ * hooks (task_register_vtable_spy; hook_offset), else ops_adapter, which calls spy_ops' members. */
+static void *hook_target;
+static size_t hook_offset;
 static int revoke_pending;
 static int registering; /* inside ops->acquire: a registration from there (same thread) is refused */
+/* core_lock.depth of a thread with no allocator call in progress: 1, or one more than where a spy's final Release
+ * was called (a register and revoke made from inside that Release have no hook of any call still to come). */
+static unsigned idle_depth = 1;
 static struct block_table spied_blocks = BLOCK_TABLE_INIT_KEYS;
 
 static SIZE_T task_get_size_locked(void *block, const struct diag_block *record);
+
+/* A spy's vtable as the hooks' caller reads it: once per call, as a COM caller does (memcpy: the object's first
+ * member is a pointer of its own type). */
+static CORE_INLINE const struct spy_hooks *hook_table(void)
+{
+    const char *vtable;
+
+    memcpy(&vtable, hook_target, sizeof(vtable));
+    return (const struct spy_hooks *)(vtable + hook_offset);
+}
+
+/* The adapter for a spy_ops without hooks_in_vtable (the host tests): called only under core_lock while the spy is
+ * registered (rule 2), so spy_ops and current_spy are the spy's. */
+static SIZE_T SPY_CALL adapt_pre_alloc(void *self, SIZE_T request)
+{
+    (void)self;
+    return spy_ops->pre_alloc(current_spy, request);
+}
+
+static void *SPY_CALL adapt_post_alloc(void *self, void *actual)
+{
+    (void)self;
+    return spy_ops->post_alloc(current_spy, actual);
+}
+
+static void *SPY_CALL adapt_pre_free(void *self, void *request, BOOL spyed)
+{
+    (void)self;
+    return spy_ops->pre_free(current_spy, request, spyed);
+}
+
+static void SPY_CALL adapt_post_free(void *self, BOOL spyed)
+{
+    (void)self;
+    spy_ops->post_free(current_spy, spyed);
+}
+
+static SIZE_T SPY_CALL adapt_pre_realloc(void *self, void *request, SIZE_T size, void **new_request, BOOL spyed)
+{
+    (void)self;
+    return spy_ops->pre_realloc(current_spy, request, size, new_request, spyed);
+}
+
+static void *SPY_CALL adapt_post_realloc(void *self, void *actual, BOOL spyed)
+{
+    (void)self;
+    return spy_ops->post_realloc(current_spy, actual, spyed);
+}
+
+static void *SPY_CALL adapt_pre_get_size(void *self, void *request, BOOL spyed)
+{
+    (void)self;
+    return spy_ops->pre_get_size(current_spy, request, spyed);
+}
+
+static SIZE_T SPY_CALL adapt_post_get_size(void *self, SIZE_T actual, BOOL spyed)
+{
+    (void)self;
+    return spy_ops->post_get_size(current_spy, actual, spyed);
+}
+
+static void *SPY_CALL adapt_pre_did_alloc(void *self, void *request, BOOL spyed)
+{
+    (void)self;
+    return spy_ops->pre_did_alloc(current_spy, request, spyed);
+}
+
+static int SPY_CALL adapt_post_did_alloc(void *self, void *request, BOOL spyed, int actual)
+{
+    (void)self;
+    return spy_ops->post_did_alloc(current_spy, request, spyed, actual);
+}
+
+static void SPY_CALL adapt_pre_heap_minimize(void *self)
+{
+    (void)self;
+    spy_ops->pre_heap_minimize(current_spy);
+}
+
+static void SPY_CALL adapt_post_heap_minimize(void *self)
+{
+    (void)self;
+    spy_ops->post_heap_minimize(current_spy);
+}
+
+static const struct spy_hooks adapter_hooks = {
+    adapt_pre_alloc,     adapt_post_alloc,       adapt_pre_free,          adapt_post_free,
+    adapt_pre_realloc,   adapt_post_realloc,     adapt_pre_get_size,      adapt_post_get_size,
+    adapt_pre_did_alloc, adapt_post_did_alloc,   adapt_pre_heap_minimize, adapt_post_heap_minimize,
+};
+
+/* An object whose vtable is adapter_hooks (at offset 0). */
+static const struct spy_hooks *const ops_adapter = &adapter_hooks;
 
 /* For the assertions: this thread holds core_lock. */
 static int core_lock_held(void)
@@ -71,15 +181,20 @@ static void finish_pending_revoke(void)
     void *spy = current_spy;
     const struct spy_ops *ops = spy_ops;
 
-    if (!revoke_pending || spied_blocks.count || core_lock.depth > 1)
+    unsigned saved_idle_depth = idle_depth;
+
+    if (!revoke_pending || spied_blocks.count || core_lock.depth > idle_depth)
         return;
     core_assert(spy && ops, "rule 3: a pending revoke has a registered spy");
     current_spy = NULL;
     spy_ops = NULL;
+    hook_target = NULL;
     revoke_pending = 0;
     block_table_clear(&spied_blocks);
     set_route_bit(TASK_ROUTE_SPY, 0);
+    idle_depth = core_lock.depth + 1;
     ops->release(spy);
+    idle_depth = saved_idle_depth;
 }
 
 /* The protocol's state as every call leaves it. */
@@ -88,24 +203,32 @@ static void check_protocol(void)
     core_assert(!current_spy == !(atomic_load_explicit(&task_route, memory_order_relaxed) & TASK_ROUTE_SPY),
                 "rule 1: the spy bit is set exactly while a spy is registered");
     core_assert(!revoke_pending || current_spy, "rule 3: a revoke is pending only for a registered spy");
-    core_assert(!revoke_pending || spied_blocks.count || core_lock.depth > 1,
+    core_assert(!revoke_pending || spied_blocks.count || core_lock.depth > idle_depth,
                 "rule 3: the outermost call completes a revoke that no spied block holds up");
     core_assert(current_spy || !spied_blocks.count, "rule 5: the table holds blocks of the current spy only");
 }
 
-/* Takes core_lock for an allocator call. The diagnostics name the caller first (diag_resolve_site): naming may take
- * the loader's lock, which must never be waited for while holding ours. */
-static void core_enter(const void *caller, struct diag_site *site)
+/* Takes core_lock for an allocator call. The diagnostics name the caller and capture its stack first
+ * (diag_resolve_site, DIAG_SITE_STACK for the calls that need one): naming may take the loader's lock, which must
+ * never be waited for while holding ours, so a call nested in a hook (this thread holds core_lock already) names
+ * from the cache only (DIAG_SITE_NESTED). */
+static CORE_INLINE void core_enter(const void *caller, struct diag_site *site, int wants_stack)
 {
     if (diag_options)
-        diag_resolve_site(caller, site);
+        diag_resolve_site(caller, site,
+                          (wants_stack ? DIAG_SITE_STACK : 0) |
+                              (atomic_load_explicit(&core_lock.owner, memory_order_relaxed) == plat_thread_id()
+                                   ? DIAG_SITE_NESTED
+                                   : 0));
     recursive_lock_enter(&core_lock);
 }
 
 /* Leaves core_lock at the end of an allocator call, completing a revoke that the call made possible. */
-static void core_leave(void)
+static CORE_INLINE void core_leave(void)
 {
-    finish_pending_revoke();
+    /* Tested here so that the common case (no revoke pending) costs one load, not a call. */
+    if (unlikely(revoke_pending))
+        finish_pending_revoke();
     check_protocol();
     recursive_lock_leave(&core_lock);
 }
@@ -115,11 +238,10 @@ static void core_leave(void)
  * are kept by one call before (diag_admit*) and one after the heap call. The diagnostics only add guard bytes
  * behind the block and look at pointers; the spy sees the same calls and pointers as without them. */
 
-static void *alloc_locked(SIZE_T size, const struct diag_site *site)
+static CORE_INLINE void *alloc_locked(SIZE_T size, const struct diag_site *site)
 {
     SIZE_T actual_size = size, guard = diag_guard_size();
     void *actual = NULL, *result;
-    int recorded;
 
     core_assert(core_lock_held(), "rule 2: Pre, heap and Post under one hold of core_lock");
     if (current_spy)
@@ -128,20 +250,21 @@ static void *alloc_locked(SIZE_T size, const struct diag_site *site)
          * call in progress on this thread, since a hook's own allocations may take slots before we insert. */
         if (!block_table_reserve(&spied_blocks, core_lock.depth))
             return NULL;
-        actual_size = spy_ops->pre_alloc(current_spy, size);
+        actual_size = hook_table()->pre_alloc(hook_target, size);
         /* A spy refuses a request by answering 0; for a 0-byte request 0 is just the size. */
         if (size && !actual_size)
             return NULL;
     }
     if (actual_size + guard >= actual_size)
         actual = plat_heap_alloc(actual_size + guard);
-    result = current_spy ? spy_ops->post_alloc(current_spy, actual) : actual;
+    result = current_spy ? hook_table()->post_alloc(hook_target, actual) : actual;
     if (actual && result)
     {
         if (current_spy)
         {
-            recorded = block_table_insert(&spied_blocks, result, NULL);
-            core_assert(recorded, "rule 5: the room was reserved before PreAlloc");
+            /* A hook's nested allocations reserve one slot more than they take, so our slot is still there. */
+            core_assert(block_table_has_room(&spied_blocks, 1), "rule 5: the room was reserved before PreAlloc");
+            block_table_insert_reserved(&spied_blocks, result, NULL);
         }
         if (diag_options)
             diag_allocated(result, actual, size, actual_size, 0, site);
@@ -149,11 +272,12 @@ static void *alloc_locked(SIZE_T size, const struct diag_site *site)
     return result;
 }
 
-static void free_locked(void *block, const struct diag_site *site)
+static CORE_INLINE void free_locked(void *block, const struct diag_site *site)
 {
     struct diag_block *record = NULL;
     BOOL spyed = FALSE;
     void *actual = block;
+    size_t slot = 0;
     int forgotten;
 
     core_assert(core_lock_held(), "rule 2: Pre, heap and Post under one hold of core_lock");
@@ -161,8 +285,9 @@ static void free_locked(void *block, const struct diag_site *site)
         return;
     if (current_spy)
     {
-        spyed = block_table_lookup(&spied_blocks, block, NULL);
-        actual = spy_ops->pre_free(current_spy, block, spyed);
+        /* The slot found here usually still holds the block after the hooks: the removal below reuses it. */
+        spyed = block_table_find(&spied_blocks, (uintptr_t)block, &slot);
+        actual = hook_table()->pre_free(hook_target, block, spyed);
     }
     if (record)
         diag_released(record, block, 1);
@@ -172,10 +297,10 @@ static void free_locked(void *block, const struct diag_site *site)
     {
         if (spyed)
         {
-            forgotten = block_table_remove(&spied_blocks, block, NULL);
+            forgotten = block_table_remove_at(&spied_blocks, block, slot);
             core_assert(forgotten, "rule 5: a spied block stays in the table until it is freed");
         }
-        spy_ops->post_free(current_spy, spyed);
+        hook_table()->post_free(hook_target, spyed);
     }
 }
 
@@ -186,7 +311,7 @@ static void *realloc_locked(void *block, SIZE_T size, const struct diag_site *si
     SIZE_T actual_size = size, guard = diag_guard_size(), old_size = 0;
     BOOL spyed = FALSE;
     void *new_request = block, *actual = NULL, *result;
-    int recorded;
+    size_t slot = 0;
 
     core_assert(core_lock_held(), "rule 2: Pre, heap and Post under one hold of core_lock");
     if (diag_options && !diag_admit_realloc(block, size, site, &record, &old_size))
@@ -195,8 +320,8 @@ static void *realloc_locked(void *block, SIZE_T size, const struct diag_site *si
     {
         if (!block_table_reserve(&spied_blocks, core_lock.depth))
             return NULL;
-        spyed = block_table_lookup(&spied_blocks, block, NULL);
-        actual_size = spy_ops->pre_realloc(current_spy, block, size, &new_request, spyed);
+        spyed = block_table_find(&spied_blocks, (uintptr_t)block, &slot);
+        actual_size = hook_table()->pre_realloc(hook_target, block, size, &new_request, spyed);
         /* Refused: no PostRealloc, the block is unchanged and keeps its spied state. */
         if (!actual_size)
             return NULL;
@@ -204,25 +329,34 @@ static void *realloc_locked(void *block, SIZE_T size, const struct diag_site *si
     if (actual_size + guard >= actual_size)
         actual = plat_heap_realloc(new_request, actual_size + guard);
     if (!actual)
-        return current_spy ? spy_ops->post_realloc(current_spy, NULL, spyed) : NULL;
+        return current_spy ? hook_table()->post_realloc(hook_target, NULL, spyed) : NULL;
     if (record)
         diag_released(record, block, 0);
     if (spyed)
-        block_table_remove(&spied_blocks, block, NULL);
+        block_table_remove_at(&spied_blocks, block, slot);
     /* The documented meaning of fSpyed in PostRealloc is "the original allocation was made under this spy", the
      * same as PreRealloc's; from now on the block counts as spied either way. */
-    result = current_spy ? spy_ops->post_realloc(current_spy, actual, spyed) : actual;
+    result = current_spy ? hook_table()->post_realloc(hook_target, actual, spyed) : actual;
     if (result)
     {
         if (current_spy)
         {
-            recorded = block_table_insert(&spied_blocks, result, NULL);
-            core_assert(recorded, "rule 5: the room was reserved before PreRealloc");
+            core_assert(block_table_has_room(&spied_blocks, 1), "rule 5: the room was reserved before PreRealloc");
+            block_table_insert_reserved(&spied_blocks, result, NULL);
         }
         if (diag_options)
             diag_allocated(result, actual, size, actual_size, old_size, site);
     }
     return result;
+}
+
+/* A spied block that the spy passes through unchanged and that the heap says is gone was freed by another
+ * allocator (the system ole32, HeapFree): its key must not make a later block at the same address "spied", nor hold
+ * up a pending revoke for ever. (When the spy maps the block elsewhere, the heap's answer is about that pointer,
+ * not about the block: no proof, the key stays.) */
+static void forget_dead_spied_block(void *block)
+{
+    block_table_remove(&spied_blocks, block, NULL);
 }
 
 static SIZE_T task_get_size_locked(void *block, const struct diag_block *record)
@@ -235,9 +369,12 @@ static SIZE_T task_get_size_locked(void *block, const struct diag_block *record)
     if (!current_spy)
         return record ? diag_visible_size(record, plat_heap_size(block)) : plat_heap_size(block);
     spyed = block_table_lookup(&spied_blocks, block, NULL);
-    actual = spy_ops->pre_get_size(current_spy, block, spyed);
-    size = plat_heap_size(actual);
-    return spy_ops->post_get_size(current_spy, record ? diag_visible_size(record, size) : size, spyed);
+    actual = hook_table()->pre_get_size(hook_target, block, spyed);
+    /* A NULL answer is no block: no heap call (HeapSize(NULL) is not defined). */
+    size = actual ? plat_heap_size(actual) : (SIZE_T)-1;
+    if (spyed && actual == block && size == (SIZE_T)-1)
+        forget_dead_spied_block(block);
+    return hook_table()->post_get_size(hook_target, record ? diag_visible_size(record, size) : size, spyed);
 }
 
 static int did_alloc_locked(void *block)
@@ -250,12 +387,14 @@ static int did_alloc_locked(void *block)
     if (!current_spy)
         return plat_heap_owns(block);
     spyed = block_table_lookup(&spied_blocks, block, NULL);
-    actual = spy_ops->pre_did_alloc(current_spy, block, spyed);
-    /* fActual answers for the pointer PreDidAlloc returned. A spied block that the spy leaves as it is, is one of
-     * our live heap blocks by construction: no heap lookup (the common pass-through case stays O(1)). */
-    owned = (spyed && actual == block) || plat_heap_owns(actual);
+    actual = hook_table()->pre_did_alloc(hook_target, block, spyed);
+    /* fActual answers for the pointer PreDidAlloc returned, and the heap decides even for a spied block: the system
+     * ole32 may have freed it behind our back. NULL is no block (HeapValidate(NULL) would walk the whole heap). */
+    owned = actual && plat_heap_owns(actual);
+    if (spyed && actual == block && !owned)
+        forget_dead_spied_block(block);
     /* PostDidAlloc gets the caller's pointer, not PreDidAlloc's answer. */
-    return spy_ops->post_did_alloc(current_spy, block, spyed, owned);
+    return hook_table()->post_did_alloc(hook_target, block, spyed, owned);
 }
 
 void *task_alloc_slow(SIZE_T size, const void *caller)
@@ -263,7 +402,7 @@ void *task_alloc_slow(SIZE_T size, const void *caller)
     struct diag_site site;
     void *result;
 
-    core_enter(caller, &site);
+    core_enter(caller, &site, 1);
     result = alloc_locked(size, &site);
     if (diag_options)
         diag_call(DIAG_OP_ALLOC, NULL, size, result, &site);
@@ -275,7 +414,7 @@ void task_free_slow(void *block, const void *caller)
 {
     struct diag_site site;
 
-    core_enter(caller, &site);
+    core_enter(caller, &site, diag_options && diag_free_wants_stack());
     if (diag_options)
         diag_call(DIAG_OP_FREE, block, 0, NULL, &site);
     free_locked(block, &site);
@@ -287,7 +426,7 @@ void *task_realloc_slow(void *block, SIZE_T size, const void *caller)
     struct diag_site site;
     void *result = NULL;
 
-    core_enter(caller, &site);
+    core_enter(caller, &site, 1);
     /* Realloc(NULL, n) is an Alloc and Realloc(p, 0) a Free, hooks included (Windows calls PreAlloc/PreFree). */
     if (!block)
         result = alloc_locked(size, &site);
@@ -307,7 +446,7 @@ SIZE_T task_get_size_slow(void *block, const void *caller)
     struct diag_site site;
     SIZE_T size = (SIZE_T)-1;
 
-    core_enter(caller, &site);
+    core_enter(caller, &site, 0);
     if (!diag_options || diag_admit(DIAG_OP_GET_SIZE, block, &site, &record))
         size = task_get_size_locked(block, record);
     if (diag_options)
@@ -322,7 +461,7 @@ int task_did_alloc_slow(void *block, const void *caller)
     struct diag_site site;
     int result = 0;
 
-    core_enter(caller, &site);
+    core_enter(caller, &site, 0);
     if (!diag_options || diag_admit(DIAG_OP_DID_ALLOC, block, &site, &record))
         result = did_alloc_locked(block);
     if (diag_options)
@@ -335,29 +474,66 @@ void task_heap_minimize_slow(const void *caller)
 {
     struct diag_site site;
 
-    core_enter(caller, &site);
+    core_enter(caller, &site, 0);
     if (current_spy)
-        spy_ops->pre_heap_minimize(current_spy);
+        hook_table()->pre_heap_minimize(hook_target);
     plat_heap_minimize();
     if (current_spy)
-        spy_ops->post_heap_minimize(current_spy);
+        hook_table()->post_heap_minimize(hook_target);
     if (diag_options)
         diag_call(DIAG_OP_HEAP_MINIMIZE, NULL, 0, NULL, &site);
     core_leave();
 }
 
-void task_report_at_exit(void)
+void task_report_at_exit(int process_exit)
 {
-    /* At process exit other threads are gone, possibly while holding the lock: then report without it, since
-     * nobody else can run any more. */
-    int locked = recursive_lock_try_enter(&core_lock);
+    /* At an unload every thread still runs: wait for the lock like any call. At process exit other threads are
+     * gone, possibly while holding the lock: then collect without it, since nobody else can run any more, unless
+     * the thread was ended while changing the records; and never call into the process heap (diag_records.c). The
+     * report itself is written after the lock is left (symbols are looked up then, which may take the loader's
+     * lock). */
+    int locked = 1;
+    struct diag_leaks *leaks = NULL;
 
-    diag_report_at_exit();
+    if (!diag_options)
+        return;
+    if (process_exit)
+    {
+        diag_records_at_process_exit();
+        locked = recursive_lock_try_enter(&core_lock);
+    }
+    else
+        recursive_lock_enter(&core_lock);
+    if (locked || diag_records_consistent())
+        leaks = diag_leaks_collect(DIAG_COLLECT_REPORT | DIAG_COLLECT_EXIT);
+
     if (locked)
         recursive_lock_leave(&core_lock);
+    else
+        diag_symbols_unsafe();
+    if (leaks)
+        diag_leaks_emit(leaks);
+}
+
+size_t task_check_leaks(unsigned flags)
+{
+    struct diag_leaks *leaks;
+
+    /* From inside a spy hook this thread holds core_lock, and naming the stacks may take the loader's lock: no. */
+    if (!diag_options || atomic_load_explicit(&core_lock.owner, memory_order_relaxed) == plat_thread_id())
+        return 0;
+    recursive_lock_enter(&core_lock);
+    leaks = diag_leaks_collect(flags);
+    recursive_lock_leave(&core_lock);
+    return leaks ? diag_leaks_emit(leaks) : 0;
 }
 
 HRESULT task_register_spy(void *object, const struct spy_ops *ops)
+{
+    return task_register_vtable_spy(object, ops, 0);
+}
+
+HRESULT task_register_vtable_spy(void *object, const struct spy_ops *ops, size_t hooks_in_vtable)
 {
     HRESULT hr = S_OK;
     void *spy;
@@ -379,6 +555,8 @@ HRESULT task_register_spy(void *object, const struct spy_ops *ops)
             core_assert(!spied_blocks.count, "rule 5: a new spy starts with an empty table");
             current_spy = spy;
             spy_ops = ops;
+            hook_target = hooks_in_vtable ? spy : (void *)&ops_adapter;
+            hook_offset = hooks_in_vtable;
             set_route_bit(TASK_ROUTE_SPY, 1);
         }
     }
@@ -393,7 +571,7 @@ HRESULT task_revoke_spy(void)
     recursive_lock_enter(&core_lock);
     if (!current_spy)
         hr = CO_E_OBJNOTREG;
-    else if (spied_blocks.count || core_lock.depth > 1)
+    else if (spied_blocks.count || core_lock.depth > idle_depth)
     {
         /* Released automatically when the last spied block is freed (finish_pending_revoke), or, when a hook
          * revokes, at the end of the call it is in at the earliest (core_leave). */

@@ -17,8 +17,35 @@
 
 #include "platform.h"
 
-/* What the core needs of a spy. The DLL implements it over IMallocSpy (one indirect call per hook); host tests
- * implement it directly. `spy` is the pointer acquire() returned. */
+/* The calling convention of a COM method: a hook called through a COM vtable (struct spy_hooks) must use it. */
+#if defined(_WIN32) && defined(__i386__)
+#define SPY_CALL __stdcall
+#else
+#define SPY_CALL
+#endif
+
+/* The hooks as the core calls them: in the order, with the signatures and the calling convention of IMallocSpy's
+ * methods from PreAlloc on, so that the DLL can hand the core a spy's own vtable (ole32mem.c checks the layout at
+ * compile time) and a hook is one indirect call, as in Windows and Wine. `self` is the object whose vtable it is. */
+struct spy_hooks
+{
+    SIZE_T(SPY_CALL *pre_alloc)(void *self, SIZE_T request);
+    void *(SPY_CALL *post_alloc)(void *self, void *actual);
+    void *(SPY_CALL *pre_free)(void *self, void *request, BOOL spyed);
+    void(SPY_CALL *post_free)(void *self, BOOL spyed);
+    SIZE_T(SPY_CALL *pre_realloc)(void *self, void *request, SIZE_T size, void **new_request, BOOL spyed);
+    void *(SPY_CALL *post_realloc)(void *self, void *actual, BOOL spyed);
+    void *(SPY_CALL *pre_get_size)(void *self, void *request, BOOL spyed);
+    SIZE_T(SPY_CALL *post_get_size)(void *self, SIZE_T actual, BOOL spyed);
+    void *(SPY_CALL *pre_did_alloc)(void *self, void *request, BOOL spyed);
+    int(SPY_CALL *post_did_alloc)(void *self, void *request, BOOL spyed, int actual);
+    void(SPY_CALL *pre_heap_minimize)(void *self);
+    void(SPY_CALL *post_heap_minimize)(void *self);
+};
+
+/* What the core needs of a spy. Host tests implement the hooks below directly; the DLL registers with
+ * task_register_vtable_spy instead (IMallocSpy), and then only acquire and release are used. `spy` is the pointer
+ * acquire() returned. */
 struct spy_ops
 {
     /* Takes the reference registration keeps (QueryInterface for IID_IMallocSpy); NULL when the object refuses. */
@@ -56,11 +83,20 @@ SIZE_T task_get_size_slow(void *block, const void *caller);
 int task_did_alloc_slow(void *block, const void *caller);
 void task_heap_minimize_slow(const void *caller);
 
-/* The diagnostics' end-of-process reports (nothing when they are off). Safe to call while other threads are
- * gone at process exit. */
-void task_report_at_exit(void);
+/* The diagnostics' end-of-process reports (nothing when they are off). process_exit: DllMain's detach at process
+ * exit (reserved != NULL), when other threads are gone and may have died holding any lock: then no call into the
+ * process heap is made. 0: an unload (FreeLibrary), every thread still runs. */
+void task_report_at_exit(int process_exit);
+/* The checkpoint exports: with DIAG_COLLECT_REPORT reports the blocks outstanding since the last checkpoint and
+ * returns their count (unsuppressed); with DIAG_COLLECT_MARK takes a checkpoint (diagnostics.h). 0 when the
+ * diagnostics are off. */
+size_t task_check_leaks(unsigned flags);
 
 HRESULT task_register_spy(void *object, const struct spy_ops *ops);
+/* The same for a spy that begins with a pointer to its vtable, which holds a struct spy_hooks hooks_in_vtable (> 0)
+ * bytes in: the core calls the hooks there, one indirect call each, the vtable read at every call as COM's callers
+ * do; ops->acquire and ops->release do the rest. */
+HRESULT task_register_vtable_spy(void *object, const struct spy_ops *ops, size_t hooks_in_vtable);
 HRESULT task_revoke_spy(void);
 
 /* Introspection for tests and benchmarks: blocks allocated under the current spy and still outstanding, and the

@@ -133,7 +133,9 @@ run()
     [ $# -gt 0 ] && shift
     settings=("$@")
     out=$outdir/$label.out err=$outdir/$label.err
+    # These modes check the one-frame report: OLE32MEM_STACK_DEPTH=0 (tests/diag/stacks.c checks the stacks).
     (cd "$dir" && env -u OLE32MEM_DEBUG -u OLE32MEM_LOG -u OLE32MEM_LEAKS_MAX -u OLE32MEM_SUPPRESS \
+        -u OLE32MEM_LEAKS_EXITCODE OLE32MEM_STACK_DEPTH=0 \
         WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml=" "${settings[@]}" \
         timeout 300 "$wine" "./$program" "${args[@]}") >"$out" 2>"$err"
     rc=$?
@@ -241,7 +243,33 @@ spy_cases()
     done
 }
 
-cases() { stderr_cases; option_cases; log_cases; spy_cases; }
+# Issue 10 (diagnostics that never change what a program does): C programs that run themselves as children with
+# the settings they need and check the children's logs (tests/diag/regress.c, tests/diag/hook.c).
+regress_cases()
+{
+    run diagregress.exe regress
+    run diaghook.exe hook
+}
+
+# tests/diag/stacks.exe runs its own children and checks their reports itself (call stacks, suppressions, exit code,
+# checkpoints, the loader-lock deadlock): its summary line is its result.
+stacks_cases()
+{
+    label=stacks
+    local log=$outdir/stacks.out rc
+    (cd "$dir" && env -u OLE32MEM_DEBUG -u OLE32MEM_LOG -u OLE32MEM_SUPPRESS -u OLE32MEM_STACK_DEPTH \
+        -u OLE32MEM_LEAKS_EXITCODE WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml=" \
+        timeout 900 "$wine" ./stacks.exe) >"$log" 2>&1
+    rc=$?
+    grep -F ': Test failed: ' "$log" | head -20 | cut -c1-300 | sed "s/^/run.sh: $arch stacks: /"
+    if lib_parse_summary "$(lib_last_summary "$log")"; then
+        lib_add "$LIB_P" "$LIB_F" 0
+    else
+        fail "stacks.exe gave no summary (exit code $rc): $(tail -3 "$log" | tr '\n' ' ' | cut -c1-300)"
+    fi
+}
+
+cases() { stderr_cases; option_cases; log_cases; spy_cases; regress_cases; stacks_cases; }
 
 for arch in $ARCHES; do
     label=setup

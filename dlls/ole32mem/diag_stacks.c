@@ -1,0 +1,164 @@
+/*
+ * The stack depot: every distinct allocation (or free) call stack stored once, as the sanitizers do, so that a
+ * record carries a 32-bit id instead of its frames.
+ *
+ * Owns the hash table of stacks, the id directory and the arena they live in, all under depot_lock, a leaf lock:
+ * nothing is called while it is held but plat_meta_alloc. Invariants: a stack, once stored, is never changed nor
+ * freed (ids stay valid, and their frames may be read after the lock is left); ids are 1..stack_count in order of
+ * arrival, 0 meaning "no stack". Runs with or without the core's lock (capture happens before it for a top-level
+ * call and under it for a hook's nested call); never calls the loader.
+ *
+ * Copyright 2026 the ole32mem authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "diag_internal.h"
+
+#include <stdatomic.h>
+#include <string.h>
+
+enum
+{
+    BUCKET_COUNT = 1 << 14,
+    ARENA_CHUNK = 64 * 1024,
+    IDS_PER_PAGE = 1024,
+    ID_PAGES = 4096, /* room for 4M distinct stacks; more are not stored (the record keeps its caller) */
+};
+
+struct stack
+{
+    struct stack *next; /* in its bucket */
+    uint32_t hash, id;
+    unsigned count;
+    atomic_int referenced; /* named by a report made under the core's lock: printed in full at exit */
+    const void *frames[];
+};
+
+static plat_mutex depot_lock = PLAT_MUTEX_INIT;
+/* All under depot_lock. */
+static struct stack **buckets;
+static struct stack **id_pages[ID_PAGES];
+static uint32_t stack_count;
+static char *arena;
+static size_t arena_left, depot_bytes;
+
+static uint32_t hash_frames(const void *const *frames, unsigned count)
+{
+    uint64_t hash = 0xcbf29ce484222325ull;
+    unsigned i;
+
+    for (i = 0; i < count; i++)
+        hash = (hash ^ (uint64_t)(uintptr_t)frames[i]) * 0x100000001b3ull;
+    return (uint32_t)(hash ^ hash >> 32);
+}
+
+/* Under depot_lock. Memory that lives as long as the process. */
+static void *depot_alloc(size_t size)
+{
+    void *memory;
+
+    size = (size + sizeof(void *) - 1) & ~(sizeof(void *) - 1);
+    if (size > arena_left)
+    {
+        if (!(arena = plat_meta_alloc(ARENA_CHUNK)))
+        {
+            arena_left = 0;
+            return NULL;
+        }
+        arena_left = ARENA_CHUNK;
+        depot_bytes += ARENA_CHUNK;
+    }
+    memory = arena;
+    arena += size;
+    arena_left -= size;
+    return memory;
+}
+
+uint32_t diag_stack_intern(const void *const *frames, unsigned count, int *added)
+{
+    uint32_t hash = hash_frames(frames, count), id = 0;
+    struct stack *stack;
+
+    *added = 0;
+    if (!count || count > DIAG_STACK_DEPTH_MAX)
+        return 0;
+    plat_mutex_lock(&depot_lock);
+    if (!buckets && (buckets = plat_meta_alloc(BUCKET_COUNT * sizeof(*buckets))))
+        depot_bytes += BUCKET_COUNT * sizeof(*buckets);
+    if (!buckets)
+        goto done;
+    for (stack = buckets[hash % BUCKET_COUNT]; stack; stack = stack->next)
+    {
+        if (stack->hash == hash && stack->count == count && !memcmp(stack->frames, frames, count * sizeof(*frames)))
+            break;
+    }
+    if (!stack)
+    {
+        uint32_t page = stack_count / IDS_PER_PAGE;
+
+        if (page >= ID_PAGES)
+            goto done;
+        if (!id_pages[page] && (id_pages[page] = plat_meta_alloc(IDS_PER_PAGE * sizeof(**id_pages))))
+            depot_bytes += IDS_PER_PAGE * sizeof(**id_pages);
+        if (!id_pages[page] || !(stack = depot_alloc(sizeof(*stack) + count * sizeof(*frames))))
+            goto done;
+        stack->hash = hash;
+        stack->id = ++stack_count;
+        stack->count = count;
+        atomic_init(&stack->referenced, 0);
+        memcpy(stack->frames, frames, count * sizeof(*frames));
+        stack->next = buckets[hash % BUCKET_COUNT];
+        buckets[hash % BUCKET_COUNT] = stack;
+        id_pages[page][(stack->id - 1) % IDS_PER_PAGE] = stack;
+        *added = 1;
+    }
+    id = stack->id;
+done:
+    plat_mutex_unlock(&depot_lock);
+    return id;
+}
+
+/* The stack of an id (NULL for 0 or an unknown id). The frames never change once stored. */
+static const struct stack *stack_of(uint32_t id)
+{
+    const struct stack *stack = NULL;
+
+    plat_mutex_lock(&depot_lock);
+    if (id && id <= stack_count)
+        stack = id_pages[(id - 1) / IDS_PER_PAGE][(id - 1) % IDS_PER_PAGE];
+    plat_mutex_unlock(&depot_lock);
+    return stack;
+}
+
+unsigned diag_stack_frames(uint32_t id, const void *const **frames)
+{
+    const struct stack *stack = stack_of(id);
+
+    *frames = stack ? stack->frames : NULL;
+    return stack ? stack->count : 0;
+}
+
+void diag_stack_mark_referenced(uint32_t id)
+{
+    struct stack *stack = (struct stack *)stack_of(id);
+
+    if (stack)
+        atomic_store_explicit(&stack->referenced, 1, memory_order_relaxed);
+}
+
+int diag_stack_is_referenced(uint32_t id)
+{
+    const struct stack *stack = stack_of(id);
+
+    return stack && atomic_load_explicit(&((struct stack *)stack)->referenced, memory_order_relaxed);
+}
+
+struct diag_depot_totals diag_stack_totals(void)
+{
+    struct diag_depot_totals totals;
+
+    plat_mutex_lock(&depot_lock);
+    totals.stacks = stack_count;
+    totals.bytes = depot_bytes;
+    plat_mutex_unlock(&depot_lock);
+    return totals;
+}

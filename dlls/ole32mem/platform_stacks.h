@@ -1,0 +1,53 @@
+/*
+ * The platform services of the diagnostics' call stacks: capturing return addresses (on every allocation while
+ * stacks are on), naming them (at report time only), the two settings read outside OLE32MEM_DEBUG's list, and the
+ * exit code of OLE32MEM_LEAKS_EXITCODE.
+ *
+ * Implemented by platform_stacks_win32.c (RtlCaptureStackBackTrace; dbghelp, loaded at the first report) and
+ * host/platform_stacks_posix.c (glibc's backtrace; dladdr). Invariant: plat_capture_stack never takes the loader's
+ * lock nor any lock of ours, because it runs while the core's lock is held (a spy hook's nested call);
+ * plat_symbolize may take any lock and load libraries, so it runs only at report time, outside every lock of ours.
+ *
+ * Copyright 2026 the ole32mem authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#ifndef OLE32MEM_PLATFORM_STACKS_H
+#define OLE32MEM_PLATFORM_STACKS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum
+{
+    PLAT_FUNCTION_CHARS = 256,
+    PLAT_FILE_CHARS = 260,
+};
+
+/* Up to `max` return addresses of the calling thread, innermost first (this function's caller's caller first, or
+ * thereabouts: the diagnostics find their own caller in the list). Returns how many it wrote. */
+unsigned plat_capture_stack(void **frames, unsigned max);
+
+/* What a code address is: the function containing it (and the distance from its start) and its source line, where
+ * the module's debug information says so. function[0] == 0 when unknown; file[0] == 0 when no line is known. */
+struct plat_symbol
+{
+    char function[PLAT_FUNCTION_CHARS];
+    uintptr_t function_offset;
+    char file[PLAT_FILE_CHARS];
+    unsigned line;
+};
+
+/* At start-up, when stacks will be reported: loads what plat_symbolize needs (it may run at process exit). */
+void plat_symbols_prepare(void);
+
+/* Names `address` (a code address, not a return address: callers pass the return address minus one). Report time
+ * only, outside every lock of ours. Returns 0 when nothing is known. */
+int plat_symbolize(const void *address, struct plat_symbol *symbol);
+
+/* An environment setting, or NULL when unset or longer than `size`. */
+const char *plat_setting(const char *name, char *buffer, size_t size);
+
+/* Ends the process now with exit code `code` (after the leak report, for OLE32MEM_LEAKS_EXITCODE). */
+void plat_exit_process(int code);
+
+#endif /* OLE32MEM_PLATFORM_STACKS_H */

@@ -1,0 +1,54 @@
+/*
+ * Call stacks on the Linux host build: glibc's backtrace() to capture, dladdr to name (exported functions only,
+ * no source lines). Only what the host tests need: the DLL's report is the one users read.
+ *
+ * Copyright 2026 the ole32mem authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <execinfo.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "platform_stacks.h"
+
+unsigned plat_capture_stack(void **frames, unsigned max)
+{
+    int count = backtrace(frames, (int)max);
+
+    return count > 0 ? (unsigned)count : 0;
+}
+
+void plat_symbols_prepare(void)
+{
+}
+
+int plat_symbolize(const void *address, struct plat_symbol *symbol)
+{
+    Dl_info info;
+
+    memset(symbol, 0, sizeof(*symbol));
+    if (!dladdr(address, &info) || !info.dli_sname)
+        return 0;
+    snprintf(symbol->function, sizeof(symbol->function), "%s", info.dli_sname);
+    symbol->function_offset = (uintptr_t)address - (uintptr_t)info.dli_saddr;
+    return 1;
+}
+
+const char *plat_setting(const char *name, char *buffer, size_t size)
+{
+    const char *value = getenv(name);
+
+    if (!value || strlen(value) >= size)
+        return NULL;
+    memcpy(buffer, value, strlen(value) + 1);
+    return buffer;
+}
+
+void plat_exit_process(int code)
+{
+    _exit(code);
+}

@@ -1,0 +1,522 @@
+/*
+ * diagregress.exe: regression tests of issue 10, "diagnostics that never change what a program does", in Wine's
+ * child-process style: the parent re-runs itself as a child (`diagregress.exe child MODE`) with the OLE32MEM_*
+ * environment the mode needs and the child's reports in a log file, waits for it (a time limit is a failure), reads
+ * the log and checks it with ok(). The child checks what it sees in the program with ok() and exits nonzero when a
+ * check failed.
+ *
+ * ole32mem.dll is loaded at run time (LoadLibrary, GetProcAddress), never imported, so that a child can load and
+ * unload it; "combase" below is the system's combase.dll, the allocator Wine's own DLLs use, which frees and
+ * allocates blocks behind ole32mem's back.
+ *
+ * Copyright 2026 the ole32mem authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#define COBJMACROS
+#define COM_NO_WINDOWS_H
+#define WIN32_LEAN_AND_MEAN
+#include <windows.h>
+
+#include "ole32mem_objidl.h"
+#include <objbase.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "passthrough_spy.h"
+#include "test.h"
+
+enum
+{
+    CHILD_TIMEOUT_MS = 60000,
+    EXIT_TIMEOUT_MS = 30000,
+    REUSE_ATTEMPTS = 64,
+    LOAD_CYCLES = 1000,
+    /* Handles Wine may open lazily during the first cycles (registry keys, the log's directory): not per cycle. */
+    HANDLE_SLACK = 2,
+    EXIT_RUNS = 4,
+    FILL_NEW = 0xcd,
+    LOG_CHARS = 1 << 20,
+};
+
+struct allocator
+{
+    void *(WINAPI *alloc)(SIZE_T);
+    void *(WINAPI *realloc)(void *, SIZE_T);
+    void(WINAPI *free)(void *);
+    HRESULT(WINAPI *get_malloc)(DWORD, IMalloc **);
+    HRESULT(WINAPI *register_spy)(IMallocSpy *);
+    HRESULT(WINAPI *revoke_spy)(void);
+};
+
+static struct allocator om, combase; /* ole32mem and the system's combase */
+static IMalloc *om_malloc;
+static char self_path[MAX_PATH];
+
+static int load_allocator(HMODULE module, struct allocator *a)
+{
+    if (!module)
+        return 0;
+    a->alloc = (void *)GetProcAddress(module, "CoTaskMemAlloc");
+    a->realloc = (void *)GetProcAddress(module, "CoTaskMemRealloc");
+    a->free = (void *)GetProcAddress(module, "CoTaskMemFree");
+    a->get_malloc = (void *)GetProcAddress(module, "CoGetMalloc");
+    a->register_spy = (void *)GetProcAddress(module, "CoRegisterMallocSpy");
+    a->revoke_spy = (void *)GetProcAddress(module, "CoRevokeMallocSpy");
+    return a->alloc && a->realloc && a->free && a->get_malloc && a->register_spy && a->revoke_spy;
+}
+
+static int load_both(void)
+{
+    int loaded = load_allocator(LoadLibraryA("ole32mem.dll"), &om) && load_allocator(LoadLibraryA("combase.dll"), &combase);
+
+    ok(loaded, "cannot load ole32mem.dll and combase.dll (error %lu)\n", GetLastError());
+    if (loaded)
+        om.get_malloc(MEMCTX_TASK, &om_malloc);
+    return loaded;
+}
+
+/* --- the parent's side ---------------------------------------------------------------------------------------- */
+
+/* Runs `diagregress.exe child MODE` with the variables "NAME=VALUE\0...\0" added, reports to `log`; answers the exit
+ * code, or -1 when it did not end within the time limit (then it is ended). */
+static DWORD run_child(const char *mode, const char *settings, const char *log, DWORD timeout)
+{
+    static const char *const names[] = {"OLE32MEM_DEBUG", "OLE32MEM_LOG", "OLE32MEM_LEAKS_MAX", "OLE32MEM_SUPPRESS"};
+    char command[MAX_PATH * 2];
+    STARTUPINFOA startup;
+    PROCESS_INFORMATION process;
+    DWORD code = (DWORD)-1, wait;
+    const char *s;
+    unsigned i;
+
+    memset(&startup, 0, sizeof(startup));
+    startup.cb = sizeof(startup);
+    for (i = 0; i < ARRAYSIZE(names); i++)
+        SetEnvironmentVariableA(names[i], NULL);
+    for (s = settings; *s; s += strlen(s) + 1)
+    {
+        char name[64];
+        const char *eq = strchr(s, '=');
+
+        snprintf(name, sizeof(name), "%.*s", (int)(eq - s), s);
+        SetEnvironmentVariableA(name, eq + 1);
+    }
+    DeleteFileA(log);
+    SetEnvironmentVariableA("OLE32MEM_LOG", log);
+    snprintf(command, sizeof(command), "\"%s\" child %s", self_path, mode);
+    if (!CreateProcessA(NULL, command, NULL, NULL, TRUE, 0, NULL, NULL, &startup, &process))
+    {
+        ok(0, "CreateProcess(%s): error %lu\n", command, GetLastError());
+        return (DWORD)-2;
+    }
+    wait = WaitForSingleObject(process.hProcess, timeout);
+    if (wait != WAIT_OBJECT_0)
+    {
+        TerminateProcess(process.hProcess, 1);
+        WaitForSingleObject(process.hProcess, INFINITE);
+    }
+    else
+        GetExitCodeProcess(process.hProcess, &code);
+    CloseHandle(process.hProcess);
+    CloseHandle(process.hThread);
+    for (i = 0; i < ARRAYSIZE(names); i++)
+        SetEnvironmentVariableA(names[i], NULL);
+    return wait == WAIT_OBJECT_0 ? code : (DWORD)-1;
+}
+
+static char log_text[LOG_CHARS];
+
+static const char *read_log(const char *path)
+{
+    HANDLE file = CreateFileA(path, GENERIC_READ, FILE_SHARE_READ | FILE_SHARE_WRITE, NULL, OPEN_EXISTING, 0, NULL);
+    DWORD got = 0;
+
+    log_text[0] = 0;
+    if (file == INVALID_HANDLE_VALUE)
+        return log_text;
+    ReadFile(file, log_text, sizeof(log_text) - 1, &got, NULL);
+    log_text[got] = 0;
+    CloseHandle(file);
+    return log_text;
+}
+
+/* Lines of `text` that start with `prefix`. */
+static int count_lines(const char *text, const char *prefix)
+{
+    int n = 0;
+    size_t length = strlen(prefix);
+    const char *line;
+
+    for (line = text; *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : line + strlen(line))
+        if (!strncmp(line, prefix, length))
+            n++;
+    return n;
+}
+
+static void log_path(char *path, const char *mode)
+{
+    char dir[MAX_PATH];
+
+    GetCurrentDirectoryA(sizeof(dir), dir);
+    snprintf(path, MAX_PATH, "%s\\regress-%s.log", dir, mode);
+}
+
+/* Item 1: a block freed by combase whose address the heap hands back, with the same heap size, to combase. */
+static void test_stale_record(void)
+{
+    char log[MAX_PATH];
+    const char *text;
+    DWORD code;
+
+    log_path(log, "reuse");
+    code = run_child("reuse", "OLE32MEM_DEBUG=guard,fill,check,leaks\0", log, CHILD_TIMEOUT_MS);
+    ok(code == 0, "reuse child: exit code %ld\n", (long)code);
+    text = read_log(log);
+    ok(count_lines(text, "ole32mem: guard:") == 0, "a false overrun report:\n%s", text);
+    ok(count_lines(text, "ole32mem: check:") == 0, "a false check report:\n%s", text);
+    ok(count_lines(text, "ole32mem: leaks: 0 blocks, 0 bytes") == 1, "combase's blocks reported as leaks:\n%s", text);
+
+    log_path(log, "reuse-noguard");
+    code = run_child("reuse-noguard", "OLE32MEM_DEBUG=leaks\0", log, CHILD_TIMEOUT_MS);
+    ok(code == 0, "reuse-noguard child: exit code %ld\n", (long)code);
+    text = read_log(log);
+    /* Without the guard the reused block cannot be told from ours: reported, but flagged as unverified. */
+    ok(count_lines(text, "ole32mem: leaks: 1 blocks") == 1 && strstr(text, "unverified") != NULL,
+       "the unverifiable leak is not flagged:\n%s", text);
+}
+
+/* Item 4: a worker thread busy in the process heap while the main thread exits with leaks on: the report comes
+ * and the process ends within the time limit. */
+static void test_exit_with_worker(void)
+{
+    char log[MAX_PATH];
+    const char *text;
+    DWORD code;
+    int run;
+
+    log_path(log, "exit");
+    for (run = 0; run < EXIT_RUNS; run++)
+    {
+        code = run_child("exit", "OLE32MEM_DEBUG=leaks,guard\0", log, EXIT_TIMEOUT_MS);
+        ok(code != (DWORD)-1, "run %d: the process did not exit within %u ms\n", run, EXIT_TIMEOUT_MS);
+        text = read_log(log);
+        ok(strstr(text, "777 bytes in 1 blocks") != NULL || strstr(text, "no report: the process exit ended") != NULL,
+           "run %d: no leak report:\n%s", run, text);
+    }
+}
+
+static void test_child_mode(const char *mode, const char *settings)
+{
+    char log[MAX_PATH];
+    DWORD code;
+
+    log_path(log, mode);
+    code = run_child(mode, settings, log, CHILD_TIMEOUT_MS);
+    ok(code == 0, "%s child (%s): exit code %ld\n", mode, settings, (long)code);
+    read_log(log);
+    ok(count_lines(log_text, "ole32mem: check:") == 0 && count_lines(log_text, "ole32mem: guard:") == 0,
+       "%s child (%s): unexpected reports:\n%s", mode, settings, log_text);
+}
+
+/* --- the children --------------------------------------------------------------------------------------------- */
+
+/* Frees an ole32mem block through combase and has combase allocate until it gets the same address back. */
+static void *reuse_through_combase(void *ours, SIZE_T combase_size)
+{
+    void *spare[REUSE_ATTEMPTS], *got = NULL;
+    int i, n = 0;
+
+    combase.free(ours);
+    for (i = 0; i < REUSE_ATTEMPTS && got != ours; i++)
+    {
+        got = combase.alloc(combase_size);
+        if (got != ours)
+            spare[n++] = got;
+    }
+    while (n--)
+        combase.free(spare[n]);
+    return got == ours ? got : NULL;
+}
+
+static void child_reuse(void)
+{
+    unsigned char *p, *q, *r, *kept;
+    size_t i, grown_ok = 1;
+
+    p = om.alloc(32); /* 48 bytes in the heap with the guard */
+    q = reuse_through_combase(p, 48);
+    if (!q)
+    {
+        skip("the heap did not hand the address back\n");
+        return;
+    }
+    fill(q, 48, 7); /* combase's block: 48 bytes of live data */
+    ok(IMalloc_GetSize(om_malloc, q) == 48, "GetSize %llu, want the heap's 48\n", SZ(IMalloc_GetSize(om_malloc, q)));
+    ok(IMalloc_DidAlloc(om_malloc, q) == 1, "DidAlloc of a live block\n");
+    r = om.realloc(q, 100);
+    ok(r && filled(r, 48, 7), "Realloc changed the program's data (first bad byte %llu)\n",
+       SZ(r ? check_fill(r, 48, 7) : 0));
+    for (i = 48; r && i < 100; i++)
+        grown_ok &= r[i] == FILL_NEW;
+    ok(grown_ok, "the grown part is not filled with 0xcd\n");
+    om.free(r);
+
+    /* A combase block at a reused address that the program keeps: not an ole32mem leak. */
+    p = om.alloc(32);
+    kept = reuse_through_combase(p, 48);
+    if (kept)
+        fill(kept, 48, 9);
+}
+
+static void child_reuse_noguard(void)
+{
+    void *p = om.alloc(32);
+
+    if (!reuse_through_combase(p, 32))
+    {
+        skip("the heap did not hand the address back\n");
+        /* Nothing is left to report: keep the parent's expectation of one leak. */
+        om.alloc(32);
+    }
+}
+
+/* A spy that answers NULL from PreDidAlloc and PreGetSize when asked to, and counts its references. */
+struct test_spy
+{
+    IMallocSpy IMallocSpy_iface;
+    LONG refs;
+    int null_answers;
+    struct test_spy *register_at_release; /* the final Release registers and revokes this spy */
+    HRESULT inner_register, inner_revoke;
+    LONG refs_after_inner_revoke;
+    int revoke_in_heap_minimize;
+    HRESULT hook_revoke;
+};
+
+static struct test_spy *impl_from_IMallocSpy(IMallocSpy *iface)
+{
+    return CONTAINING_RECORD(iface, struct test_spy, IMallocSpy_iface);
+}
+
+static ULONG WINAPI spy_AddRef(IMallocSpy *iface)
+{
+    return InterlockedIncrement(&impl_from_IMallocSpy(iface)->refs);
+}
+
+static ULONG WINAPI spy_Release(IMallocSpy *iface)
+{
+    struct test_spy *spy = impl_from_IMallocSpy(iface);
+    LONG refs = InterlockedDecrement(&spy->refs);
+    struct test_spy *inner = spy->register_at_release;
+
+    if (refs == 1 && inner)
+    {
+        spy->register_at_release = NULL;
+        spy->inner_register = om.register_spy(&inner->IMallocSpy_iface);
+        spy->inner_revoke = om.revoke_spy();
+        spy->refs_after_inner_revoke = inner->refs;
+    }
+    return refs;
+}
+
+static void *WINAPI spy_PreGetSize(IMallocSpy *iface, void *request, BOOL spyed)
+{
+    (void)spyed;
+    return impl_from_IMallocSpy(iface)->null_answers ? NULL : request;
+}
+
+static void *WINAPI spy_PreDidAlloc(IMallocSpy *iface, void *request, BOOL spyed)
+{
+    (void)spyed;
+    return impl_from_IMallocSpy(iface)->null_answers ? NULL : request;
+}
+
+static void WINAPI spy_PreHeapMinimize(IMallocSpy *iface)
+{
+    struct test_spy *spy = impl_from_IMallocSpy(iface);
+
+    if (spy->revoke_in_heap_minimize)
+        spy->hook_revoke = om.revoke_spy();
+}
+
+static const IMallocSpyVtbl spy_vtbl = {
+    passthrough_QueryInterface, spy_AddRef,           spy_Release,
+    passthrough_PreAlloc,       passthrough_PostAlloc, passthrough_PreFree,
+    passthrough_PostFree,       passthrough_PreRealloc, passthrough_PostRealloc,
+    spy_PreGetSize,             passthrough_PostGetSize, spy_PreDidAlloc,
+    passthrough_PostDidAlloc,   spy_PreHeapMinimize,  passthrough_PostHeapMinimize,
+};
+
+static void spy_init(struct test_spy *spy)
+{
+    memset(spy, 0, sizeof(*spy));
+    spy->IMallocSpy_iface.lpVtbl = (IMallocSpyVtbl *)&spy_vtbl;
+    spy->refs = 1;
+}
+
+/* Item 3: a spied block freed by combase is no longer ours: DidAlloc asks the heap, and the dead key no longer
+ * holds up the revoke. Item 5: PreDidAlloc/PreGetSize answering NULL get "no block" without a heap walk. */
+static void child_spied(void)
+{
+    struct test_spy spy;
+    void *p, *q;
+    HRESULT hr;
+
+    spy_init(&spy);
+    hr = om.register_spy(&spy.IMallocSpy_iface);
+    ok(hr == S_OK, "register: %#lx\n", hr);
+    p = om.alloc(40);
+    combase.free(p);
+    ok(IMalloc_DidAlloc(om_malloc, p) == 0, "DidAlloc of a spied block freed by combase: %d\n",
+       IMalloc_DidAlloc(om_malloc, p));
+    hr = om.revoke_spy();
+    ok(hr == S_OK, "revoke with the only spied block freed by combase: %#lx\n", hr);
+    ok(spy.refs == 1, "the spy was not released: %ld references\n", spy.refs);
+
+    spy_init(&spy);
+    spy.null_answers = 1;
+    hr = om.register_spy(&spy.IMallocSpy_iface);
+    ok(hr == S_OK, "register: %#lx\n", hr);
+    q = om.alloc(24);
+    ok(IMalloc_DidAlloc(om_malloc, q) == 0, "DidAlloc with PreDidAlloc answering NULL: %d\n",
+       IMalloc_DidAlloc(om_malloc, q));
+    ok(IMalloc_GetSize(om_malloc, q) == (SIZE_T)-1, "GetSize with PreGetSize answering NULL: %llu\n",
+       SZ(IMalloc_GetSize(om_malloc, q)));
+    om.free(q);
+    ok(om.revoke_spy() == S_OK, "revoke\n");
+}
+
+/* Item 7: what a spy may do from its hooks and its final Release (docs/diagnostics.md says what was decided). */
+static void child_revoke_rules(void)
+{
+    struct test_spy outer, inner, third;
+    HRESULT hr;
+
+    /* A revoke from inside a hook is deferred to the end of the call (rule 25): E_ACCESSDENIED, then released. */
+    spy_init(&outer);
+    outer.revoke_in_heap_minimize = 1;
+    ok(om.register_spy(&outer.IMallocSpy_iface) == S_OK, "register\n");
+    IMalloc_HeapMinimize(om_malloc);
+    ok(outer.hook_revoke == E_ACCESSDENIED, "revoke inside a hook: %#lx\n", outer.hook_revoke);
+    ok(outer.refs == 1, "not released at the end of the call: %ld references\n", outer.refs);
+    ok(om.revoke_spy() == CO_E_OBJNOTREG, "the revoke did not complete\n");
+
+    /* Register and revoke inside the final Release: no call is in progress, both complete at once. */
+    spy_init(&outer);
+    spy_init(&inner);
+    outer.register_at_release = &inner;
+    ok(om.register_spy(&outer.IMallocSpy_iface) == S_OK, "register\n");
+    hr = om.revoke_spy();
+    ok(hr == S_OK, "revoke: %#lx\n", hr);
+    ok(outer.inner_register == S_OK, "register inside Release: %#lx\n", outer.inner_register);
+    ok(outer.inner_revoke == S_OK, "revoke inside Release: %#lx\n", outer.inner_revoke);
+    ok(outer.refs_after_inner_revoke == 1, "the inner spy is still held: %ld references\n",
+       outer.refs_after_inner_revoke);
+    spy_init(&third);
+    ok(om.register_spy(&third.IMallocSpy_iface) == S_OK, "a new registration after that\n");
+    ok(om.revoke_spy() == S_OK, "revoke\n");
+}
+
+static DWORD WINAPI exit_worker(void *arg)
+{
+    HANDLE heap = GetProcessHeap();
+    unsigned i;
+
+    (void)arg;
+    for (i = 0;; i++)
+    {
+        void *p = HeapAlloc(heap, 0, 64 + i % 512);
+        HeapFree(heap, 0, p);
+        if (!(i % 64))
+            om.free(om.alloc(16));
+    }
+    return 0;
+}
+
+static void *volatile exit_kept;
+
+static __attribute__((noinline)) void exit_leak(void)
+{
+    exit_kept = om.alloc(777);
+}
+
+/* Item 4: returns from main while the worker runs in the heap: the exit report must not wait for the heap. */
+static void child_exit(void)
+{
+    HANDLE thread;
+
+    exit_leak();
+    thread = CreateThread(NULL, 0, exit_worker, NULL, 0, NULL);
+    Sleep(100);
+    (void)thread;
+}
+
+/* Item 7: loading and unloading ole32mem with diagnostics on leaves no handle and no heap behind. */
+static void child_load_unload(void)
+{
+    DWORD handles_before = 0, handles_after = 0, heaps_before = 0, heaps_after = 0;
+    struct allocator a;
+    unsigned i;
+
+    for (i = 0; i < LOAD_CYCLES; i++)
+    {
+        HMODULE module = LoadLibraryA("ole32mem.dll");
+
+        if (!load_allocator(module, &a))
+        {
+            ok(0, "cycle %u: cannot load ole32mem.dll (error %lu)\n", i, GetLastError());
+            return;
+        }
+        a.free(a.alloc(i + 1));
+        FreeLibrary(module);
+        if (i == 9)
+        {
+            GetProcessHandleCount(GetCurrentProcess(), &handles_before);
+            heaps_before = GetProcessHeaps(0, NULL);
+        }
+    }
+    ok(!GetModuleHandleA("ole32mem.dll"), "ole32mem.dll is still loaded\n");
+    GetProcessHandleCount(GetCurrentProcess(), &handles_after);
+    heaps_after = GetProcessHeaps(0, NULL);
+    ok(handles_after <= handles_before + HANDLE_SLACK, "handles: %lu after 10 cycles, %lu after %u\n", handles_before,
+       handles_after, LOAD_CYCLES);
+    ok(heaps_after == heaps_before, "heaps: %lu after 10 cycles, %lu after %u\n", heaps_before, heaps_after,
+       LOAD_CYCLES);
+}
+
+int main(int argc, char **argv)
+{
+    GetModuleFileNameA(NULL, self_path, sizeof(self_path));
+    if (argc >= 3 && !strcmp(argv[1], "child"))
+    {
+        if (!strcmp(argv[2], "load-unload"))
+            child_load_unload();
+        else if (load_both())
+        {
+            if (!strcmp(argv[2], "reuse"))
+                child_reuse();
+            else if (!strcmp(argv[2], "reuse-noguard"))
+                child_reuse_noguard();
+            else if (!strcmp(argv[2], "spied"))
+                child_spied();
+            else if (!strcmp(argv[2], "revoke-rules"))
+                child_revoke_rules();
+            else if (!strcmp(argv[2], "exit"))
+                child_exit();
+            else
+                ok(0, "unknown mode %s\n", argv[2]);
+        }
+        return test_summary(argv[2]);
+    }
+    test_stale_record();
+    test_child_mode("spied", "\0");
+    test_child_mode("spied", "OLE32MEM_DEBUG=all\0");
+    test_child_mode("revoke-rules", "\0");
+    test_child_mode("revoke-rules", "OLE32MEM_DEBUG=all\0");
+    test_child_mode("load-unload", "OLE32MEM_DEBUG=all\0");
+    test_exit_with_worker();
+    printf("SURVIVED\n");
+    return test_summary("diagregress");
+}

@@ -1,0 +1,647 @@
+/*
+ * Leak reports with call stacks (OLE32MEM_STACK_DEPTH, issue 11), suppressions, the exit code, the checkpoint
+ * exports, and the loader-lock deadlock of a hook's nested call (issue 10, item 2).
+ *
+ * Child-process pattern: run without arguments, the program re-runs itself (stacks.exe MODE) with OLE32MEM_*
+ * settings and OLE32MEM_LOG pointing to a file, waits for it (a time limit: a hang is a failure), then reads the
+ * child's log and output and checks them with ok(). The children print "LINE|NAME|n" for each allocating call: n is
+ * __LINE__ taken on the line of the call itself, so the expected "stacks.c:n" of a frame comes from the source,
+ * never from a number written here. Built with -g (mk/diag.mk) so that dbghelp finds functions and lines.
+ *
+ * Copyright 2026 the ole32mem authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#define COBJMACROS
+#define COM_NO_WINDOWS_H
+#define WIN32_LEAN_AND_MEAN
+#include <windows.h>
+
+#include "ole32mem_objidl.h"
+#include <objbase.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ole32mem.h"
+#include "test.h"
+
+#define NOINLINE __attribute__((noinline, noclone))
+
+enum
+{
+    CHILD_SECONDS = 60,
+    TEXT_MAX = 1 << 20,
+    PATH_CHARS = MAX_PATH * 2,
+    EXIT_CODE = 23,
+};
+
+static void *volatile sink[16];
+static char exe_path[PATH_CHARS], work_dir[PATH_CHARS];
+
+/* --- the children ----------------------------------------------------------------------------------------------- */
+
+static void say_line(const char *name, int line)
+{
+    printf("LINE|%s|%d\n", name, line);
+}
+
+/* Chain A: three functions, the leak at the bottom, twice (one group of two blocks). */
+static NOINLINE void chain_a3(void)
+{
+    say_line("A", __LINE__), sink[0] = CoTaskMemAlloc(100); /* LEAK_SITE_A */
+}
+static NOINLINE void chain_a2(void)
+{
+    chain_a3();
+    say_line("A2", __LINE__ - 1);
+}
+static NOINLINE void chain_a1(void)
+{
+    chain_a2();
+    say_line("A1", __LINE__ - 1);
+}
+
+/* Chain B: another three, one block. */
+static NOINLINE void chain_b3(void)
+{
+    say_line("B", __LINE__), sink[1] = CoTaskMemAlloc(50); /* LEAK_SITE_B */
+}
+static NOINLINE void chain_b2(void)
+{
+    chain_b3();
+    say_line("B2", __LINE__ - 1);
+}
+static NOINLINE void chain_b1(void)
+{
+    chain_b2();
+    say_line("B1", __LINE__ - 1);
+}
+
+static volatile int leak_repeats = 2; /* volatile: the loop stays a loop, one call site */
+
+static NOINLINE void child_leaks(void)
+{
+    int i;
+
+    /* One call site, twice: one stack, one group of two blocks. */
+    for (i = 0; i < leak_repeats; i++)
+    {
+        chain_a1();
+        sink[2 + i] = sink[0];
+    }
+    chain_b1();
+}
+
+/* Checkpoints: case 1 leaks one block, case 2 none, case 3 two. */
+static NOINLINE void case_one(void)
+{
+    say_line("C1", __LINE__), sink[3] = CoTaskMemAlloc(31);
+}
+static NOINLINE void case_two(void)
+{
+    CoTaskMemFree(CoTaskMemAlloc(32));
+}
+static NOINLINE void case_three(void)
+{
+    say_line("C3", __LINE__), sink[4] = CoTaskMemAlloc(33);
+    sink[5] = CoTaskMemAlloc(33);
+}
+
+static void child_checkpoints(void)
+{
+    void (*const cases[])(void) = {case_one, case_two, case_three};
+    unsigned i;
+
+    Ole32memMarkLeaksReported();
+    for (i = 0; i < 3; i++)
+    {
+        cases[i]();
+        printf("CASE|%u|%lu\n", i + 1, Ole32memReportLeaks());
+        fflush(stdout);
+        Ole32memMarkLeaksReported();
+    }
+    /* Nothing outstanding is new at exit: the exit report lists nothing (the test checks). */
+}
+
+/* A spy that logs what it sees (sizes and the order of hooks; pointers differ run to run). When armed, its PreAlloc
+ * is where the loader-lock scenario happens. */
+static HANDLE in_hook, dllmain_entered;
+static int armed;
+static void *(*helper_alloc)(SIZE_T);
+
+static HRESULT WINAPI spy_QueryInterface(IMallocSpy *iface, REFIID riid, void **obj)
+{
+    if (IsEqualIID(riid, &IID_IUnknown) || IsEqualIID(riid, &IID_IMallocSpy))
+    {
+        *obj = iface;
+        return S_OK;
+    }
+    *obj = NULL;
+    return E_NOINTERFACE;
+}
+static ULONG WINAPI spy_AddRef(IMallocSpy *iface)
+{
+    (void)iface;
+    return 2;
+}
+static ULONG WINAPI spy_Release(IMallocSpy *iface)
+{
+    (void)iface;
+    return 1;
+}
+static SIZE_T WINAPI spy_PreAlloc(IMallocSpy *iface, SIZE_T size)
+{
+    (void)iface;
+    printf("SPY|PreAlloc|%lu\n", (unsigned long)size);
+    if (armed)
+    {
+        armed = 0;
+        SetEvent(in_hook);
+        /* The other thread is in DllMain now (loader's lock held), about to wait for the core's lock we hold. */
+        WaitForSingleObject(dllmain_entered, CHILD_SECONDS * 1000);
+        Sleep(200);
+        CoTaskMemFree(helper_alloc(8)); /* nested, from a module never named before */
+    }
+    return size;
+}
+static void *WINAPI spy_PostAlloc(IMallocSpy *iface, void *actual)
+{
+    (void)iface;
+    printf("SPY|PostAlloc|%d\n", !!actual);
+    return actual;
+}
+static void *WINAPI spy_PreFree(IMallocSpy *iface, void *request, BOOL spyed)
+{
+    (void)iface;
+    printf("SPY|PreFree|%d\n", spyed);
+    return request;
+}
+static void WINAPI spy_PostFree(IMallocSpy *iface, BOOL spyed)
+{
+    (void)iface;
+    printf("SPY|PostFree|%d\n", spyed);
+}
+static SIZE_T WINAPI spy_PreRealloc(IMallocSpy *iface, void *request, SIZE_T size, void **new_request, BOOL spyed)
+{
+    (void)iface;
+    printf("SPY|PreRealloc|%lu|%d\n", (unsigned long)size, spyed);
+    *new_request = request;
+    return size;
+}
+static void *WINAPI spy_PostRealloc(IMallocSpy *iface, void *actual, BOOL spyed)
+{
+    (void)iface;
+    printf("SPY|PostRealloc|%d|%d\n", !!actual, spyed);
+    return actual;
+}
+static void *WINAPI spy_PreGetSize(IMallocSpy *iface, void *request, BOOL spyed)
+{
+    (void)iface;
+    printf("SPY|PreGetSize|%d\n", spyed);
+    return request;
+}
+static SIZE_T WINAPI spy_PostGetSize(IMallocSpy *iface, SIZE_T actual, BOOL spyed)
+{
+    (void)iface;
+    printf("SPY|PostGetSize|%lu|%d\n", (unsigned long)actual, spyed);
+    return actual;
+}
+static void *WINAPI spy_PreDidAlloc(IMallocSpy *iface, void *request, BOOL spyed)
+{
+    (void)iface;
+    printf("SPY|PreDidAlloc|%d\n", spyed);
+    return request;
+}
+static int WINAPI spy_PostDidAlloc(IMallocSpy *iface, void *request, BOOL spyed, int actual)
+{
+    (void)iface;
+    (void)request;
+    printf("SPY|PostDidAlloc|%d|%d\n", spyed, actual);
+    return actual;
+}
+static void WINAPI spy_PreHeapMinimize(IMallocSpy *iface)
+{
+    (void)iface;
+    printf("SPY|PreHeapMinimize\n");
+}
+static void WINAPI spy_PostHeapMinimize(IMallocSpy *iface)
+{
+    (void)iface;
+    printf("SPY|PostHeapMinimize\n");
+}
+
+static IMallocSpyVtbl spy_vtbl = {
+    spy_QueryInterface, spy_AddRef,      spy_Release,      spy_PreAlloc,        spy_PostAlloc,
+    spy_PreFree,        spy_PostFree,    spy_PreRealloc,   spy_PostRealloc,     spy_PreGetSize,
+    spy_PostGetSize,    spy_PreDidAlloc, spy_PostDidAlloc, spy_PreHeapMinimize, spy_PostHeapMinimize,
+};
+static IMallocSpy spy = {&spy_vtbl};
+
+static void child_spy(void)
+{
+    IMalloc *allocator;
+    void *p, *q;
+
+    CoGetMalloc(MEMCTX_TASK, &allocator);
+    if (FAILED(CoRegisterMallocSpy(&spy)))
+        return;
+    p = CoTaskMemAlloc(40);
+    q = CoTaskMemRealloc(p, 400);
+    printf("SIZE|%lu\n", (unsigned long)IMalloc_GetSize(allocator, q));
+    printf("DID|%d\n", IMalloc_DidAlloc(allocator, q));
+    IMalloc_HeapMinimize(allocator);
+    CoTaskMemFree(q);
+    CoTaskMemFree(CoTaskMemRealloc(NULL, 12));
+    CoRevokeMallocSpy();
+}
+
+static DWORD WINAPI load_in_thread(void *arg)
+{
+    (void)arg;
+    WaitForSingleObject(in_hook, CHILD_SECONDS * 1000);
+    return LoadLibraryA("stackshelp2.dll") != NULL;
+}
+
+static void child_deadlock(void)
+{
+    HMODULE first = LoadLibraryA("stackshelp.dll");
+    HANDLE thread;
+
+    helper_alloc = first ? (void *(*)(SIZE_T))(void (*)(void))GetProcAddress(first, "stackshelp_alloc") : NULL;
+    in_hook = CreateEventA(NULL, TRUE, FALSE, NULL);
+    dllmain_entered = CreateEventA(NULL, TRUE, FALSE, "ole32mem_stacks_dllmain");
+    if (!helper_alloc || FAILED(CoRegisterMallocSpy(&spy)))
+    {
+        printf("DEADLOCK|setup failed\n");
+        return;
+    }
+    thread = CreateThread(NULL, 0, load_in_thread, NULL, 0, NULL);
+    armed = 1;
+    CoTaskMemFree(CoTaskMemAlloc(16));
+    WaitForSingleObject(thread, INFINITE);
+    CoRevokeMallocSpy();
+    printf("DEADLOCK|finished\n");
+}
+
+/* --- the parent ------------------------------------------------------------------------------------------------ */
+
+struct child
+{
+    DWORD exit_code;
+    int finished;
+    char *out, *log;
+};
+
+static char *read_text(const char *path)
+{
+    char *text = calloc(1, TEXT_MAX), *in, *out;
+    FILE *file = fopen(path, "rb");
+    size_t length;
+
+    if (file)
+    {
+        length = fread(text, 1, TEXT_MAX - 1, file);
+        text[length] = 0;
+        fclose(file);
+        /* The children's stdout is in text mode: "\r\n" becomes "\n" for the checks. */
+        for (in = out = text; *in; in++)
+            if (*in != '\r')
+                *out++ = *in;
+        *out = 0;
+    }
+    return text;
+}
+
+/* Runs "stacks.exe mode" with `settings` ("NAME=value" strings, NULL-terminated) added to the environment. */
+static struct child run_child(const char *label, const char *mode, const char *const *settings)
+{
+    static const char *const cleared[] = {"OLE32MEM_DEBUG",          "OLE32MEM_SUPPRESS",  "OLE32MEM_STACK_DEPTH",
+                                          "OLE32MEM_LEAKS_EXITCODE", "OLE32MEM_LEAKS_MAX", NULL};
+    char command[PATH_CHARS * 2], out_path[PATH_CHARS], log_path[PATH_CHARS], name[256];
+    SECURITY_ATTRIBUTES inherit = {sizeof(inherit), NULL, TRUE};
+    STARTUPINFOA startup;
+    PROCESS_INFORMATION process;
+    struct child child = {0};
+    HANDLE out;
+    unsigned i;
+
+    memset(&startup, 0, sizeof(startup));
+    startup.cb = sizeof(startup);
+    snprintf(out_path, sizeof(out_path), "%s\\stacks-%s.out", work_dir, label);
+    snprintf(log_path, sizeof(log_path), "%s\\stacks-%s.log", work_dir, label);
+    DeleteFileA(log_path);
+    for (i = 0; cleared[i]; i++)
+        SetEnvironmentVariableA(cleared[i], NULL);
+    SetEnvironmentVariableA("OLE32MEM_LOG", log_path);
+    for (i = 0; settings[i]; i++)
+    {
+        const char *equals = strchr(settings[i], '=');
+
+        snprintf(name, sizeof(name), "%.*s", (int)(equals - settings[i]), settings[i]);
+        SetEnvironmentVariableA(name, equals + 1);
+    }
+    out = CreateFileA(out_path, GENERIC_WRITE, FILE_SHARE_READ, &inherit, CREATE_ALWAYS, 0, NULL);
+    startup.dwFlags = STARTF_USESTDHANDLES;
+    startup.hStdOutput = out;
+    startup.hStdError = out;
+    startup.hStdInput = GetStdHandle(STD_INPUT_HANDLE);
+    snprintf(command, sizeof(command), "\"%s\" %s", exe_path, mode);
+    if (CreateProcessA(NULL, command, NULL, NULL, TRUE, 0, NULL, NULL, &startup, &process))
+    {
+        child.finished = WaitForSingleObject(process.hProcess, CHILD_SECONDS * 1000) == WAIT_OBJECT_0;
+        if (!child.finished)
+            TerminateProcess(process.hProcess, 99);
+        GetExitCodeProcess(process.hProcess, &child.exit_code);
+        CloseHandle(process.hProcess);
+        CloseHandle(process.hThread);
+    }
+    CloseHandle(out);
+    for (i = 0; settings[i]; i++)
+    {
+        const char *equals = strchr(settings[i], '=');
+
+        snprintf(name, sizeof(name), "%.*s", (int)(equals - settings[i]), settings[i]);
+        SetEnvironmentVariableA(name, NULL);
+    }
+    SetEnvironmentVariableA("OLE32MEM_LOG", NULL);
+    child.out = read_text(out_path);
+    child.log = read_text(log_path);
+    return child;
+}
+
+static void free_child(struct child *child)
+{
+    free(child->out);
+    free(child->log);
+}
+
+/* The line number a child printed for NAME ("LINE|NAME|n"), or -1. */
+static int child_line(const struct child *child, const char *name)
+{
+    char key[64];
+    const char *found;
+
+    snprintf(key, sizeof(key), "LINE|%s|", name);
+    found = strstr(child->out, key);
+    return found ? atoi(found + strlen(key)) : -1;
+}
+
+/* The report line (whole) that contains both `a` and `b`, or NULL; copied to `line`. */
+static const char *find_line(const char *text, const char *a, const char *b, char *line, size_t size)
+{
+    const char *start = text;
+
+    while (start && *start)
+    {
+        const char *end = strchr(start, '\n');
+        size_t length = end ? (size_t)(end - start) : strlen(start);
+
+        if (length >= size)
+            length = size - 1;
+        memcpy(line, start, length);
+        line[length] = 0;
+        if (length && line[length - 1] == '\r')
+            line[length - 1] = 0;
+        if (strstr(line, a) && (!b || strstr(line, b)))
+            return line;
+        start = end ? end + 1 : NULL;
+    }
+    return NULL;
+}
+
+static int count_lines(const char *text, const char *a)
+{
+    int count = 0;
+
+    for (; (text = strstr(text, a)); text++)
+        count++;
+    return count;
+}
+
+/* Frame `index` of some leak stack names function `function` in stacks.exe at stacks.c:line. */
+static void check_frame(const struct child *child, const char *function, int line)
+{
+    char want_function[128], want_line[64], found[1024];
+
+    snprintf(want_function, sizeof(want_function), "stacks.exe!%s+0x", function);
+    snprintf(want_line, sizeof(want_line), "(stacks.c:%d)", line);
+    ok(line > 0 && find_line(child->log, want_function, want_line, found, sizeof(found)) != NULL,
+       "no frame \"%s... %s\" in the report:\n%s\n", want_function, want_line, child->log);
+}
+
+static void test_stacks(void)
+{
+    static const char *const settings[] = {"OLE32MEM_DEBUG=leaks,stats", NULL};
+    struct child child = run_child("leaks", "leaks", settings);
+    char found[1024];
+
+    ok(child.finished && child.exit_code == 0, "exit code %lu, finished %d\n", child.exit_code, child.finished);
+    ok(strstr(child.log, "ole32mem: leaks: 3 blocks, 250 bytes never freed") != NULL, "report:\n%s\n", child.log);
+    ok(strstr(child.log, "2 allocation stacks:") != NULL, "not grouped by stack:\n%s\n", child.log);
+    /* Largest group first: chain A's two blocks (200 bytes), then chain B's. */
+    ok(find_line(child.log, "leaks:   200 bytes in 2 blocks from stacks.exe+0x", NULL, found, sizeof(found)) &&
+           strstr(child.log, "200 bytes in 2 blocks") < strstr(child.log, "50 bytes in 1 blocks"),
+       "groups:\n%s\n", child.log);
+    check_frame(&child, "chain_a3", child_line(&child, "A"));
+    check_frame(&child, "chain_a2", child_line(&child, "A2"));
+    check_frame(&child, "chain_a1", child_line(&child, "A1"));
+    check_frame(&child, "chain_b3", child_line(&child, "B"));
+    check_frame(&child, "chain_b2", child_line(&child, "B2"));
+    check_frame(&child, "chain_b1", child_line(&child, "B1"));
+    ok(find_line(child.log, "#0 stacks.exe!chain_a3+0x", NULL, found, sizeof(found)) != NULL,
+       "frame #0 is not the allocating function (ole32mem's own frames must be skipped):\n%s\n", child.log);
+    ok(!strstr(child.log, "ole32mem.dll!"), "a frame of ole32mem itself:\n%s\n", child.log);
+    ok(find_line(child.log, "ole32mem: stats: stack depot ", " stacks, ", found, sizeof(found)) != NULL,
+       "no depot line in stats:\n%s\n", child.log);
+    free_child(&child);
+}
+
+static void test_depth_zero(void)
+{
+    static const char *const settings[] = {"OLE32MEM_DEBUG=leaks", "OLE32MEM_STACK_DEPTH=0", NULL};
+    struct child child = run_child("depth0", "leaks", settings);
+    char found[1024];
+
+    ok(child.finished && child.exit_code == 0, "exit code %lu\n", child.exit_code);
+    ok(strstr(child.log, "ole32mem: leaks: 3 blocks, 250 bytes never freed") &&
+           strstr(child.log, "2 allocation sites:"),
+       "report:\n%s\n", child.log);
+    ok(find_line(child.log, "leaks:   200 bytes in 2 blocks from stacks.exe+0x", ", e.g. ", found, sizeof(found)) !=
+           NULL,
+       "report:\n%s\n", child.log);
+    ok(!strstr(child.log, "#0 ") && !strstr(child.log, "!chain_"), "frames at depth 0:\n%s\n", child.log);
+    free_child(&child);
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *file = fopen(path, "wb");
+
+    if (file)
+    {
+        fputs(text, file);
+        fclose(file);
+    }
+}
+
+static void test_suppressions(void)
+{
+    static const struct
+    {
+        const char *label, *file, *hid, *left;
+        int hidden_blocks;
+    } cases[] = {
+        {"sup-function", "# chain B is known\nleak:chain_b2\n", "leak:chain_b2 hid 1 blocks, 50 bytes",
+         "2 blocks, 200 bytes never freed (pid", 1},
+        {"sup-wildcard", "leak:chain_a*\n\n", "leak:chain_a* hid 2 blocks, 200 bytes",
+         "1 blocks, 50 bytes never freed (pid", 2},
+        {"sup-module", "leak:STACKS.exe\n", "leak:STACKS.exe hid 3 blocks, 250 bytes",
+         "0 blocks, 0 bytes never freed (pid", 3},
+        {"sup-module-wildcard", "leak:*.exe\n", "leak:*.exe hid 3 blocks, 250 bytes",
+         "0 blocks, 0 bytes never freed (pid", 3},
+    };
+    char path[PATH_CHARS], setting[PATH_CHARS + 32], text[512], found[1024];
+    const char *settings[3];
+    struct child child;
+    unsigned i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+    {
+        snprintf(path, sizeof(path), "%s\\%s.txt", work_dir, cases[i].label);
+        snprintf(text, sizeof(text), "%s", cases[i].file);
+        write_file(path, text);
+        snprintf(setting, sizeof(setting), "OLE32MEM_SUPPRESS=@%s", path);
+        settings[0] = "OLE32MEM_DEBUG=leaks";
+        settings[1] = setting;
+        settings[2] = NULL;
+        child = run_child(cases[i].label, "leaks", settings);
+        ok(strstr(child.log, cases[i].left) != NULL, "%s: report:\n%s\n", cases[i].label, child.log);
+        ok(find_line(child.log, "ole32mem: suppressed: ", cases[i].hid, found, sizeof(found)) != NULL,
+           "%s: no \"%s\":\n%s\n", cases[i].label, cases[i].hid, child.log);
+        ok(find_line(child.log, "suppressed)", NULL, found, sizeof(found)) &&
+               strstr(found, cases[i].hidden_blocks == 1   ? "; 1 suppressed)"
+                             : cases[i].hidden_blocks == 2 ? "; 2 suppressed)"
+                                                           : "; 3 suppressed)"),
+           "%s: header: %s\n", cases[i].label, found);
+        free_child(&child);
+    }
+
+    /* A malformed line is reported with its number and skipped; the good lines around it still work. */
+    snprintf(path, sizeof(path), "%s\\sup-bad.txt", work_dir);
+    write_file(path, "# comment\nleak:chain_b3\nthis is not a suppression\nleak:\nleak:chain_a1\n");
+    snprintf(setting, sizeof(setting), "OLE32MEM_SUPPRESS=@%s", path);
+    settings[0] = "OLE32MEM_DEBUG=leaks";
+    settings[1] = setting;
+    settings[2] = NULL;
+    child = run_child("sup-bad", "leaks", settings);
+    ok(find_line(child.log, "sup-bad.txt:3: not a suppression", "this is not a suppression", found, sizeof(found)) !=
+           NULL,
+       "malformed line 3 not reported:\n%s\n", child.log);
+    ok(find_line(child.log, "sup-bad.txt:4: not a suppression", NULL, found, sizeof(found)) != NULL,
+       "malformed line 4 not reported:\n%s\n", child.log);
+    ok(count_lines(child.log, "not a suppression (want") == 2, "malformed lines:\n%s\n", child.log);
+    ok(strstr(child.log, "0 blocks, 0 bytes never freed (pid") && strstr(child.log, "; 3 suppressed)"),
+       "good lines after the bad ones:\n%s\n", child.log);
+    free_child(&child);
+
+    /* The plain module list keeps working. */
+    settings[1] = "OLE32MEM_SUPPRESS=other.dll,stacks.exe";
+    child = run_child("sup-plain", "leaks", settings);
+    ok(strstr(child.log, "0 blocks, 0 bytes never freed (pid") &&
+           strstr(child.log, "ole32mem: suppressed: stacks.exe hid 3 blocks, 250 bytes"),
+       "plain list:\n%s\n", child.log);
+    free_child(&child);
+}
+
+static void test_exit_code(void)
+{
+    static const char *const leaking[] = {"OLE32MEM_DEBUG=leaks", "OLE32MEM_LEAKS_EXITCODE=23", NULL};
+    static const char *const hidden[] = {"OLE32MEM_DEBUG=leaks", "OLE32MEM_LEAKS_EXITCODE=23",
+                                         "OLE32MEM_SUPPRESS=stacks.exe", NULL};
+    struct child child = run_child("exitcode", "leaks", leaking);
+
+    ok(child.finished && child.exit_code == EXIT_CODE, "exit code %lu, want %d\n", child.exit_code, EXIT_CODE);
+    ok(strstr(child.log, "exiting with code 23 (OLE32MEM_LEAKS_EXITCODE)") != NULL, "log:\n%s\n", child.log);
+    ok(strstr(child.out, "LINE|B|") != NULL, "the program's own output is lost:\n%s\n", child.out);
+    free_child(&child);
+    child = run_child("exitcode-suppressed", "leaks", hidden);
+    ok(child.finished && child.exit_code == 0, "all leaks suppressed: exit code %lu, want 0\n", child.exit_code);
+    free_child(&child);
+}
+
+static void test_checkpoints(void)
+{
+    static const char *const settings[] = {"OLE32MEM_DEBUG=leaks", "OLE32MEM_LEAKS_EXITCODE=23", NULL};
+    struct child child = run_child("checkpoints", "checkpoints", settings);
+    const char *report1, *report2, *report3, *at_exit;
+    char found[1024];
+
+    ok(child.finished && child.exit_code == 0, "exit code %lu (no new leak at exit: 0)\n", child.exit_code);
+    ok(strstr(child.out, "CASE|1|1\n") && strstr(child.out, "CASE|2|0\n") && strstr(child.out, "CASE|3|2\n"),
+       "counts:\n%s\n", child.out);
+    report1 = strstr(child.log, "ole32mem: leaks: 1 blocks, 31 bytes outstanding since the last checkpoint");
+    report2 = report1 ? strstr(report1 + 1, "ole32mem: leaks: 0 blocks, 0 bytes outstanding since") : NULL;
+    report3 = report2 ? strstr(report2 + 1, "ole32mem: leaks: 2 blocks, 66 bytes outstanding since") : NULL;
+    at_exit = report3 ? strstr(report3 + 1, "ole32mem: leaks: 0 blocks, 0 bytes never freed") : NULL;
+    ok(report1 && report2 && report3 && at_exit, "per-case reports:\n%s\n", child.log);
+    check_frame(&child, "case_one", child_line(&child, "C1"));
+    check_frame(&child, "case_three", child_line(&child, "C3"));
+    ok(!find_line(child.log, "!case_two+0x", NULL, found, sizeof(found)), "case 2 reported:\n%s\n", child.log);
+    ok(count_lines(child.log, "!case_one+0x") == 1, "case 1's block reported again:\n%s\n", child.log);
+    free_child(&child);
+}
+
+static void test_spy(void)
+{
+    static const char *const plain[] = {NULL};
+    static const char *const stacks[] = {"OLE32MEM_DEBUG=leaks,check,guard,fill", "OLE32MEM_STACK_DEPTH=32", NULL};
+    struct child without = run_child("spy-plain", "spy", plain), with = run_child("spy-stacks", "spy", stacks);
+
+    ok(count_lines(without.out, "SPY|") >= 14, "the spy saw %d hooks:\n%s\n", count_lines(without.out, "SPY|"),
+       without.out);
+    ok(!strcmp(without.out, with.out), "the spy saw other calls with stacks on:\n%s\n---\n%s\n", without.out, with.out);
+    free_child(&without);
+    free_child(&with);
+}
+
+static void test_loader_lock(void)
+{
+    static const char *const settings[] = {"OLE32MEM_DEBUG=leaks,check", NULL};
+    struct child child = run_child("deadlock", "deadlock", settings);
+
+    ok(child.finished, "a hook's nested call and a DllMain's call deadlocked (killed after %d s)\n", CHILD_SECONDS);
+    ok(strstr(child.out, "DEADLOCK|finished") != NULL, "output:\n%s\nlog:\n%s\n", child.out, child.log);
+    free_child(&child);
+}
+
+int main(int argc, char **argv)
+{
+    char *slash;
+
+    setvbuf(stdout, NULL, _IONBF, 0);
+    if (argc > 1)
+    {
+        if (!strcmp(argv[1], "leaks"))
+            child_leaks();
+        else if (!strcmp(argv[1], "checkpoints"))
+            child_checkpoints();
+        else if (!strcmp(argv[1], "spy"))
+            child_spy();
+        else if (!strcmp(argv[1], "deadlock"))
+            child_deadlock();
+        return 0;
+    }
+    GetModuleFileNameA(NULL, exe_path, sizeof(exe_path));
+    snprintf(work_dir, sizeof(work_dir), "%s", exe_path);
+    if ((slash = strrchr(work_dir, '\\')))
+        *slash = 0;
+    test_stacks();
+    test_depth_zero();
+    test_suppressions();
+    test_exit_code();
+    test_checkpoints();
+    test_spy();
+    test_loader_lock();
+    return test_summary("stacks");
+}
