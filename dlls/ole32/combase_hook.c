@@ -141,8 +141,22 @@ static size_t instruction_length(const BYTE *code, size_t left)
         return prefix + 1 + (wide ? 8 : 4);
     switch (op)
     {
-    case 0x01: case 0x03: case 0x09: case 0x0b: case 0x21: case 0x23: case 0x29: case 0x2b: /* add/or/and/sub */
-    case 0x31: case 0x33: case 0x39: case 0x3b: case 0x85: case 0x89: case 0x8b: case 0x8d: /* xor/cmp/test/mov/lea */
+    case 0x01:
+    case 0x03:
+    case 0x09:
+    case 0x0b:
+    case 0x21:
+    case 0x23:
+    case 0x29:
+    case 0x2b: /* add/or/and/sub */
+    case 0x31:
+    case 0x33:
+    case 0x39:
+    case 0x3b:
+    case 0x85:
+    case 0x89:
+    case 0x8b:
+    case 0x8d: /* xor/cmp/test/mov/lea */
         operand = modrm_length(code, left);
         return operand ? prefix + 1 + operand : 0;
     case 0x83: /* arithmetic r/m, imm8 */

@@ -21,6 +21,7 @@ enum
 
 static struct block_table freed_blocks = BLOCK_TABLE_INIT_VALUES; /* value: 1 + its index in freed_ring */
 static void *freed_ring[FREED_RING_SIZE];
+static uint32_t freed_stacks[FREED_RING_SIZE]; /* the freeing call's stack in the depot, beside each ring entry */
 static size_t freed_next;
 
 void diag_freed_forget(const void *block)
@@ -28,7 +29,7 @@ void diag_freed_forget(const void *block)
     block_table_remove(&freed_blocks, block, NULL);
 }
 
-void diag_freed_remember(void *block)
+void diag_freed_remember(void *block, uint32_t stack)
 {
     void *old = freed_ring[freed_next];
     void *index;
@@ -37,6 +38,7 @@ void diag_freed_remember(void *block)
     if (old && block_table_lookup(&freed_blocks, old, &index) && (uintptr_t)index == freed_next + 1)
         block_table_remove(&freed_blocks, old, NULL);
     freed_ring[freed_next] = block;
+    freed_stacks[freed_next] = stack;
     block_table_insert(&freed_blocks, block, (void *)(uintptr_t)(freed_next + 1));
     freed_next = (freed_next + 1) % FREED_RING_SIZE;
     core_assert(freed_blocks.count <= FREED_RING_SIZE, "diag_freed.c: the table indexes the ring, never more");
@@ -45,4 +47,13 @@ void diag_freed_remember(void *block)
 int diag_freed_contains(const void *block)
 {
     return block_table_lookup(&freed_blocks, block, NULL);
+}
+
+uint32_t diag_freed_stack(const void *block)
+{
+    void *index;
+
+    if (!block_table_lookup(&freed_blocks, block, &index))
+        return 0;
+    return freed_stacks[(uintptr_t)index - 1];
 }

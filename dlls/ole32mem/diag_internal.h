@@ -113,9 +113,11 @@ struct diag_live_totals
 struct diag_live_totals diag_live_totals(void);
 
 /* diag_freed.c */
-void diag_freed_remember(void *block);
+void diag_freed_remember(void *block, uint32_t stack);
 void diag_freed_forget(const void *block);
 int diag_freed_contains(const void *block);
+/* The stack of the newest free of block in the ring (0: none recorded, or not in the ring). */
+uint32_t diag_freed_stack(const void *block);
 
 /* diag_report.c: one line (the newline is added); reports go to the log or stderr. */
 void diag_report(const char *format, ...);

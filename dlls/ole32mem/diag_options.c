@@ -9,9 +9,10 @@
  * OLE32MEM_STACK_DEPTH=n      frames of the allocation stack kept (default 16, at most 64; 0: the caller only)
  * OLE32MEM_LEAKS_EXITCODE=n   when unsuppressed leaks are found at process exit, the process exits with code n
  *
- * Owns diag_options, the leak-report limit, the stack depth and the exit code. Invariant: all of them are written only by
- * diag_configure, before the first allocation, and only read after it; the diagnostics route (TASK_ROUTE_DIAGNOSTICS)
- * is turned on last, so that no call takes the slow path for them before they are set. Never turns anything off.
+ * Owns diag_options, the leak-report limit, the stack depth and the exit code. Invariant: all of them are written only
+ * by diag_configure, before the first allocation, and only read after it; the diagnostics route
+ * (TASK_ROUTE_DIAGNOSTICS) is turned on last, so that no call takes the slow path for them before they are set. Never
+ * turns anything off.
  *
  * Copyright 2026 the ole32mem authors
  * SPDX-License-Identifier: LGPL-2.1-or-later

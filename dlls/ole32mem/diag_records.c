@@ -67,7 +67,8 @@ static uint64_t new_identity(unsigned long long sequence)
 {
     if (!identity_key)
         identity_key = mix64((uint64_t)(uintptr_t)&live_blocks ^ ((uint64_t)plat_process_id() << 32) ^
-                             (uint64_t)(uintptr_t)plat_thread_id()) | 1;
+                             (uint64_t)(uintptr_t)plat_thread_id()) |
+                       1;
     return mix64(identity_key + sequence);
 }
 
@@ -163,6 +164,7 @@ int diag_admit(enum diag_operation operation, void *block, const struct diag_sit
     char by[SITE_CHARS];
     void *value;
     int was_freed;
+    uint32_t first;
 
     if (block_table_lookup(&live_blocks, block, &value))
     {
@@ -184,7 +186,15 @@ int diag_admit(enum diag_operation operation, void *block, const struct diag_sit
     {
     case DIAG_OP_FREE:
     case DIAG_OP_REALLOC:
-        if (was_freed)
+        if (was_freed && (first = diag_freed_stack(block)))
+        {
+            diag_stack_mark_referenced(first);
+            diag_report("ole32mem: check: %s of %p by %s: double free (the block was already freed, first at stack "
+                        "#%lu); ignored",
+                        diag_operation_names[operation], block, diag_describe(site, by, sizeof(by)),
+                        (unsigned long)first);
+        }
+        else if (was_freed)
             diag_report("ole32mem: check: %s of %p by %s: double free (the block was already freed); ignored",
                         diag_operation_names[operation], block, diag_describe(site, by, sizeof(by)));
         else
@@ -263,7 +273,7 @@ void diag_allocated(void *block, void *actual, SIZE_T size, SIZE_T actual_size, 
                 "diag_records.c: the guard lies inside the heap block");
 }
 
-void diag_released(struct diag_block *record, void *block, int freed)
+void diag_released(struct diag_block *record, void *block, int freed, const struct diag_site *site)
 {
     if (freed)
         diag_check_record_guard(record, block, "free");
@@ -274,7 +284,7 @@ void diag_released(struct diag_block *record, void *block, int freed)
     if (freed && (diag_options & DIAG_GUARD) && identity_intact(record))
         memset(guard_of(record), GUARD_BYTE, DIAG_GUARD_SIZE);
     if (freed)
-        diag_freed_remember(block);
+        diag_freed_remember(block, site ? site->stack : 0);
     forget_record(record, block);
 }
 

@@ -117,14 +117,14 @@ static unsigned long long reported_through; /* checkpoint: blocks with a sequenc
 
 struct leak_group
 {
-    uint32_t stack;         /* the allocation stack, or 0 (OLE32MEM_STACK_DEPTH=0): then grouped by caller */
-    struct diag_site site;  /* the example's allocating call */
+    uint32_t stack;        /* the allocation stack, or 0 (OLE32MEM_STACK_DEPTH=0): then grouped by caller */
+    struct diag_site site; /* the example's allocating call */
     size_t count, bytes;
-    const void *example;    /* the earliest block of the group: the first one to look at */
+    const void *example; /* the earliest block of the group: the first one to look at */
     size_t example_size;
     uintptr_t example_thread;
     unsigned long long example_sequence;
-    int suppressed_by;      /* set by the emit step: a suppression's index, or -1 */
+    int suppressed_by; /* set by the emit step: a suppression's index, or -1 */
 };
 
 struct diag_leaks
@@ -334,8 +334,7 @@ static size_t report_leaks(struct diag_leaks *leaks)
         diag_describe_caller(&group->site, where, sizeof(where));
         diag_report("ole32mem: leaks:   %lu bytes in %lu blocks from %s, e.g. %p (%lu bytes, thread %#lx, seq %llu)",
                     (unsigned long)group->bytes, (unsigned long)group->count, where, group->example,
-                    (unsigned long)group->example_size, (unsigned long)group->example_thread,
-                    group->example_sequence);
+                    (unsigned long)group->example_size, (unsigned long)group->example_thread, group->example_sequence);
         if (group->stack && (count = group_frames(group, &frames)))
             print_frames("ole32mem: leaks:     ", frames, count);
     }
@@ -367,7 +366,7 @@ size_t diag_leaks_emit(struct diag_leaks *leaks)
                         (unsigned long)leaks->totals.peak_count, (unsigned long)leaks->totals.peak_bytes);
             if (diag_stack_depth)
                 diag_report("ole32mem: stats: stack depot %lu stacks, %lu bytes (OLE32MEM_STACK_DEPTH=%u)",
-                        (unsigned long)depot.stacks, (unsigned long)depot.bytes, diag_stack_depth);
+                            (unsigned long)depot.stacks, (unsigned long)depot.bytes, diag_stack_depth);
         }
     }
     plat_meta_free(leaks->groups);

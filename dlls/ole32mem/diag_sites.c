@@ -86,8 +86,7 @@ static const char *module_of(const void *address, uintptr_t *base, int may_ask_l
     const char *module = cached_module((uintptr_t)address, base);
     size_t image_size;
 
-    if (!module && may_ask_loader && address &&
-        plat_describe_address(address, name, sizeof(name), base, &image_size))
+    if (!module && may_ask_loader && address && plat_describe_address(address, name, sizeof(name), base, &image_size))
         module = keep_module(name, *base, image_size);
     return module;
 }
@@ -202,8 +201,8 @@ const char *diag_describe_frame(const void *address, int symbols, char *buffer, 
     if (function)
         snprintf(function, PLAT_FUNCTION_CHARS, "%s", symbol.function);
     if (name && symbol.function[0])
-        length = snprintf(buffer, size, "%s!%s+0x%lx", name, symbol.function,
-                          (unsigned long)(symbol.function_offset + 1));
+        length =
+            snprintf(buffer, size, "%s!%s+0x%lx", name, symbol.function, (unsigned long)(symbol.function_offset + 1));
     else if (name)
         length = snprintf(buffer, size, "%s+0x%lx", name, (unsigned long)((uintptr_t)address - base));
     else

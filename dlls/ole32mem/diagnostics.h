@@ -110,8 +110,9 @@ void diag_allocated(void *block, void *actual, SIZE_T size, SIZE_T actual_size, 
                     const struct diag_site *site);
 
 /* Before a block with a record goes back to the heap (Free, or the old block of a Realloc): checks its guard,
- * fills it (DIAG_FILL on free), and forgets the record. `freed` is 1 for a free, 0 when a Realloc replaces it. */
-void diag_released(struct diag_block *record, void *block, int freed);
+ * fills it (DIAG_FILL on free), and forgets the record. `freed` is 1 for a free, 0 when a Realloc replaces it;
+ * `site` is the freeing call (its stack is what a later double free names as the first free). */
+void diag_released(struct diag_block *record, void *block, int freed, const struct diag_site *site);
 
 /* The heap size of a block minus its guard, for GetSize (heap_size is what the heap answered). */
 SIZE_T diag_visible_size(const struct diag_block *record, SIZE_T heap_size);

@@ -119,7 +119,7 @@ static void spy_release(void *spy)
 /* The layout struct spy_hooks must share with IMallocSpyVtbl: same order, same slots (the signatures are the methods',
  * with the object as void *, and SPY_CALL is the methods' calling convention). */
 #define HOOK_AT(member, method)                                                                                        \
-    _Static_assert(offsetof(IMallocSpyVtbl, method) - offsetof(IMallocSpyVtbl, PreAlloc) ==                           \
+    _Static_assert(offsetof(IMallocSpyVtbl, method) - offsetof(IMallocSpyVtbl, PreAlloc) ==                            \
                        offsetof(struct spy_hooks, member),                                                             \
                    "struct spy_hooks." #member " is IMallocSpy's " #method)
 HOOK_AT(pre_alloc, PreAlloc);

@@ -148,9 +148,9 @@ static void SPY_CALL adapt_post_heap_minimize(void *self)
 }
 
 static const struct spy_hooks adapter_hooks = {
-    adapt_pre_alloc,     adapt_post_alloc,       adapt_pre_free,          adapt_post_free,
-    adapt_pre_realloc,   adapt_post_realloc,     adapt_pre_get_size,      adapt_post_get_size,
-    adapt_pre_did_alloc, adapt_post_did_alloc,   adapt_pre_heap_minimize, adapt_post_heap_minimize,
+    adapt_pre_alloc,     adapt_post_alloc,     adapt_pre_free,          adapt_post_free,
+    adapt_pre_realloc,   adapt_post_realloc,   adapt_pre_get_size,      adapt_post_get_size,
+    adapt_pre_did_alloc, adapt_post_did_alloc, adapt_pre_heap_minimize, adapt_post_heap_minimize,
 };
 
 /* An object whose vtable is adapter_hooks (at offset 0). */
@@ -290,7 +290,7 @@ static CORE_INLINE void free_locked(void *block, const struct diag_site *site)
         actual = hook_table()->pre_free(hook_target, block, spyed);
     }
     if (record)
-        diag_released(record, block, 1);
+        diag_released(record, block, 1, site);
     if (actual)
         plat_heap_free(actual);
     if (current_spy)
@@ -331,7 +331,7 @@ static void *realloc_locked(void *block, SIZE_T size, const struct diag_site *si
     if (!actual)
         return current_spy ? hook_table()->post_realloc(hook_target, NULL, spyed) : NULL;
     if (record)
-        diag_released(record, block, 0);
+        diag_released(record, block, 0, site);
     if (spyed)
         block_table_remove_at(&spied_blocks, block, slot);
     /* The documented meaning of fSpyed in PostRealloc is "the original allocation was made under this spy", the

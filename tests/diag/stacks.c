@@ -108,6 +108,23 @@ static NOINLINE void case_three(void)
     sink[5] = CoTaskMemAlloc(33);
 }
 
+/* A double free: the report names the second free's stack and the first free's. */
+static NOINLINE void first_free(void *block)
+{
+    say_line("F1", __LINE__), CoTaskMemFree(block);
+}
+static NOINLINE void second_free(void *block)
+{
+    say_line("F2", __LINE__), CoTaskMemFree(block);
+}
+static NOINLINE void child_double_free(void)
+{
+    void *block = CoTaskMemAlloc(24);
+
+    first_free(block);
+    second_free(block);
+}
+
 static void child_checkpoints(void)
 {
     void (*const cases[])(void) = {case_one, case_two, case_three};
@@ -592,6 +609,36 @@ static void test_checkpoints(void)
     free_child(&child);
 }
 
+static void test_double_free(void)
+{
+    static const char *const settings[] = {"OLE32MEM_DEBUG=check", NULL};
+    struct child child = run_child("doublefree", "doublefree", settings);
+    char found[1024], first_ref[64];
+    const char *at, *stack;
+    unsigned long first = 0;
+
+    ok(child.finished && child.exit_code == 0, "exit code %lu, finished %d\n", child.exit_code, child.finished);
+    at = find_line(child.log, "double free (the block was already freed, first at stack #", NULL, found, sizeof(found));
+    ok(at != NULL, "no double-free line naming the first free's stack:\n%s\n", child.log);
+    if (at && (at = strstr(found, "first at stack #")))
+        first = strtoul(at + strlen("first at stack #"), NULL, 10);
+    /* The first free's stack is printed in full at exit, and it is first_free's, not second_free's. */
+    snprintf(first_ref, sizeof(first_ref), "ole32mem: stack #%lu:", first);
+    stack = first ? strstr(child.log, first_ref) : NULL;
+    ok(stack != NULL, "stack #%lu not printed:\n%s\n", first, child.log);
+    if (stack)
+    {
+        char want[64];
+        const char *next = strstr(stack + 1, "ole32mem: stack #");
+        const char *frame = strstr(stack, "stacks.exe!first_free+0x");
+
+        snprintf(want, sizeof(want), "(stacks.c:%d)", child_line(&child, "F1"));
+        ok(frame && (!next || frame < next) && strstr(frame, want) && (!next || strstr(frame, want) < next),
+           "stack #%lu is not first_free at %s:\n%s\n", first, want, child.log);
+    }
+    free_child(&child);
+}
+
 static void test_spy(void)
 {
     static const char *const plain[] = {NULL};
@@ -630,6 +677,8 @@ int main(int argc, char **argv)
             child_spy();
         else if (!strcmp(argv[1], "deadlock"))
             child_deadlock();
+        else if (!strcmp(argv[1], "doublefree"))
+            child_double_free();
         return 0;
     }
     GetModuleFileNameA(NULL, exe_path, sizeof(exe_path));
@@ -641,6 +690,7 @@ int main(int argc, char **argv)
     test_suppressions();
     test_exit_code();
     test_checkpoints();
+    test_double_free();
     test_spy();
     test_loader_lock();
     return test_summary("stacks");
