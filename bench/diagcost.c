@@ -45,33 +45,7 @@ static __attribute__((noinline)) void level1(unsigned count)
     level2(count);
 }
 
-static ULONG WINAPI spy_AddRef(IMallocSpy *iface)
-{
-    (void)iface;
-    return 2;
-}
-static ULONG WINAPI spy_Release(IMallocSpy *iface)
-{
-    (void)iface;
-    return 1;
-}
-static IMallocSpyVtbl spy_vtbl = {
-    passthrough_QueryInterface,
-    spy_AddRef,
-    spy_Release,
-    passthrough_PreAlloc,
-    passthrough_PostAlloc,
-    passthrough_PreFree,
-    passthrough_PostFree,
-    passthrough_PreRealloc,
-    passthrough_PostRealloc,
-    passthrough_PreGetSize,
-    passthrough_PostGetSize,
-    passthrough_PreDidAlloc,
-    passthrough_PostDidAlloc,
-    passthrough_PreHeapMinimize,
-    passthrough_PostHeapMinimize,
-};
+static IMallocSpyVtbl spy_vtbl = PASSTHROUGH_SPY_VTBL;
 static IMallocSpy spy = {&spy_vtbl};
 
 static int by_value(const void *a, const void *b)

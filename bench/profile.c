@@ -40,31 +40,7 @@ enum
     MAX_OUTSTANDING = 1000,
 };
 
-static ULONG WINAPI spy_AddRef(IMallocSpy *iface)
-{
-    (void)iface;
-    return 2;
-}
-
-static ULONG WINAPI spy_Release(IMallocSpy *iface)
-{
-    (void)iface;
-    return 1;
-}
-
-static HRESULT WINAPI spy_QueryInterface(IMallocSpy *iface, REFIID riid, void **obj)
-{
-    *obj = iface;
-    (void)riid;
-    return S_OK;
-}
-
-static const IMallocSpyVtbl spy_vtbl = {
-    spy_QueryInterface,         spy_AddRef,               spy_Release,              passthrough_PreAlloc,
-    passthrough_PostAlloc,      passthrough_PreFree,      passthrough_PostFree,     passthrough_PreRealloc,
-    passthrough_PostRealloc,    passthrough_PreGetSize,   passthrough_PostGetSize,  passthrough_PreDidAlloc,
-    passthrough_PostDidAlloc,   passthrough_PreHeapMinimize, passthrough_PostHeapMinimize,
-};
+static const IMallocSpyVtbl spy_vtbl = PASSTHROUGH_SPY_VTBL;
 static IMallocSpy spy = {&spy_vtbl};
 
 /* The core's way to a hook: the object (volatile: read at every call, as the core reads it) and its vtable. */
@@ -156,12 +132,9 @@ static void report(unsigned n)
         const char *name;
         part_fn part;
     } parts[] = {
-        {"heap pair (HeapAlloc+HeapFree)", part_heap_pair},
-        {"2 x lock enter+leave", part_lock},
-        {"2 x GetCurrentThreadId (in lock)", part_thread_id},
-        {"4 spy hooks via the spy's vtable", part_hooks},
-        {"table reserve+insert+lookup+remove", part_table},
-        {"2 x route load", part_route},
+        {"heap pair (HeapAlloc+HeapFree)", part_heap_pair},   {"2 x lock enter+leave", part_lock},
+        {"2 x GetCurrentThreadId (in lock)", part_thread_id}, {"4 spy hooks via the spy's vtable", part_hooks},
+        {"table reserve+insert+lookup+remove", part_table},   {"2 x route load", part_route},
     };
     double empty = cycles_per_op(part_empty), whole = cycles_per_op(part_full_pair) - empty, sum = 0;
     double heap = cycles_per_op(part_heap_pair) - empty;

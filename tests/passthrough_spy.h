@@ -102,4 +102,26 @@ static inline void STDMETHODCALLTYPE passthrough_PostHeapMinimize(IMallocSpy *if
     (void)iface;
 }
 
+/* For a spy that is a static object, never destroyed: references are not counted. */
+static inline ULONG STDMETHODCALLTYPE passthrough_static_AddRef(IMallocSpy *iface)
+{
+    (void)iface;
+    return 2;
+}
+
+static inline ULONG STDMETHODCALLTYPE passthrough_static_Release(IMallocSpy *iface)
+{
+    (void)iface;
+    return 1;
+}
+
+/* The whole vtable of a static spy that changes nothing: `static const IMallocSpyVtbl v = PASSTHROUGH_SPY_VTBL;` */
+#define PASSTHROUGH_SPY_VTBL                                                                                           \
+    {                                                                                                                  \
+        passthrough_QueryInterface, passthrough_static_AddRef, passthrough_static_Release, passthrough_PreAlloc,       \
+            passthrough_PostAlloc, passthrough_PreFree, passthrough_PostFree, passthrough_PreRealloc,                  \
+            passthrough_PostRealloc, passthrough_PreGetSize, passthrough_PostGetSize, passthrough_PreDidAlloc,         \
+            passthrough_PostDidAlloc, passthrough_PreHeapMinimize, passthrough_PostHeapMinimize,                       \
+    }
+
 #endif /* OLE32MEM_PASSTHROUGH_SPY_H */

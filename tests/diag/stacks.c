@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "ole32mem.h"
+#include "passthrough_spy.h"
 #include "test.h"
 
 #define NOINLINE __attribute__((noinline, noclone))
@@ -147,26 +148,6 @@ static HANDLE in_hook, dllmain_entered;
 static int armed;
 static void *(*helper_alloc)(SIZE_T);
 
-static HRESULT WINAPI spy_QueryInterface(IMallocSpy *iface, REFIID riid, void **obj)
-{
-    if (IsEqualIID(riid, &IID_IUnknown) || IsEqualIID(riid, &IID_IMallocSpy))
-    {
-        *obj = iface;
-        return S_OK;
-    }
-    *obj = NULL;
-    return E_NOINTERFACE;
-}
-static ULONG WINAPI spy_AddRef(IMallocSpy *iface)
-{
-    (void)iface;
-    return 2;
-}
-static ULONG WINAPI spy_Release(IMallocSpy *iface)
-{
-    (void)iface;
-    return 1;
-}
 static SIZE_T WINAPI spy_PreAlloc(IMallocSpy *iface, SIZE_T size)
 {
     (void)iface;
@@ -249,9 +230,21 @@ static void WINAPI spy_PostHeapMinimize(IMallocSpy *iface)
 }
 
 static IMallocSpyVtbl spy_vtbl = {
-    spy_QueryInterface, spy_AddRef,      spy_Release,      spy_PreAlloc,        spy_PostAlloc,
-    spy_PreFree,        spy_PostFree,    spy_PreRealloc,   spy_PostRealloc,     spy_PreGetSize,
-    spy_PostGetSize,    spy_PreDidAlloc, spy_PostDidAlloc, spy_PreHeapMinimize, spy_PostHeapMinimize,
+    passthrough_QueryInterface,
+    passthrough_static_AddRef,
+    passthrough_static_Release,
+    spy_PreAlloc,
+    spy_PostAlloc,
+    spy_PreFree,
+    spy_PostFree,
+    spy_PreRealloc,
+    spy_PostRealloc,
+    spy_PreGetSize,
+    spy_PostGetSize,
+    spy_PreDidAlloc,
+    spy_PostDidAlloc,
+    spy_PreHeapMinimize,
+    spy_PostHeapMinimize,
 };
 static IMallocSpy spy = {&spy_vtbl};
 
