@@ -18,11 +18,12 @@ for cmd in apt-get apt-cache apt-mark dpkg dpkg-query id sleep; do
     ln -s "$PWD/tests/deps/fake-apt" "$work/bin/$cmd"
 done
 
-passed=0 failed=0
-check() { # check WHAT COMMAND...
+LIB_NAME=deps
+. tests/lib.sh
+check() { # check WHAT COMMAND...: one check of the current case
     local what=$1
     shift
-    if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "deps: Test failed: $case: $what"; fi
+    lib_check "$case: $what" "$@"
 }
 logged() { grep -qE -- "$1" "$dir/log"; }
 said() { grep -qF -- "$1" "$dir/out"; }
@@ -91,5 +92,5 @@ printf 'Package: *\nPin: release l=Debian-Security\nPin-Priority: 100\n' >"$work
 run foreign consistent
 check "keeps a file of the same name that is not ours" [ -e "$dir/etc/preferences.d/ole32mem-wine32-i386" ]
 
-echo "deps: $passed passed, $failed failed, 0 skipped"
-echo "$passed $failed 0" >"$RESULT"
+lib_total
+lib_write_result "$RESULT"
