@@ -51,7 +51,8 @@ $(BUILD)/$(1)/proxy/ole32.dll: $$($(1)_PROXY_OBJS) $(BUILD)/$(1)/proxy/ole32.def
 # The end-to-end test program: an ordinary COM program, linked against the SDK's ole32 only.
 $(PROXY_TEST_BUILD)/$(1)/prefix_e2e.exe: tests/prefix/prefix_e2e.c tests/test.h tests/passthrough_spy.h dlls/ole32mem/ole32mem_version.h | deps
 	@mkdir -p $$(@D)
-	$$($(1)_CC) $(CSTD) $(CFLAGS) $(WARNINGS) -Itests -Idlls/ole32mem -o $$@ $$< -lole32 -luuid
+	$$($(1)_CC) $(CSTD) $(CFLAGS) -gdwarf-4 -fno-optimize-sibling-calls $(WARNINGS) -Itests -Idlls/ole32mem -o $$@ $$< \
+	    -lole32 -luuid
 
 -include $$(wildcard $(BUILD)/$(1)/proxy/obj/*.d)
 endef

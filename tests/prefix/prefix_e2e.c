@@ -533,6 +533,16 @@ enum
     LEAK_BYTES = 1234,
 };
 
+/* The leak of "prefix_e2e leak", in a function of its own so that the report's stack names it and its line. */
+static __attribute__((noinline)) void *leak_through_proxy(void)
+{
+    void *leak;
+
+    printf("prefix_e2e leak line: %d\n", __LINE__ + 1);
+    leak = CoTaskMemAlloc(LEAK_BYTES);
+    return leak;
+}
+
 int main(int argc, char **argv)
 {
     HRESULT hr;
@@ -541,7 +551,7 @@ int main(int argc, char **argv)
     {
         /* A known leak for the diagnostics through the prefix install (run.sh sets OLE32MEM_DEBUG=leaks and
          * looks for it in the report): LEAK_BYTES from this program, never freed. */
-        void *leak = CoTaskMemAlloc(LEAK_BYTES);
+        void *leak = leak_through_proxy();
         printf("prefix_e2e leak: %p\n", leak);
         return leak ? 0 : 1;
     }

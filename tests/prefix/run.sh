@@ -75,14 +75,18 @@ e2e() {
 }
 
 # The diagnostics reach programs through the prefix install: OLE32MEM_DEBUG=leaks reports prefix_e2e's known leak
-# (1234 bytes) with the program's module, and only when the proxy serves the program ($1: yes or no).
+# (1234 bytes) with the program's module and, as its stack's first frame, the leaking function at the line the
+# program printed (prefix_e2e is built with -gdwarf-4), and only when the proxy serves the program ($1: yes or no).
 leak_report() {
-    local arch out
+    local arch out line
     for arch in $runnable_arches; do
         out=$(OLE32MEM_DEBUG=leaks "$(wine_for "$arch")" "$TEST_DIR/$arch/prefix_e2e.exe" leak 2>&1)
+        line=$(sed -n 's/^prefix_e2e leak line: \([0-9]*\).*/\1/p' <<<"$out")
         if [ "$1" = yes ]; then
             check "$arch: OLE32MEM_DEBUG=leaks reports the program's leak through the prefix install" \
                 grep -q 'leaks: *1234 bytes in 1 blocks from prefix_e2e.exe+0x' <<<"$out"
+            check "$arch: the leak's stack names the function and line through the prefix install" \
+                grep -q "#0 prefix_e2e.exe!leak_through_proxy+0x[0-9a-f]* (prefix_e2e.c:${line:-none})" <<<"$out"
         else
             check "$arch: without the install OLE32MEM_DEBUG changes nothing" \
                 bash -c '! grep -q "^ole32mem:" <<<"$1"' - "$out"
