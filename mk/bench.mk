@@ -73,9 +73,10 @@ $(BUILD)/$(1)/benchdiag/ole32mem.dll: $(BUILD)/$(1)/ole32mem.dll
 endef
 $(foreach a,$(ARCHES),$(eval $(call BENCH_DIAG_RULES,$(a))))
 
-BENCH_DIAG_ROWS := none|| spy|spy| leaks-depth-0||OLE32MEM_DEBUG=leaks%OLE32MEM_STACK_DEPTH=0 \
-                   leaks-depth-16||OLE32MEM_DEBUG=leaks leaks-depth-64||OLE32MEM_DEBUG=leaks%OLE32MEM_STACK_DEPTH=64 \
-                   all-depth-16||OLE32MEM_DEBUG=all%OLE32MEM_LOG=NUL
+# Each row NAME:ARGUMENT:SETTINGS, the settings separated by % (the shell reads the rows as words).
+BENCH_DIAG_ROWS := none:: spy:spy: leaks-depth-0::OLE32MEM_DEBUG=leaks%OLE32MEM_STACK_DEPTH=0 \
+                   leaks-depth-16::OLE32MEM_DEBUG=leaks leaks-depth-64::OLE32MEM_DEBUG=leaks%OLE32MEM_STACK_DEPTH=64 \
+                   all-depth-16::OLE32MEM_DEBUG=all%OLE32MEM_LOG=NUL
 .PHONY: bench-diag
 bench-diag: SHELL := /bin/bash
 bench-diag: $(foreach a,$(ARCHES),$(BUILD)/$(a)/benchdiag/diagcost.exe $(BUILD)/$(a)/benchdiag/ole32mem.dll) \
@@ -83,7 +84,7 @@ bench-diag: $(foreach a,$(ARCHES),$(BUILD)/$(a)/benchdiag/diagcost.exe $(BUILD)/
 	@. tests/lib.sh; for a in $(ARCHES); do \
 	    if ! lib_arch_can_run $$a; then echo "bench-diag: $$LIB_ARCH_SKIP_REASON: no numbers for $$a"; continue; fi; \
 	    for row in $(BENCH_DIAG_ROWS); do \
-	        IFS='|' read -r name arg settings <<<"$$row"; \
+	        IFS=: read -r name arg settings <<<"$$row"; \
 	        ns=$$(cd $(BUILD)/$$a/benchdiag && env $(WINE_ENV) $${settings//%/ } $$(lib_wine_for $$a) ./diagcost.exe $$arg); \
 	        printf '%s %-16s %10s ns per pair\n' $$a $$name "$$ns"; \
 	    done; \
