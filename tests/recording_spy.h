@@ -8,8 +8,8 @@
  * closes the Pre hook opened last (hook_pairs); finish_spy() checks that at the end of a test, with the references
  * and that no spy is left registered. What it can do besides recording: refuse Alloc/Realloc (PreAlloc/PreRealloc
  * answer 0), ask for more than requested, put a header in front of every block as Windows' spies are written
- * ([SAMPLE] in SEMANTICS.md), redirect GetSize/DidAlloc, and call the allocator from inside its hooks (re-entrancy,
- * as WIL's spy does). Behaviour switches are plain fields set between spy_init() and registration.
+ * (docs/semantics.md rules 29 and 30), redirect GetSize/DidAlloc, and call the allocator from inside its hooks
+ * (re-entrancy, as WIL's spy does). Behaviour switches are plain fields set between spy_init() and registration.
  *
  * Single-threaded: the spy's own state is not locked (the allocator serialises its hooks; the re-entrant calls come
  * on the hook's own thread). Must never allocate through the task allocator outside a re-entrant hook, which would

@@ -3,8 +3,8 @@
  *
  * Every test program is built twice: against ole32mem and, with TEST_BUILTIN defined, against the system ole32
  * (Wine's builtin), which is the differential reference; the summary names the target ("ole32mem" or "builtin").
- * Where Wine's builtin is known to differ from Windows (the table in README.md, keys as in ../shared/SEMANTICS.md),
- * a check is written with ok_windows(key, ...): against ole32mem it is an ordinary check; against the builtin a
+ * Where Wine's builtin is known to differ from Windows (the table in README.md, keys as in docs/semantics.md section
+ * 6), a check is written with ok_windows(key, ...): against ole32mem it is an ordinary check; against the builtin a
  * failure is expected and counted as "todo", and a pass is a failure (the difference is gone: update the test and
  * the README), like Wine's todo_wine.
  *
