@@ -682,6 +682,16 @@ static void test_header_spy(void)
     check_log(&spy, PRE_GET_SIZE(block, TRUE), POST_GET_SIZE(100 + HEADER_SIZE, TRUE));
     ok(IMalloc_DidAlloc(task_malloc, block) == 1, "DidAlloc: not ours\n");
     check_log(&spy, PRE_DID_ALLOC(block, TRUE), POST_DID_ALLOC(block, TRUE, 1));
+    /* A header spy whose PreDidAlloc/PreGetSize hand the request back unchanged: the heap says the key (inside a
+     * heap block) is no block, which proves nothing about a header spy's block: it stays spied (rule 34). */
+    spy.redirect = block;
+    ok(IMalloc_DidAlloc(task_malloc, block) == 0, "DidAlloc of a pointer inside a heap block: not 0\n");
+    check_log(&spy, PRE_DID_ALLOC(block, TRUE), POST_DID_ALLOC(block, TRUE, 0));
+    IMalloc_GetSize(task_malloc, block);
+    check_log(&spy, PRE_GET_SIZE(block, TRUE), POST_GET_SIZE(ANY_SIZE, TRUE));
+    spy.redirect = NULL;
+    ok(IMalloc_DidAlloc(task_malloc, block) == 1, "DidAlloc: the block is no longer spied\n");
+    check_log(&spy, PRE_DID_ALLOC(block, TRUE), POST_DID_ALLOC(block, TRUE, 1));
 
     moved = CoTaskMemRealloc(block, 5000);
     ok(moved != NULL, "grow: NULL\n");

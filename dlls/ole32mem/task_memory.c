@@ -56,6 +56,9 @@ static void *hook_target;
 static size_t hook_offset;
 static int revoke_pending;
 static int registering; /* inside ops->acquire: a registration from there (same thread) is refused */
+/* The current spy answered PostAlloc or PostRealloc with another pointer than the heap's block (a header spy): the
+ * keys of its blocks are not heap blocks, and the heap's "not a block" proves nothing about them. */
+static int spy_moves_blocks;
 /* core_lock.depth of a thread with no allocator call in progress: 1, or one more than where a spy's final Release
  * was called (a register and revoke made from inside that Release have no hook of any call still to come). */
 static unsigned idle_depth = 1;
@@ -258,6 +261,8 @@ static CORE_INLINE void *alloc_locked(SIZE_T size, const struct diag_site *site)
     if (actual_size + guard >= actual_size)
         actual = plat_heap_alloc(actual_size + guard);
     result = current_spy ? hook_table()->post_alloc(hook_target, actual) : actual;
+    if (current_spy && result != actual)
+        spy_moves_blocks = 1;
     if (actual && result)
     {
         if (current_spy)
@@ -337,6 +342,8 @@ static void *realloc_locked(void *block, SIZE_T size, const struct diag_site *si
     /* The documented meaning of fSpyed in PostRealloc is "the original allocation was made under this spy", the
      * same as PreRealloc's; from now on the block counts as spied either way. */
     result = current_spy ? hook_table()->post_realloc(hook_target, actual, spyed) : actual;
+    if (current_spy && result != actual)
+        spy_moves_blocks = 1;
     if (result)
     {
         if (current_spy)
@@ -353,10 +360,13 @@ static void *realloc_locked(void *block, SIZE_T size, const struct diag_site *si
 /* A spied block that the spy passes through unchanged and that the heap says is gone was freed by another
  * allocator (the system ole32, HeapFree): its key must not make a later block at the same address "spied", nor hold
  * up a pending revoke for ever. (When the spy maps the block elsewhere, the heap's answer is about that pointer,
- * not about the block: no proof, the key stays.) */
+ * not about the block: no proof, the key stays. Likewise for every block of a spy that ever answered PostAlloc or
+ * PostRealloc with a pointer other than the heap's: its keys are inside heap blocks, never at their start, and a
+ * PreDidAlloc that hands the key back unchanged must not make a live block unspied.) */
 static void forget_dead_spied_block(void *block)
 {
-    block_table_remove(&spied_blocks, block, NULL);
+    if (!spy_moves_blocks)
+        block_table_remove(&spied_blocks, block, NULL);
 }
 
 static SIZE_T task_get_size_locked(void *block, const struct diag_block *record)
@@ -553,6 +563,7 @@ HRESULT task_register_vtable_spy(void *object, const struct spy_ops *ops, size_t
         else
         {
             core_assert(!spied_blocks.count, "rule 5: a new spy starts with an empty table");
+            spy_moves_blocks = 0;
             current_spy = spy;
             spy_ops = ops;
             hook_target = hooks_in_vtable ? spy : (void *)&ops_adapter;
