@@ -151,6 +151,8 @@ $(BUILD)/wineprefix/.created: | deps
 	$(WINESERVER) -w
 	@touch $@
 
+# tests/lib.sh (lib_arch_can_run) is bash.
+demo: SHELL := /bin/bash
 demo: all $(foreach a,$(ARCHES),$(BUILD)/$(a)/demo.exe) $(BUILD)/wineprefix/.created
 	@. tests/lib.sh; for a in $(ARCHES); do \
 	    echo "=== $$a ==="; \
