@@ -102,7 +102,7 @@ enum diag_record_state
     DIAG_RECORD_CURRENT,
     DIAG_RECORD_UNVERIFIED,
 };
-enum diag_record_state diag_record_is_current(const struct diag_block *record);
+enum diag_record_state diag_record_is_current(const struct diag_block *record, int from_report);
 /* Checks the guard of a record (DIAG_GUARD) and reports an overrun found at `when` ("free", "exit", ...). */
 void diag_check_record_guard(const struct diag_block *record, const void *block, const char *when);
 /* Live blocks and bytes, now and at the peak, for the statistics. */

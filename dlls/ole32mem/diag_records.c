@@ -38,6 +38,8 @@ enum
      * random pattern with a chance of about 2^-60; an overrun of up to DIAG_GUARD_SIZE - GUARD_PROOF bytes (anywhere
      * in the guard) is still reported. */
     GUARD_PROOF = DIAG_GUARD_SIZE / 2,
+    /* Bytes in front of a heap block that must be mapped before the heap is asked about it: the block's header. */
+    HEAP_HEADER_PROBE = 64,
 };
 
 static struct block_table live_blocks = BLOCK_TABLE_INIT_VALUES;
@@ -111,7 +113,8 @@ static int guard_readable(const struct diag_block *record)
 
 /* Reports an overrun only of a block proven to be ours: a write past the end that damaged more than half of the
  * guard looks exactly like the address now holding another allocator's block, and is not reported
- * (docs/diagnostics.md). */
+ * (docs/diagnostics.md). At process exit the heap cannot be asked whether the block is still live: a block that
+ * another allocator freed may have its guard damaged by the heap's own data, so the report says it is unverified. */
 void diag_check_record_guard(const struct diag_block *record, const void *block, const char *when)
 {
     char site[SITE_CHARS];
@@ -119,13 +122,20 @@ void diag_check_record_guard(const struct diag_block *record, const void *block,
     if (!(diag_options & DIAG_GUARD) || !guard_readable(record) || !identity_intact(record) || canary_intact(record))
         return;
     diag_report("ole32mem: guard: write past the end of block %p (%llu bytes) allocated by %s (thread %#llx, seq "
-                "%llu), found at %s",
+                "%llu), found at %s%s",
                 block, (unsigned long long)record->size, diag_describe(&record->site, site, sizeof(site)),
-                (unsigned long long)record->thread, record->sequence, when);
+                (unsigned long long)record->thread, record->sequence, when,
+                at_process_exit ? " (unverified: at exit the heap cannot say whether another allocator freed the block)"
+                                : "");
 }
 
-enum diag_record_state diag_record_is_current(const struct diag_block *record)
+enum diag_record_state diag_record_is_current(const struct diag_block *record, int from_report)
 {
+    /* A report meets every record, also those of blocks that another allocator freed long ago, whose pages the heap
+     * may have given back to the system: Wine's HeapSize then faults on the block's header. Pages that are gone
+     * prove the block gone. (A call, from_report 0, passes a pointer the program holds now.) */
+    if (from_report && !plat_memory_readable((const char *)record->actual - HEAP_HEADER_PROBE, HEAP_HEADER_PROBE + 1))
+        return DIAG_RECORD_STALE;
     if (!at_process_exit && plat_heap_size(record->actual) != record->actual_size + diag_guard_size())
         return DIAG_RECORD_STALE;
     if (!(diag_options & DIAG_GUARD) || !guard_readable(record))
@@ -168,7 +178,7 @@ int diag_admit(enum diag_operation operation, void *block, const struct diag_sit
 
     if (block_table_lookup(&live_blocks, block, &value))
     {
-        if (diag_record_is_current(value) != DIAG_RECORD_STALE)
+        if (diag_record_is_current(value, 0) != DIAG_RECORD_STALE)
         {
             *record = value;
             return 1;
@@ -269,7 +279,7 @@ void diag_allocated(void *block, void *actual, SIZE_T size, SIZE_T actual_size, 
     if (live_bytes > peak_bytes)
         peak_bytes = live_bytes;
     core_assert(live_count == live_blocks.count, "diag_records.c: live_count is the number of records");
-    core_assert(diag_record_is_current(record) != DIAG_RECORD_STALE,
+    core_assert(diag_record_is_current(record, 0) != DIAG_RECORD_STALE,
                 "diag_records.c: the guard lies inside the heap block");
 }
 

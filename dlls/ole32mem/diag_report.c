@@ -147,7 +147,7 @@ static void collect_leak(const void *block, void *value, void *context)
     const void *key;
     void *found;
     struct leak_group *group;
-    enum diag_record_state state = diag_record_is_current(record);
+    enum diag_record_state state = diag_record_is_current(record, 1);
 
     if (state == DIAG_RECORD_STALE)
     {
@@ -291,7 +291,8 @@ static size_t report_leaks(struct diag_leaks *leaks)
     char where[SITE_CHARS];
     const void *const *frames;
 
-    qsort(leaks->groups, leaks->group_count, sizeof(*leaks->groups), by_bytes_descending);
+    if (leaks->group_count)
+        qsort(leaks->groups, leaks->group_count, sizeof(*leaks->groups), by_bytes_descending);
     for (i = 0; i < leaks->group_count; i++)
     {
         struct leak_group *group = &leaks->groups[i];
