@@ -7,6 +7,15 @@
  * contents, every spied block is counted once (core, spy and model agree), the registration state and the route
  * bit are right, every spy is released exactly once per registration and never called unregistered.
  *
+ * Diagnostics: the input's first byte chooses OLE32MEM_DEBUG for the whole input (none, leaks, check, guard+fill,
+ * all; call stacks in one input of eight), so that every failure pattern of the injector also runs with them on.
+ * With them on the model also checks: the records (diag_live_totals) count exactly the model's live blocks and bytes;
+ * every line the diagnostics write is one the input asked for (trace; the leak report of a leak check) and never a
+ * check:, guard: or any other line, except the one-line notice of a record lost to an injected bookkeeping failure;
+ * the leak check (OP_MINIMIZE's other use) reports exactly the blocks allocated since its last checkpoint; a block
+ * grown by Realloc has the fresh-memory fill in its new part. The options are switched between inputs, when no
+ * block, record or spy is live, by writing the option globals directly (diag_configure only ever turns them on).
+ *
  * A violated invariant aborts with a message, which libFuzzer records as a crash; fuzz/regressions/ keeps the
  * inputs of real findings and `make check-host` replays them.
  *
@@ -19,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "diag_internal.h"
 #include "host_platform.h"
 #include "test_spy.h"
 
@@ -61,7 +71,18 @@ struct model_block
     size_t size;
     unsigned char seed;
     int spied;
+    int tracked;  /* diagnostics on and its record made (lost only to an injected bookkeeping failure) */
+    int unmarked; /* allocated or reallocated since the last leak checkpoint: the leak check lists it */
 };
+
+/* What the diagnostics wrote during the current operation (host_log_capture). */
+static struct
+{
+    int allow_leak_lines; /* inside a leak check */
+    long leak_header_lines;
+    long record_lost;        /* "out of memory for the record of block" lines */
+    void *record_lost_block; /* the last block named by one */
+} diag_log;
 
 static struct model_block blocks[MAX_BLOCKS];
 static struct test_spy spies[SPIES];
@@ -74,8 +95,16 @@ static int armed_spy = -1;
 static unsigned char foreign_object[32];
 static int trace_steps; /* FUZZ_TRACE=1: print every step (for reading a reproducer) */
 
+static const unsigned diag_modes[] = {0, DIAG_LEAKS, DIAG_CHECK, DIAG_GUARD | DIAG_FILL,
+                                      DIAG_TRACE | DIAG_LEAKS | DIAG_CHECK | DIAG_GUARD | DIAG_FILL | DIAG_STATS};
 static const size_t headers[] = {0, 16, 32};
 static const size_t trailers[] = {0, 1, 8, 13};
+/* The caller the diagnostics attribute the fuzzer's calls to: not NULL (the DLL's exports always pass a return
+ * address) and outside every module, like JIT code, so that naming it is cheap (the host's dladdr scans the
+ * symbol table of this large binary at every call) and it is printed as a bare address. */
+#define CALLER ((const void *)(uintptr_t)0x10000)
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define CHECK(condition, ...)                                                                                          \
     do                                                                                                                 \
@@ -154,6 +183,165 @@ static size_t model_live(void)
     return n;
 }
 
+/* The diagnostics' log, line by line (diag_report writes one whole line per call). A line the input did not ask for
+ * is a finding: the diagnostics must never report what did not happen. */
+static void diag_log_sink(const char *text, size_t length)
+{
+    static const char trace[] = "ole32mem: trace: ", lost[] = "ole32mem: out of memory for the record of block ",
+                      leaks[] = "ole32mem: leaks:", note[] = "ole32mem: leaks-note: ";
+
+    if (length >= sizeof(trace) - 1 && !memcmp(text, trace, sizeof(trace) - 1))
+    {
+        CHECK(diag_options & DIAG_TRACE, "a trace line without trace: %.*s", (int)length, text);
+        return;
+    }
+    if (length >= sizeof(lost) - 1 && !memcmp(text, lost, sizeof(lost) - 1))
+    {
+        diag_log.record_lost++;
+        diag_log.record_lost_block = (void *)(uintptr_t)strtoull(text + sizeof(lost) - 1, NULL, 16);
+        return;
+    }
+    if (diag_log.allow_leak_lines && ((length >= sizeof(leaks) - 1 && !memcmp(text, leaks, sizeof(leaks) - 1)) ||
+                                      (length >= sizeof(note) - 1 && !memcmp(text, note, sizeof(note) - 1))))
+    {
+        diag_log.leak_header_lines += length > sizeof(leaks) + 1 && text[sizeof(leaks)] != ' ' &&
+                                      text[sizeof(leaks)] != '(' && memcmp(text, note, sizeof(note) - 1);
+        return;
+    }
+    fail(__LINE__, "diagnostics line not provoked: %.*s", (int)length, text);
+}
+
+struct record_search
+{
+    const void *block;
+    const struct diag_block *record;
+};
+
+static void find_record(const void *block, void *record, void *context)
+{
+    struct record_search *search = context;
+
+    if (block == search->block)
+        search->record = record;
+}
+
+/* The diagnostics' record of `block`, or NULL. */
+static const struct diag_block *record_of(const void *block)
+{
+    struct record_search search = {block, NULL};
+
+    diag_foreach_record(find_record, &search);
+    return search.record;
+}
+
+/* With diagnostics on, a block the program got is tracked unless an injected bookkeeping failure during the call
+ * lost its record, which the diagnostics then say in one line naming it. */
+static int block_tracked(const void *p, long meta_failures_before, long lost_before)
+{
+    if (!diag_options)
+        return 0;
+    if (record_of(p))
+        return 1;
+    CHECK(host_meta_failures_injected() != meta_failures_before, "block %p has no record and nothing failed", p);
+    CHECK(diag_log.record_lost != lost_before && diag_log.record_lost_block == p,
+          "the record of block %p was lost without a line naming it", p);
+    return 0;
+}
+
+/* KNOWN FINDING (fuzz/regressions/guard-record-lost-getsize, reported to the core's owners, not fixed in the core
+ * yet): when the record of a block is lost to a bookkeeping failure under `guard`, the block keeps its guard bytes
+ * and GetSize answers DIAG_GUARD_SIZE bytes more than the program asked for. Windows answers the size asked for, and
+ * that stays the expected answer; the known wrong one is accepted for such a block only, so that the fuzzer can go
+ * on checking everything else. Delete this exception once the core is fixed. */
+static int size_right(SIZE_T got, size_t want, int untracked)
+{
+    return got == want || (untracked && (diag_options & DIAG_GUARD) && got == want + DIAG_GUARD_SIZE);
+}
+
+/* KNOWN FINDING (fuzz/regressions/check-record-lost-header-spy, guard-record-lost-measure-on-free; same cause as
+ * guard-record-lost-getsize, reported, not fixed in the core yet): a block whose record was lost to a bookkeeping
+ * failure is mishandled from then on. Under `check` and a spy that hands out a pointer inside the heap block (a
+ * header) it is taken for a wild pointer: its Free and Realloc are refused with a check: line, so the program can
+ * never free it and the spy's revoke stays pending for ever; under `guard` its GetSize (also the one a spy makes
+ * from PreFree) is DIAG_GUARD_SIZE too large. Windows frees it and measures it right. Until the core is fixed the
+ * fuzzer frees such a block at once, with `check` and the spy's measuring off for that one call, and the model goes
+ * on with the blocks that are tracked. Delete this once fixed. */
+static void lost_record(int slot)
+{
+    unsigned saved = diag_options;
+    int measure = spies[current].measure_on_free;
+
+    if (!diag_options || blocks[slot].tracked || !blocks[slot].p)
+        return;
+    /* Never 0: the diagnostics must stay on for the hooks' own calls during this Free (stats only counts calls). */
+    diag_options = (diag_options & ~DIAG_CHECK) | DIAG_STATS;
+    spies[current].measure_on_free = 0;
+    task_free(blocks[slot].p, CALLER);
+    spies[current].measure_on_free = measure;
+    diag_options = saved;
+    blocks[slot].p = NULL;
+}
+
+/* Fresh memory: with `fill`, the part of a tracked block the program has not written yet is 0xcd. */
+static void check_fresh_fill(const struct model_block *b, size_t from)
+{
+    size_t i;
+
+    if (!b->tracked || !(diag_options & DIAG_FILL))
+        return;
+    for (i = from; i < b->size; i++)
+        CHECK(b->p[i] == 0xcd, "fresh byte %zu of %zu of block %p is %#x, not the fill", i, b->size, (void *)b->p,
+              b->p[i]);
+}
+
+/* The options for one input (no block, record or spy is live). */
+static void set_diagnostics(unsigned mode)
+{
+    unsigned options = diag_modes[mode % (sizeof(diag_modes) / sizeof(diag_modes[0]))];
+
+    CHECK(!diag_live_records(), "%zu records left from the last input", diag_live_records());
+    diag_options = options;
+    /* Call stacks in one input of eight: capturing them is most of the diagnostics' cost here. */
+    diag_stack_depth = (mode & 0xe0) == 0xe0 ? DIAG_STACK_DEPTH_DEFAULT : 0;
+    if (options)
+        atomic_fetch_or(&task_route, TASK_ROUTE_DIAGNOSTICS);
+    else
+        atomic_fetch_and(&task_route, ~(uintptr_t)TASK_ROUTE_DIAGNOSTICS);
+}
+
+/* The leak check: the blocks allocated since the last checkpoint, exactly (fewer only when an injected failure hit
+ * the report's own memory). A checkpoint (mark) is taken only with `leaks`, where its report line proves it was. */
+static void do_leak_check(int mark)
+{
+    long meta_before = host_meta_failures_injected(), headers_before = diag_log.leak_header_lines;
+    size_t i, expected = 0, got;
+
+    mark = mark && (diag_options & DIAG_LEAKS);
+    for (i = 0; i < MAX_BLOCKS; i++)
+        expected += blocks[i].p && blocks[i].tracked && blocks[i].unmarked;
+    if (!(diag_options & DIAG_LEAKS))
+        expected = 0;
+    /* KNOWN FINDING (fuzz/regressions/leak-report-groups-oom, reported to the owner of diag_report.c, not fixed
+     * yet): when the report's group array cannot be allocated, report_leaks passes NULL to qsort (undefined
+     * behaviour, which UBSan stops at). Until it is fixed, a failure armed for that allocation (the second of the
+     * collection) is moved to the first, which fails the collection as a whole. Delete this once fixed. */
+    if (host_meta_fail_countdown() == 2)
+        host_fail_meta_after(1);
+    diag_log.allow_leak_lines = 1;
+    got = task_check_leaks(DIAG_COLLECT_REPORT | (mark ? DIAG_COLLECT_MARK : 0));
+    diag_log.allow_leak_lines = 0;
+    if (host_meta_failures_injected() == meta_before)
+        CHECK(got == expected, "leak check: %zu blocks, model %zu", got, expected);
+    else
+        CHECK(got <= expected, "leak check under a failure: %zu blocks, model %zu", got, expected);
+    if (diag_options & DIAG_LEAKS && host_meta_failures_injected() == meta_before)
+        CHECK(diag_log.leak_header_lines == headers_before + 1, "leak check: %ld report lines",
+              diag_log.leak_header_lines - headers_before);
+    if (mark && diag_log.leak_header_lines != headers_before)
+        for (i = 0; i < MAX_BLOCKS; i++)
+            blocks[i].unmarked = 0;
+}
+
 /* A pending revoke completes when the last spied block is gone (and no call is in progress). */
 static void settle_pending(void)
 {
@@ -177,11 +365,29 @@ static void check_invariants(void)
 
         if (!b->p)
             continue;
-        size = task_get_size(b->p, NULL);
-        CHECK(size == b->size, "GetSize(slot %zu) %zu, expected %zu", i, (size_t)size, b->size);
+        size = task_get_size(b->p, CALLER);
+        CHECK(size_right(size, b->size, diag_options && !b->tracked), "GetSize(slot %zu) %zu, expected %zu", i,
+              (size_t)size, b->size);
         CHECK(intact(b, b->size), "slot %zu: contents changed", i);
-        did = task_did_alloc(b->p, NULL);
+        did = task_did_alloc(b->p, CALLER);
         CHECK(did == 1, "DidAlloc(slot %zu) %d", i, did);
+    }
+    if (diag_options)
+    {
+        struct diag_live_totals totals = diag_live_totals();
+        size_t tracked = 0, tracked_bytes = 0;
+
+        for (i = 0; i < MAX_BLOCKS; i++)
+            if (blocks[i].p && blocks[i].tracked)
+            {
+                tracked++;
+                tracked_bytes += blocks[i].size;
+            }
+        CHECK(totals.count == tracked && diag_live_records() == tracked,
+              "diagnostics hold %zu records (table %zu), model %zu tracked blocks", totals.count, diag_live_records(),
+              tracked);
+        CHECK(totals.bytes == tracked_bytes, "diagnostics count %zu live bytes, model %zu", totals.bytes,
+              tracked_bytes);
     }
     task_spy_bookkeeping(&blocks_spied, &bytes);
     CHECK(blocks_spied == model_spied(), "core counts %zu spied blocks, model %zu", blocks_spied, model_spied());
@@ -246,7 +452,7 @@ static void *pick_target(unsigned pick, int *slot)
 
 struct op_watch
 {
-    long heap_failures, meta_failures;
+    long heap_failures, meta_failures, records_lost;
     int refuse_armed;
 };
 
@@ -254,6 +460,7 @@ static void watch_start(struct op_watch *w)
 {
     w->heap_failures = host_heap_failures_injected();
     w->meta_failures = host_meta_failures_injected();
+    w->records_lost = diag_log.record_lost;
     w->refuse_armed = spies[current].refuse_next;
 }
 
@@ -273,6 +480,9 @@ static void reentry_prepare(int target_slot)
         return;
     r = &spies[armed_spy].reentry;
     *r = armed;
+    /* KNOWN FINDING (see lost_record): a hook's own block whose record is lost is mishandled by the hook's Free. */
+    if (r->action == RE_ALLOC_FREE && diag_options)
+        host_fail_meta_after(0);
     armed_spy = -1;
     if (r->action != RE_FREE && r->action != RE_GET_SIZE && r->action != RE_DID_ALLOC)
         return;
@@ -298,15 +508,15 @@ static void reentry_finish(int state_before)
             blocks[reentry_slot].p = NULL;
             break;
         case RE_GET_SIZE:
-            CHECK(r->got_size == blocks[reentry_slot].size, "GetSize from a hook %zu, expected %zu",
-                  (size_t)r->got_size, blocks[reentry_slot].size);
+            CHECK(size_right(r->got_size, blocks[reentry_slot].size, diag_options && !blocks[reentry_slot].tracked),
+                  "GetSize from a hook %zu, expected %zu", (size_t)r->got_size, blocks[reentry_slot].size);
             break;
         case RE_DID_ALLOC:
             CHECK(r->got_did == 1, "DidAlloc from a hook %d", r->got_did);
             break;
         case RE_ALLOC_FREE:
-            CHECK(r->got_size == r->size || r->got_size == (SIZE_T)-2, "Alloc+GetSize from a hook: %zu, expected %zu",
-                  (size_t)r->got_size, r->size);
+            CHECK(size_right(r->got_size, r->size, diag_log.record_lost != 0) || r->got_size == (SIZE_T)-2,
+                  "Alloc+GetSize from a hook: %zu, expected %zu", (size_t)r->got_size, r->size);
             break;
         case RE_REVOKE:
             if (in_acquire || state_before == SPY_NONE)
@@ -333,15 +543,18 @@ static void do_alloc_like(int slot, size_t size, int via_realloc)
     unsigned char *p;
 
     watch_start(&w);
-    p = via_realloc ? task_realloc(NULL, size, NULL) : task_alloc(size, NULL);
+    p = via_realloc ? task_realloc(NULL, size, CALLER) : task_alloc(size, CALLER);
     if (!p)
     {
         CHECK(may_have_failed(&w), "%s(%zu) failed", via_realloc ? "Realloc(NULL)" : "Alloc", size);
         return;
     }
     CHECK(((uintptr_t)p & 15) == 0, "block %p not aligned", (void *)p);
-    blocks[slot] = (struct model_block){p, size, 0, state != SPY_NONE};
+    blocks[slot] = (struct model_block){p, size, 0, state != SPY_NONE, 0, 1};
+    blocks[slot].tracked = block_tracked(p, w.meta_failures, w.records_lost);
+    check_fresh_fill(&blocks[slot], 0);
     fill(&blocks[slot], (unsigned char)(step * 31 + slot));
+    lost_record(slot);
 }
 
 static void do_realloc(int slot, size_t size)
@@ -349,9 +562,11 @@ static void do_realloc(int slot, size_t size)
     struct model_block *b = &blocks[slot];
     struct op_watch w;
     unsigned char *p;
+    size_t old_size;
+    int was_tracked;
 
     watch_start(&w);
-    p = task_realloc(b->p, size, NULL);
+    p = task_realloc(b->p, size, CALLER);
     if (!size)
     {
         CHECK(p == NULL, "Realloc(p, 0) returned %p", (void *)p);
@@ -365,9 +580,16 @@ static void do_realloc(int slot, size_t size)
     }
     b->p = p;
     CHECK(intact(b, b->size < size ? b->size : size), "Realloc(%zu -> %zu) lost the contents", b->size, size);
+    old_size = b->size;
+    was_tracked = b->tracked;
     b->size = size;
     b->spied = b->spied || state != SPY_NONE;
+    b->tracked = block_tracked(p, w.meta_failures, w.records_lost);
+    b->unmarked = 1;
+    if (was_tracked && old_size < size)
+        check_fresh_fill(b, old_size);
     fill(b, (unsigned char)(step * 17 + slot));
+    lost_record(slot);
 }
 
 static void do_register(unsigned config)
@@ -448,7 +670,7 @@ static void run_step(struct input *in)
         if ((slot = find_slot(1, arg)) < 0)
             break;
         reentry_prepare(slot);
-        task_free(blocks[slot].p, NULL);
+        task_free(blocks[slot].p, CALLER);
         blocks[slot].p = NULL;
         break;
     case OP_GET_SIZE:
@@ -457,13 +679,14 @@ static void run_step(struct input *in)
         reentry_prepare(slot);
         if (op == OP_GET_SIZE)
         {
-            SIZE_T size = task_get_size(target, NULL);
+            SIZE_T size = task_get_size(target, CALLER);
             SIZE_T expected = slot >= 0 && target ? blocks[slot].size : (SIZE_T)-1;
-            CHECK(size == expected, "GetSize(%p) %zu, expected %zu", target, (size_t)size, (size_t)expected);
+            CHECK(size_right(size, expected, slot >= 0 && target && diag_options && !blocks[slot].tracked),
+                  "GetSize(%p) %zu, expected %zu", target, (size_t)size, (size_t)expected);
         }
         else
         {
-            int did = task_did_alloc(target, NULL);
+            int did = task_did_alloc(target, CALLER);
             int expected = !target ? -1 : slot >= 0;
             CHECK(did == expected, "DidAlloc(%p) %d, expected %d", target, did, expected);
         }
@@ -496,19 +719,25 @@ static void run_step(struct input *in)
         host_fail_meta_after(1 + arg % 3);
         break;
     case OP_MINIMIZE:
+        /* Also the leak check (the checkpoint exports): a separate op would renumber the regressions' ops. */
+        if ((arg & 3) == 1 || (arg & 3) == 2)
+        {
+            do_leak_check((arg & 3) == 2);
+            break;
+        }
         reentry_prepare(-1);
-        task_heap_minimize(NULL);
+        task_heap_minimize(CALLER);
         break;
     case OP_HUGE:
         if ((slot = find_slot(1, arg)) >= 0 && (arg & 1))
         {
             reentry_prepare(slot);
-            CHECK(task_realloc(blocks[slot].p, (SIZE_T)-1 - (arg >> 1), NULL) == NULL, "huge Realloc succeeded");
+            CHECK(task_realloc(blocks[slot].p, (SIZE_T)-1 - (arg >> 1), CALLER) == NULL, "huge Realloc succeeded");
         }
         else
         {
             reentry_prepare(-1);
-            CHECK(task_alloc((SIZE_T)-1 - (arg >> 1), NULL) == NULL, "huge Alloc succeeded");
+            CHECK(task_alloc((SIZE_T)-1 - (arg >> 1), CALLER) == NULL, "huge Alloc succeeded");
         }
         break;
     }
@@ -530,13 +759,14 @@ static void finish_input(void)
     for (i = 0; i < MAX_BLOCKS; i++)
         if (blocks[i].p)
         {
-            task_free(blocks[i].p, NULL);
+            task_free(blocks[i].p, CALLER);
             blocks[i].p = NULL;
             settle_pending();
         }
     if (state == SPY_REGISTERED)
         do_revoke();
     check_invariants();
+    do_leak_check(1);
     CHECK(state == SPY_NONE, "spy still registered at the end");
     for (s = 0; s < SPIES; s++)
     {
@@ -548,13 +778,15 @@ static void finish_input(void)
     }
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct input in = {data, size};
 
     trace_steps = getenv("FUZZ_TRACE") != NULL;
+    host_log_capture(diag_log_sink);
+    memset(&diag_log, 0, sizeof(diag_log));
+    /* The first byte: the diagnostics for the whole input (fuzz/regressions' older inputs begin with 0: none). */
+    set_diagnostics(take(&in));
     memset(blocks, 0, sizeof(blocks));
     state = SPY_NONE;
     current = 0;
