@@ -14,7 +14,7 @@ SOAK_SECONDS ?= 60
 
 define SOAK_RULES
 $(BUILD)/$(1)/soak/soak.exe: tests/soak/soak.c tests/test.h tests/harness.h tests/hook_log.h tests/passthrough_spy.h \
-                             $(BUILD)/$(1)/libole32mem.dll.a | $(GEN_HEADER)
+                             tests/count_spy.h $(BUILD)/$(1)/libole32mem.dll.a | $(GEN_HEADER)
 	@mkdir -p $$(@D)
 	$$($(1)_CC) $(CSTD) $(CFLAGS) $(WARNINGS) -fno-optimize-sibling-calls -I$(GENINC) -Itests -o $$@ $$< \
 	    -L$(BUILD)/$(1) -lole32mem -luuid

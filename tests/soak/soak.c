@@ -46,6 +46,7 @@
 
 #include "hook_log.h"
 #include "passthrough_spy.h"
+#include "count_spy.h"
 #include "test.h"
 
 #define WORKERS 3
@@ -143,175 +144,6 @@ static SIZE_T random_size(struct worker *w)
     }
 }
 
-/* ---- the counting spy (cf. tests/stress.c) ---- */
-
-struct count_spy
-{
-    IMallocSpy IMallocSpy_iface;
-    LONG refs, released, spied_in, spied_out;
-};
-
-static LONG hooks_after_release, pairing_errors, overlap_errors, inside_pairs;
-static __thread struct hook_pairs open_pairs;
-static __thread struct count_spy *open_spy;
-
-static inline struct count_spy *impl_from_IMallocSpy(IMallocSpy *iface)
-{
-    return CONTAINING_RECORD(iface, struct count_spy, IMallocSpy_iface);
-}
-
-static void hook_pre(struct count_spy *spy, enum hook pre, BOOL spyed)
-{
-    struct hook_frame frame = {pre, NULL, 0, 0, spyed};
-
-    if (spy->released)
-        InterlockedIncrement(&hooks_after_release);
-    if (open_pairs.depth || !hook_pairs_open(&open_pairs, frame))
-        InterlockedIncrement(&pairing_errors);
-    open_spy = spy;
-    if (InterlockedIncrement(&inside_pairs) != 1)
-        InterlockedIncrement(&overlap_errors);
-}
-
-static BOOL hook_post(struct count_spy *spy, enum hook post)
-{
-    const struct hook_frame *pre = hook_pairs_close(&open_pairs, post);
-    BOOL spyed = pre && pre->spyed;
-
-    if (spy->released)
-        InterlockedIncrement(&hooks_after_release);
-    if (!pre || open_spy != spy)
-        InterlockedIncrement(&pairing_errors);
-    open_pairs.depth = 0;
-    open_spy = NULL;
-    InterlockedDecrement(&inside_pairs);
-    return spyed;
-}
-
-static ULONG STDMETHODCALLTYPE spy_AddRef(IMallocSpy *iface)
-{
-    return InterlockedIncrement(&impl_from_IMallocSpy(iface)->refs);
-}
-
-static ULONG STDMETHODCALLTYPE spy_Release(IMallocSpy *iface)
-{
-    struct count_spy *spy = impl_from_IMallocSpy(iface);
-    LONG refs = InterlockedDecrement(&spy->refs);
-
-    if (!refs)
-    {
-        InterlockedExchange(&spy->released, 1);
-        InterlockedDecrement(&spies_alive);
-    }
-    return refs;
-}
-
-static SIZE_T STDMETHODCALLTYPE spy_PreAlloc(IMallocSpy *iface, SIZE_T request)
-{
-    hook_pre(impl_from_IMallocSpy(iface), HOOK_PRE_ALLOC, FALSE);
-    return request;
-}
-
-static void *STDMETHODCALLTYPE spy_PostAlloc(IMallocSpy *iface, void *actual)
-{
-    struct count_spy *spy = impl_from_IMallocSpy(iface);
-
-    hook_post(spy, HOOK_POST_ALLOC);
-    if (actual)
-        InterlockedIncrement(&spy->spied_in);
-    return actual;
-}
-
-static void *STDMETHODCALLTYPE spy_PreFree(IMallocSpy *iface, void *request, BOOL spyed)
-{
-    struct count_spy *spy = impl_from_IMallocSpy(iface);
-
-    hook_pre(spy, HOOK_PRE_FREE, spyed);
-    if (spyed)
-        InterlockedIncrement(&spy->spied_out);
-    return request;
-}
-
-static void STDMETHODCALLTYPE spy_PostFree(IMallocSpy *iface, BOOL spyed)
-{
-    (void)spyed;
-    hook_post(impl_from_IMallocSpy(iface), HOOK_POST_FREE);
-}
-
-static SIZE_T STDMETHODCALLTYPE spy_PreRealloc(IMallocSpy *iface, void *request, SIZE_T size, void **new_request,
-                                               BOOL spyed)
-{
-    hook_pre(impl_from_IMallocSpy(iface), HOOK_PRE_REALLOC, spyed);
-    *new_request = request;
-    return size;
-}
-
-static void *STDMETHODCALLTYPE spy_PostRealloc(IMallocSpy *iface, void *actual, BOOL spyed)
-{
-    struct count_spy *spy = impl_from_IMallocSpy(iface);
-    BOOL was_spyed = hook_post(spy, HOOK_POST_REALLOC);
-
-    (void)spyed;
-    if (actual && !was_spyed)
-        InterlockedIncrement(&spy->spied_in);
-    return actual;
-}
-
-static void *STDMETHODCALLTYPE spy_PreGetSize(IMallocSpy *iface, void *request, BOOL spyed)
-{
-    hook_pre(impl_from_IMallocSpy(iface), HOOK_PRE_GET_SIZE, spyed);
-    return request;
-}
-
-static SIZE_T STDMETHODCALLTYPE spy_PostGetSize(IMallocSpy *iface, SIZE_T actual, BOOL spyed)
-{
-    (void)spyed;
-    hook_post(impl_from_IMallocSpy(iface), HOOK_POST_GET_SIZE);
-    return actual;
-}
-
-static void *STDMETHODCALLTYPE spy_PreDidAlloc(IMallocSpy *iface, void *request, BOOL spyed)
-{
-    hook_pre(impl_from_IMallocSpy(iface), HOOK_PRE_DID_ALLOC, spyed);
-    return request;
-}
-
-static int STDMETHODCALLTYPE spy_PostDidAlloc(IMallocSpy *iface, void *request, BOOL spyed, int actual)
-{
-    (void)request;
-    (void)spyed;
-    hook_post(impl_from_IMallocSpy(iface), HOOK_POST_DID_ALLOC);
-    return actual;
-}
-
-static void STDMETHODCALLTYPE spy_PreHeapMinimize(IMallocSpy *iface)
-{
-    hook_pre(impl_from_IMallocSpy(iface), HOOK_PRE_HEAP_MINIMIZE, FALSE);
-}
-
-static void STDMETHODCALLTYPE spy_PostHeapMinimize(IMallocSpy *iface)
-{
-    hook_post(impl_from_IMallocSpy(iface), HOOK_POST_HEAP_MINIMIZE);
-}
-
-static const IMallocSpyVtbl spy_vtbl = {
-    passthrough_QueryInterface,
-    spy_AddRef,
-    spy_Release,
-    spy_PreAlloc,
-    spy_PostAlloc,
-    spy_PreFree,
-    spy_PostFree,
-    spy_PreRealloc,
-    spy_PostRealloc,
-    spy_PreGetSize,
-    spy_PostGetSize,
-    spy_PreDidAlloc,
-    spy_PostDidAlloc,
-    spy_PreHeapMinimize,
-    spy_PostHeapMinimize,
-};
-
 /* Spies live in the process heap until the end, so that a late hook is counted rather than a crash. */
 static struct count_spy *spies[MAX_SPIES];
 static LONG spy_count, registrations, pending_revokes;
@@ -328,6 +160,7 @@ static DWORD WINAPI spy_thread(void *arg)
         if (!(spy = HeapAlloc(GetProcessHeap(), HEAP_ZERO_MEMORY, sizeof(*spy))))
             break;
         spy->IMallocSpy_iface.lpVtbl = &spy_vtbl;
+        spy->alive = &spies_alive;
         spies[spy_count++] = spy;
         AcquireSRWLockExclusive(&gate);
         InterlockedIncrement(&spies_alive);
@@ -682,10 +515,10 @@ int main(void)
     }
     for (i = 0; i < (unsigned)spy_count; i++)
     {
-        spied_in += spies[i]->spied_in;
-        spied_out += spies[i]->spied_out;
+        spied_in += spies[i]->allocated;
+        spied_out += spies[i]->freed;
         unreleased += !spies[i]->released && spies[i]->refs;
-        unbalanced += spies[i]->spied_in != spies[i]->spied_out;
+        unbalanced += spies[i]->allocated != spies[i]->freed;
     }
     ok(!errors, "%ld operations went wrong (the first are above)\n", errors);
     ok(!unreleased, "%ld spies still referenced\n", unreleased);
