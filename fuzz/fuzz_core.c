@@ -11,8 +11,8 @@
  * all; call stacks in one input of eight), so that every failure pattern of the injector also runs with them on.
  * With them on the model also checks: the records (diag_live_totals) count exactly the model's live blocks and bytes;
  * every line the diagnostics write is one the input asked for (trace; the leak report of a leak check) and never a
- * check:, guard: or any other line, except the one-line notice of a record lost to an injected bookkeeping failure;
- * the leak check (OP_MINIMIZE's other use) reports exactly the blocks allocated since its last checkpoint; a block
+ * check:, guard: or any other line; every block the program gets has its record (a call whose bookkeeping fails
+ * fails as a whole, with Windows' failure answer); the leak check (OP_MINIMIZE's other use) reports exactly the blocks allocated since its last checkpoint; a block
  * grown by Realloc has the fresh-memory fill in its new part. The options are switched between inputs, when no
  * block, record or spy is live, by writing the option globals directly (diag_configure only ever turns them on).
  *
@@ -80,8 +80,6 @@ static struct
 {
     int allow_leak_lines; /* inside a leak check */
     long leak_header_lines;
-    long record_lost;        /* "out of memory for the record of block" lines */
-    void *record_lost_block; /* the last block named by one */
 } diag_log;
 
 static struct model_block blocks[MAX_BLOCKS];
@@ -187,18 +185,11 @@ static size_t model_live(void)
  * is a finding: the diagnostics must never report what did not happen. */
 static void diag_log_sink(const char *text, size_t length)
 {
-    static const char trace[] = "ole32mem: trace: ", lost[] = "ole32mem: out of memory for the record of block ",
-                      leaks[] = "ole32mem: leaks:", note[] = "ole32mem: leaks-note: ";
+    static const char trace[] = "ole32mem: trace: ", leaks[] = "ole32mem: leaks:", note[] = "ole32mem: leaks-note: ";
 
     if (length >= sizeof(trace) - 1 && !memcmp(text, trace, sizeof(trace) - 1))
     {
         CHECK(diag_options & DIAG_TRACE, "a trace line without trace: %.*s", (int)length, text);
-        return;
-    }
-    if (length >= sizeof(lost) - 1 && !memcmp(text, lost, sizeof(lost) - 1))
-    {
-        diag_log.record_lost++;
-        diag_log.record_lost_block = (void *)(uintptr_t)strtoull(text + sizeof(lost) - 1, NULL, 16);
         return;
     }
     if (diag_log.allow_leak_lines && ((length >= sizeof(leaks) - 1 && !memcmp(text, leaks, sizeof(leaks) - 1)) ||
@@ -234,52 +225,15 @@ static const struct diag_block *record_of(const void *block)
     return search.record;
 }
 
-/* With diagnostics on, a block the program got is tracked unless an injected bookkeeping failure during the call
- * lost its record, which the diagnostics then say in one line naming it. */
-static int block_tracked(const void *p, long meta_failures_before, long lost_before)
+/* With diagnostics on, every block the program gets is tracked: the record is reserved before the spy or the heap
+ * sees the call, and a call whose bookkeeping cannot be had fails as a whole (NULL), never hands out a block without
+ * a record. */
+static int block_tracked(const void *p)
 {
     if (!diag_options)
         return 0;
-    if (record_of(p))
-        return 1;
-    CHECK(host_meta_failures_injected() != meta_failures_before, "block %p has no record and nothing failed", p);
-    CHECK(diag_log.record_lost != lost_before && diag_log.record_lost_block == p,
-          "the record of block %p was lost without a line naming it", p);
-    return 0;
-}
-
-/* KNOWN FINDING (fuzz/regressions/guard-record-lost-getsize, reported to the core's owners, not fixed in the core
- * yet): when the record of a block is lost to a bookkeeping failure under `guard`, the block keeps its guard bytes
- * and GetSize answers DIAG_GUARD_SIZE bytes more than the program asked for. Windows answers the size asked for, and
- * that stays the expected answer; the known wrong one is accepted for such a block only, so that the fuzzer can go
- * on checking everything else. Delete this exception once the core is fixed. */
-static int size_right(SIZE_T got, size_t want, int untracked)
-{
-    return got == want || (untracked && (diag_options & DIAG_GUARD) && got == want + DIAG_GUARD_SIZE);
-}
-
-/* KNOWN FINDING (fuzz/regressions/check-record-lost-header-spy, guard-record-lost-measure-on-free; same cause as
- * guard-record-lost-getsize, reported, not fixed in the core yet): a block whose record was lost to a bookkeeping
- * failure is mishandled from then on. Under `check` and a spy that hands out a pointer inside the heap block (a
- * header) it is taken for a wild pointer: its Free and Realloc are refused with a check: line, so the program can
- * never free it and the spy's revoke stays pending for ever; under `guard` its GetSize (also the one a spy makes
- * from PreFree) is DIAG_GUARD_SIZE too large. Windows frees it and measures it right. Until the core is fixed the
- * fuzzer frees such a block at once, with `check` and the spy's measuring off for that one call, and the model goes
- * on with the blocks that are tracked. Delete this once fixed. */
-static void lost_record(int slot)
-{
-    unsigned saved = diag_options;
-    int measure = spies[current].measure_on_free;
-
-    if (!diag_options || blocks[slot].tracked || !blocks[slot].p)
-        return;
-    /* Never 0: the diagnostics must stay on for the hooks' own calls during this Free (stats only counts calls). */
-    diag_options = (diag_options & ~DIAG_CHECK) | DIAG_STATS;
-    spies[current].measure_on_free = 0;
-    task_free(blocks[slot].p, CALLER);
-    spies[current].measure_on_free = measure;
-    diag_options = saved;
-    blocks[slot].p = NULL;
+    CHECK(record_of(p) != NULL, "block %p has no record", p);
+    return 1;
 }
 
 /* Fresh memory: with `fill`, the part of a tracked block the program has not written yet is 0xcd. */
@@ -321,12 +275,6 @@ static void do_leak_check(int mark)
         expected += blocks[i].p && blocks[i].tracked && blocks[i].unmarked;
     if (!(diag_options & DIAG_LEAKS))
         expected = 0;
-    /* KNOWN FINDING (fuzz/regressions/leak-report-groups-oom, reported to the owner of diag_report.c, not fixed
-     * yet): when the report's group array cannot be allocated, report_leaks passes NULL to qsort (undefined
-     * behaviour, which UBSan stops at). Until it is fixed, a failure armed for that allocation (the second of the
-     * collection) is moved to the first, which fails the collection as a whole. Delete this once fixed. */
-    if (host_meta_fail_countdown() == 2)
-        host_fail_meta_after(1);
     diag_log.allow_leak_lines = 1;
     got = task_check_leaks(DIAG_COLLECT_REPORT | (mark ? DIAG_COLLECT_MARK : 0));
     diag_log.allow_leak_lines = 0;
@@ -366,7 +314,7 @@ static void check_invariants(void)
         if (!b->p)
             continue;
         size = task_get_size(b->p, CALLER);
-        CHECK(size_right(size, b->size, diag_options && !b->tracked), "GetSize(slot %zu) %zu, expected %zu", i,
+        CHECK(size == b->size, "GetSize(slot %zu) %zu, expected %zu", i,
               (size_t)size, b->size);
         CHECK(intact(b, b->size), "slot %zu: contents changed", i);
         did = task_did_alloc(b->p, CALLER);
@@ -452,7 +400,7 @@ static void *pick_target(unsigned pick, int *slot)
 
 struct op_watch
 {
-    long heap_failures, meta_failures, records_lost;
+    long heap_failures, meta_failures;
     int refuse_armed;
 };
 
@@ -460,7 +408,6 @@ static void watch_start(struct op_watch *w)
 {
     w->heap_failures = host_heap_failures_injected();
     w->meta_failures = host_meta_failures_injected();
-    w->records_lost = diag_log.record_lost;
     w->refuse_armed = spies[current].refuse_next;
 }
 
@@ -480,9 +427,6 @@ static void reentry_prepare(int target_slot)
         return;
     r = &spies[armed_spy].reentry;
     *r = armed;
-    /* KNOWN FINDING (see lost_record): a hook's own block whose record is lost is mishandled by the hook's Free. */
-    if (r->action == RE_ALLOC_FREE && diag_options)
-        host_fail_meta_after(0);
     armed_spy = -1;
     if (r->action != RE_FREE && r->action != RE_GET_SIZE && r->action != RE_DID_ALLOC)
         return;
@@ -508,14 +452,14 @@ static void reentry_finish(int state_before)
             blocks[reentry_slot].p = NULL;
             break;
         case RE_GET_SIZE:
-            CHECK(size_right(r->got_size, blocks[reentry_slot].size, diag_options && !blocks[reentry_slot].tracked),
+            CHECK(r->got_size == blocks[reentry_slot].size,
                   "GetSize from a hook %zu, expected %zu", (size_t)r->got_size, blocks[reentry_slot].size);
             break;
         case RE_DID_ALLOC:
             CHECK(r->got_did == 1, "DidAlloc from a hook %d", r->got_did);
             break;
         case RE_ALLOC_FREE:
-            CHECK(size_right(r->got_size, r->size, diag_log.record_lost != 0) || r->got_size == (SIZE_T)-2,
+            CHECK(r->got_size == r->size || r->got_size == (SIZE_T)-2,
                   "Alloc+GetSize from a hook: %zu, expected %zu", (size_t)r->got_size, r->size);
             break;
         case RE_REVOKE:
@@ -551,10 +495,9 @@ static void do_alloc_like(int slot, size_t size, int via_realloc)
     }
     CHECK(((uintptr_t)p & 15) == 0, "block %p not aligned", (void *)p);
     blocks[slot] = (struct model_block){p, size, 0, state != SPY_NONE, 0, 1};
-    blocks[slot].tracked = block_tracked(p, w.meta_failures, w.records_lost);
+    blocks[slot].tracked = block_tracked(p);
     check_fresh_fill(&blocks[slot], 0);
     fill(&blocks[slot], (unsigned char)(step * 31 + slot));
-    lost_record(slot);
 }
 
 static void do_realloc(int slot, size_t size)
@@ -584,12 +527,11 @@ static void do_realloc(int slot, size_t size)
     was_tracked = b->tracked;
     b->size = size;
     b->spied = b->spied || state != SPY_NONE;
-    b->tracked = block_tracked(p, w.meta_failures, w.records_lost);
+    b->tracked = block_tracked(p);
     b->unmarked = 1;
     if (was_tracked && old_size < size)
         check_fresh_fill(b, old_size);
     fill(b, (unsigned char)(step * 17 + slot));
-    lost_record(slot);
 }
 
 static void do_register(unsigned config)
@@ -681,7 +623,7 @@ static void run_step(struct input *in)
         {
             SIZE_T size = task_get_size(target, CALLER);
             SIZE_T expected = slot >= 0 && target ? blocks[slot].size : (SIZE_T)-1;
-            CHECK(size_right(size, expected, slot >= 0 && target && diag_options && !blocks[slot].tracked),
+            CHECK(size == expected,
                   "GetSize(%p) %zu, expected %zu", target, (size_t)size, (size_t)expected);
         }
         else

@@ -48,6 +48,14 @@ static inline int plat_memory_readable(const void *p, size_t n)
 {
     return p && n;
 }
+/* The host has no process-exit report: nothing to learn about the heap's lock. */
+static inline void plat_heap_probe_lock(void)
+{
+}
+static inline enum plat_heap_lock_state plat_heap_lock_state(void)
+{
+    return PLAT_HEAP_LOCK_UNKNOWN;
+}
 
 /* Test hook: how many host heap blocks are live (leak checks in the host tests). */
 size_t plat_heap_live_blocks(void);

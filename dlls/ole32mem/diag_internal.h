@@ -95,7 +95,8 @@ void diag_foreach_record(void (*visit)(const void *block, void *record, void *co
  * DIAG_RECORD_STALE: the block was freed or moved by another allocator, or the address now holds another block;
  * DIAG_RECORD_CURRENT: proven the same block (the guard's identity is intact);
  * DIAG_RECORD_UNVERIFIED: nothing contradicts it, nothing proves it (no guard, or the guard cannot be read at
- * process exit). Never calls into the process heap once diag_records_at_process_exit has been called. */
+ * process exit). Once diag_records_at_process_exit has been called, calls into the process heap only when its lock
+ * is known to be free. */
 enum diag_record_state
 {
     DIAG_RECORD_STALE,

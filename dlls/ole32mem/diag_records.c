@@ -14,8 +14,9 @@
  * proven to be the same block: the heap still has a live block of the recorded size there AND the identity in its
  * guard is ours. An untrusted record is dropped when met, never used: no size, no fill, no overrun report comes
  * from it. Without the guard nothing can prove it; such records are "unverified" (the leak report says so). At
- * process exit the heap is never asked (another thread may have been ended holding its lock): only the guard is
- * read, and only where the pages are readable. A pointer is only kept from the heap when the heap itself says it is
+ * process exit the heap is asked only when its lock is known to be free (plat_heap_lock_state: another thread may
+ * have been ended holding it, and nobody would ever release it); otherwise only the guard is read, and only where
+ * the pages are readable. A pointer is only kept from the heap when the heap itself says it is
  * not a live block. Never changes a pointer the program sees, nor a byte the program owns. Runs under
  * task_memory.c's lock only (or alone, at process exit).
  *
@@ -47,6 +48,9 @@ static unsigned long long next_sequence = 1;
 static size_t live_count, live_bytes, peak_count, peak_bytes;
 static uint64_t identity_key;
 static int at_process_exit;
+/* At process exit: whether the process heap may still be asked (its lock is free, and no other thread can take it
+ * any more). Always 1 before. */
+static int heap_askable = 1;
 /* Nonzero while live_blocks or the totals are being changed: a thread ended here at process exit leaves them
  * half-updated. Written under the core's lock only. */
 static volatile int records_busy;
@@ -125,7 +129,7 @@ void diag_check_record_guard(const struct diag_block *record, const void *block,
                 "%llu), found at %s%s",
                 block, (unsigned long long)record->size, diag_describe(&record->site, site, sizeof(site)),
                 (unsigned long long)record->thread, record->sequence, when,
-                at_process_exit ? " (unverified: at exit the heap cannot say whether another allocator freed the block)"
+                !heap_askable ? " (unverified: at exit the heap cannot say whether another allocator freed the block)"
                                 : "");
 }
 
@@ -136,16 +140,24 @@ enum diag_record_state diag_record_is_current(const struct diag_block *record, i
      * prove the block gone. (A call, from_report 0, passes a pointer the program holds now.) */
     if (from_report && !plat_memory_readable((const char *)record->actual - HEAP_HEADER_PROBE, HEAP_HEADER_PROBE + 1))
         return DIAG_RECORD_STALE;
-    if (!at_process_exit && plat_heap_size(record->actual) != record->actual_size + diag_guard_size())
+    /* The size alone proves nothing: a block that another allocator freed and the heap merged into the free block
+     * before it keeps its old header, size and all, inside free memory. Validating the one block (O(1), no walk)
+     * looks at its neighbours too, which the merge changed. */
+    if (heap_askable && (plat_heap_size(record->actual) != record->actual_size + diag_guard_size() ||
+                         !plat_heap_owns(record->actual)))
         return DIAG_RECORD_STALE;
     if (!(diag_options & DIAG_GUARD) || !guard_readable(record))
         return DIAG_RECORD_UNVERIFIED;
     return identity_intact(record) ? DIAG_RECORD_CURRENT : DIAG_RECORD_STALE;
 }
 
-void diag_records_at_process_exit(void)
+int diag_records_at_process_exit(void)
 {
+    enum plat_heap_lock_state heap_lock = plat_heap_lock_state();
+
     at_process_exit = 1;
+    heap_askable = heap_lock == PLAT_HEAP_LOCK_FREE;
+    return heap_lock != PLAT_HEAP_LOCK_HELD;
 }
 
 int diag_records_consistent(void)
@@ -238,17 +250,29 @@ int diag_admit_realloc(void *block, SIZE_T size, const struct diag_site *site, s
     return 1;
 }
 
-void diag_allocated(void *block, void *actual, SIZE_T size, SIZE_T actual_size, SIZE_T old_size,
-                    const struct diag_site *site)
+struct diag_block *diag_reserve_record(size_t calls)
 {
-    struct diag_block *record = plat_meta_alloc(sizeof(*record));
-    void *stale;
+    struct diag_block *record;
 
-    if (!record)
-    {
-        diag_report("ole32mem: out of memory for the record of block %p: it will not be tracked", block);
-        return;
-    }
+    if (!block_table_reserve(&live_blocks, calls))
+        return NULL;
+    if (!(record = plat_meta_alloc(sizeof(*record))))
+        return NULL;
+    return record;
+}
+
+void diag_unreserve_record(struct diag_block *record)
+{
+    if (record)
+        plat_meta_free(record);
+}
+
+void diag_allocated(struct diag_block *record, void *block, void *actual, SIZE_T size, SIZE_T actual_size,
+                    SIZE_T old_size, const struct diag_site *site)
+{
+    void *stale;
+    int filed;
+
     record->size = size;
     record->actual_size = actual_size;
     record->actual = actual;
@@ -258,17 +282,15 @@ void diag_allocated(void *block, void *actual, SIZE_T size, SIZE_T actual_size, 
     record->identity = new_identity(record->sequence);
     if (block_table_lookup(&live_blocks, block, &stale))
         forget_record(stale, block); /* freed by another allocator, and the address came back to us */
+    /* A hook's nested allocations reserve one slot more than they take, so ours is still there. */
+    core_assert(block_table_has_room(&live_blocks, 1), "diag_records.c: the room was reserved before the hooks");
     records_busy = 1;
-    if (!block_table_insert(&live_blocks, block, record))
-    {
-        records_busy = 0;
-        diag_report("ole32mem: out of memory for the record of block %p: it will not be tracked", block);
-        plat_meta_free(record);
-        return;
-    }
+    filed = block_table_insert_reserved(&live_blocks, block, record);
     live_count++;
     live_bytes += size;
     records_busy = 0;
+    core_assert(filed, "diag_records.c: a reserved insert cannot fail");
+    (void)filed;
     diag_freed_forget(block);
     if (diag_options & DIAG_GUARD)
         guard_pattern(record, guard_of(record));

@@ -103,11 +103,22 @@ int diag_admit(enum diag_operation operation, void *block, const struct diag_sit
 int diag_admit_realloc(void *block, SIZE_T size, const struct diag_site *site, struct diag_block **record,
                        SIZE_T *old_size);
 
-/* After a successful Alloc, or a Realloc that produced `block`: records it. `actual`/`actual_size` are the heap
- * block and the size the spy asked for (the guard follows them); `size` is what the program asked for.
- * `old_size` is the size the block had before a Realloc (for the fill), or 0; `site` the allocating call. */
-void diag_allocated(void *block, void *actual, SIZE_T size, SIZE_T actual_size, SIZE_T old_size,
-                    const struct diag_site *site);
+/* Before an Alloc or Realloc reaches the spy or the heap: the record its block will need and room to file it (room
+ * for `calls` records: one per call in progress on this thread, since a hook's own allocations file theirs before
+ * ours). NULL when the bookkeeping is out of memory: the call must then fail as it does when the heap is, before
+ * any hook, so that no block is ever handed out without a record (a block with a guard but no record would be
+ * measured and checked wrongly for the rest of its life). */
+struct diag_block *diag_reserve_record(size_t calls);
+
+/* Gives back a reserved record that the call did not use (refused, failed). NULL is accepted. */
+void diag_unreserve_record(struct diag_block *record);
+
+/* After a successful Alloc, or a Realloc that produced `block`: fills in `record` (from diag_reserve_record) and
+ * files it; cannot fail. `actual`/`actual_size` are the heap block and the size the spy asked for (the guard
+ * follows them); `size` is what the program asked for. `old_size` is the size the block had before a Realloc (for
+ * the fill), or 0; `site` the allocating call. */
+void diag_allocated(struct diag_block *record, void *block, void *actual, SIZE_T size, SIZE_T actual_size,
+                    SIZE_T old_size, const struct diag_site *site);
 
 /* Before a block with a record goes back to the heap (Free, or the old block of a Realloc): checks its guard,
  * fills it (DIAG_FILL on free), and forgets the record. `freed` is 1 for a free, 0 when a Realloc replaces it;
@@ -143,8 +154,9 @@ void diag_symbols_unsafe(void);
 
 /* Process exit (DLL_PROCESS_DETACH with reserved != NULL): other threads are gone, wherever they were, possibly
  * holding the process heap's lock. From this call on the records are judged without calling into the process heap
- * (diag_records.c). */
-void diag_records_at_process_exit(void);
+ * unless its lock is known to be free (diag_records.c). Returns 0 when the heap's lock is known to be held by an
+ * ended thread: then nothing that may use the process heap (dbghelp) may run either. */
+int diag_records_at_process_exit(void);
 /* At process exit, when the core's lock could not be taken (a thread was ended holding it): nonzero when the
  * records and the bookkeeping heap can still be read (that thread was not changing them); otherwise says so in one
  * report line and answers 0. */

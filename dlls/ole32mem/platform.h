@@ -19,6 +19,10 @@
  *                           lock only): at process exit, a thread ended inside one left that memory unusable.
  *   plat_memory_readable(p, n)  nonzero when the n bytes at p can be read without a fault, decided without
  *                           touching them and without any heap (used at process exit only).
+ *   plat_heap_probe_lock()  learns, while every thread runs, how to tell whether the heap's lock is held (may find
+ *                           nothing); called once when the diagnostics start.
+ *   plat_heap_lock_state()  at process exit: PLAT_HEAP_LOCK_FREE when a call into the heap cannot wait for an ended
+ *                           thread, PLAT_HEAP_LOCK_HELD when it would, PLAT_HEAP_LOCK_UNKNOWN when it cannot tell.
  *   plat_mutex              a plain (non-recursive) mutex with a static initializer PLAT_MUTEX_INIT;
  *                           plat_mutex_lock/unlock, and plat_mutex_trylock (nonzero when it took the mutex).
  *   plat_thread_id()        a nonzero id of the calling thread.
@@ -30,6 +34,13 @@
  */
 #ifndef OLE32MEM_PLATFORM_H
 #define OLE32MEM_PLATFORM_H
+
+enum plat_heap_lock_state
+{
+    PLAT_HEAP_LOCK_UNKNOWN,
+    PLAT_HEAP_LOCK_FREE,
+    PLAT_HEAP_LOCK_HELD,
+};
 
 #ifdef _WIN32
 #include "platform_win32.h"

@@ -1,11 +1,13 @@
 /*
- * The out-of-line part of the Windows platform layer: the private heap for the core's bookkeeping, and the
- * readability test of the exit-time report.
+ * The out-of-line part of the Windows platform layer: the private heap for the core's bookkeeping, the
+ * readability test of the exit-time report, and whether the process heap's lock is free at process exit.
  *
  * Copyright 2026 the ole32mem authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "platform.h"
+
+#include <string.h>
 
 static HANDLE volatile meta_heap;
 volatile LONG plat_meta_busy;
@@ -54,4 +56,73 @@ int plat_memory_readable(const void *p, size_t n)
         at = (const char *)info.BaseAddress + info.RegionSize;
     }
     return 1;
+}
+
+/* --- the process heap's lock at process exit ---------------------------------------------------------------------
+ *
+ * At process exit the other threads have been ended wherever they were; one ended inside the process heap leaves its
+ * lock held for ever, and the exit report must then not call into the heap. Both Windows and Wine guard the process
+ * heap with a critical section inside the heap's own header, whose layout (RTL_CRITICAL_SECTION) is public but
+ * whose place in the header is not. plat_heap_probe_lock finds it by taking the lock (HeapLock) and looking for the
+ * one critical section in the first bytes of the header that names this thread as owner while we hold it and not
+ * before nor after. When there is not exactly one, the state stays unknown and the exit report does without the
+ * heap, as it always may. */
+
+enum
+{
+    HEAP_HEADER_SCAN = 0x800, /* Wine's and Windows' heap headers hold their lock well within this */
+};
+
+static RTL_CRITICAL_SECTION *process_heap_lock;
+
+static int owned_by_me(const RTL_CRITICAL_SECTION *cs)
+{
+    return cs->OwningThread == ULongToHandle(GetCurrentThreadId()) && cs->RecursionCount >= 1 && cs->LockCount != -1;
+}
+
+void plat_heap_probe_lock(void)
+{
+    static ULONG_PTR before[HEAP_HEADER_SCAN / sizeof(ULONG_PTR)], held[HEAP_HEADER_SCAN / sizeof(ULONG_PTR)],
+        after[HEAP_HEADER_SCAN / sizeof(ULONG_PTR)];
+    HANDLE heap = GetProcessHeap();
+    RTL_CRITICAL_SECTION *found = NULL;
+    size_t offset;
+    int candidates = 0;
+
+    if (process_heap_lock || !heap || !plat_memory_readable(heap, HEAP_HEADER_SCAN))
+        return;
+    memcpy(before, heap, sizeof(before));
+    if (!HeapLock(heap))
+        return;
+    memcpy(held, heap, sizeof(held));
+    HeapUnlock(heap);
+    memcpy(after, heap, sizeof(after));
+    for (offset = 0; offset + sizeof(RTL_CRITICAL_SECTION) <= HEAP_HEADER_SCAN; offset += sizeof(ULONG_PTR))
+    {
+        const RTL_CRITICAL_SECTION *b = (const void *)((char *)before + offset),
+                                   *h = (const void *)((char *)held + offset),
+                                   *a = (const void *)((char *)after + offset);
+
+        if (owned_by_me(h) && h->RecursionCount == 1 && !owned_by_me(b) && !owned_by_me(a))
+        {
+            found = (RTL_CRITICAL_SECTION *)((char *)heap + offset);
+            candidates++;
+        }
+    }
+    if (candidates == 1)
+        process_heap_lock = found;
+}
+
+enum plat_heap_lock_state plat_heap_lock_state(void)
+{
+    const volatile RTL_CRITICAL_SECTION *cs = process_heap_lock;
+
+    if (!cs)
+        return PLAT_HEAP_LOCK_UNKNOWN;
+    if (cs->OwningThread == ULongToHandle(GetCurrentThreadId()))
+        return PLAT_HEAP_LOCK_FREE; /* held by this thread: a call recurses, never waits */
+    /* Free and nobody between taking and naming it: an ended thread may have left either half done. */
+    if (!cs->OwningThread && cs->LockCount == -1 && !cs->RecursionCount)
+        return PLAT_HEAP_LOCK_FREE;
+    return PLAT_HEAP_LOCK_HELD;
 }

@@ -238,43 +238,53 @@ static CORE_INLINE void core_leave(void)
 
 /* The operations below run under core_lock. Each reads Pre -> heap -> Post: the spy's Pre hook (if a spy is
  * registered), the heap call and the Post hook, keeping the spied-block table in step; the diagnostics' records
- * are kept by one call before (diag_admit*) and one after the heap call. The diagnostics only add guard bytes
+ * are kept by calls before the hooks (diag_admit*, diag_reserve_record) and one after the heap call. The diagnostics only add guard bytes
  * behind the block and look at pointers; the spy sees the same calls and pointers as without them. */
 
 static CORE_INLINE void *alloc_locked(SIZE_T size, const struct diag_site *site)
 {
     SIZE_T actual_size = size, guard = diag_guard_size();
+    struct diag_block *record = NULL;
     void *actual = NULL, *result;
 
     core_assert(core_lock_held(), "rule 2: Pre, heap and Post under one hold of core_lock");
+    /* Room for the bookkeeping first: once the spy has seen the block we must be able to record it. One slot per
+     * call in progress on this thread, since a hook's own allocations may take slots before we insert. */
+    if (diag_options && !(record = diag_reserve_record(core_lock.depth)))
+        return NULL;
     if (current_spy)
     {
-        /* Room in the table first: once the spy has seen the block we must be able to record it. One slot per
-         * call in progress on this thread, since a hook's own allocations may take slots before we insert. */
         if (!block_table_reserve(&spied_blocks, core_lock.depth))
-            return NULL;
+            goto refused;
         actual_size = hook_table()->pre_alloc(hook_target, size);
         /* A spy refuses a request by answering 0; for a 0-byte request 0 is just the size. */
         if (size && !actual_size)
-            return NULL;
+            goto refused;
     }
     if (actual_size + guard >= actual_size)
         actual = plat_heap_alloc(actual_size + guard);
     result = current_spy ? hook_table()->post_alloc(hook_target, actual) : actual;
     if (current_spy && result != actual)
         spy_moves_blocks = 1;
-    if (actual && result)
+    if (!actual || !result)
     {
-        if (current_spy)
-        {
-            /* A hook's nested allocations reserve one slot more than they take, so our slot is still there. */
-            core_assert(block_table_has_room(&spied_blocks, 1), "rule 5: the room was reserved before PreAlloc");
-            block_table_insert_reserved(&spied_blocks, result, NULL);
-        }
-        if (diag_options)
-            diag_allocated(result, actual, size, actual_size, 0, site);
+        /* Failed, or a spy's answer that is not this block: nothing of ours to keep track of. */
+        diag_unreserve_record(record);
+        return result;
     }
+    if (current_spy)
+    {
+        /* A hook's nested allocations reserve one slot more than they take, so our slot is still there. */
+        core_assert(block_table_has_room(&spied_blocks, 1), "rule 5: the room was reserved before PreAlloc");
+        block_table_insert_reserved(&spied_blocks, result, NULL);
+    }
+    if (record)
+        diag_allocated(record, result, actual, size, actual_size, 0, site);
     return result;
+
+refused:
+    diag_unreserve_record(record);
+    return NULL;
 }
 
 static CORE_INLINE void free_locked(void *block, const struct diag_site *site)
@@ -312,7 +322,7 @@ static CORE_INLINE void free_locked(void *block, const struct diag_site *site)
 /* block != NULL and size != 0: the other cases are an Alloc and a Free. */
 static void *realloc_locked(void *block, SIZE_T size, const struct diag_site *site)
 {
-    struct diag_block *record = NULL;
+    struct diag_block *record = NULL, *new_record = NULL;
     SIZE_T actual_size = size, guard = diag_guard_size(), old_size = 0;
     BOOL spyed = FALSE;
     void *new_request = block, *actual = NULL, *result;
@@ -321,20 +331,25 @@ static void *realloc_locked(void *block, SIZE_T size, const struct diag_site *si
     core_assert(core_lock_held(), "rule 2: Pre, heap and Post under one hold of core_lock");
     if (diag_options && !diag_admit_realloc(block, size, site, &record, &old_size))
         return NULL;
+    if (diag_options && !(new_record = diag_reserve_record(core_lock.depth)))
+        return NULL;
     if (current_spy)
     {
         if (!block_table_reserve(&spied_blocks, core_lock.depth))
-            return NULL;
+            goto refused;
         spyed = block_table_find(&spied_blocks, (uintptr_t)block, &slot);
         actual_size = hook_table()->pre_realloc(hook_target, block, size, &new_request, spyed);
         /* Refused: no PostRealloc, the block is unchanged and keeps its spied state. */
         if (!actual_size)
-            return NULL;
+            goto refused;
     }
     if (actual_size + guard >= actual_size)
         actual = plat_heap_realloc(new_request, actual_size + guard);
     if (!actual)
+    {
+        diag_unreserve_record(new_record);
         return current_spy ? hook_table()->post_realloc(hook_target, NULL, spyed) : NULL;
+    }
     if (record)
         diag_released(record, block, 0, site);
     if (spyed)
@@ -344,17 +359,20 @@ static void *realloc_locked(void *block, SIZE_T size, const struct diag_site *si
     result = current_spy ? hook_table()->post_realloc(hook_target, actual, spyed) : actual;
     if (current_spy && result != actual)
         spy_moves_blocks = 1;
-    if (result)
+    if (!result)
+        goto refused;
+    if (current_spy)
     {
-        if (current_spy)
-        {
-            core_assert(block_table_has_room(&spied_blocks, 1), "rule 5: the room was reserved before PreRealloc");
-            block_table_insert_reserved(&spied_blocks, result, NULL);
-        }
-        if (diag_options)
-            diag_allocated(result, actual, size, actual_size, old_size, site);
+        core_assert(block_table_has_room(&spied_blocks, 1), "rule 5: the room was reserved before PreRealloc");
+        block_table_insert_reserved(&spied_blocks, result, NULL);
     }
+    if (new_record)
+        diag_allocated(new_record, result, actual, size, actual_size, old_size, site);
     return result;
+
+refused:
+    diag_unreserve_record(new_record);
+    return NULL;
 }
 
 /* A spied block that the spy passes through unchanged and that the heap says is gone was freed by another
@@ -499,17 +517,17 @@ void task_report_at_exit(int process_exit)
 {
     /* At an unload every thread still runs: wait for the lock like any call. At process exit other threads are
      * gone, possibly while holding the lock: then collect without it, since nobody else can run any more, unless
-     * the thread was ended while changing the records; and never call into the process heap (diag_records.c). The
-     * report itself is written after the lock is left (symbols are looked up then, which may take the loader's
-     * lock). */
-    int locked = 1;
+     * the thread was ended while changing the records; and call into the process heap only when its lock is known
+     * to be free (diag_records.c). The report itself is written after the lock is left (symbols are looked up
+     * then, which may take the loader's lock and the process heap's). */
+    int locked = 1, heap_usable = 1;
     struct diag_leaks *leaks = NULL;
 
     if (!diag_options)
         return;
     if (process_exit)
     {
-        diag_records_at_process_exit();
+        heap_usable = diag_records_at_process_exit();
         locked = recursive_lock_try_enter(&core_lock);
     }
     else
@@ -519,7 +537,7 @@ void task_report_at_exit(int process_exit)
 
     if (locked)
         recursive_lock_leave(&core_lock);
-    else
+    if (!locked || !heap_usable)
         diag_symbols_unsafe();
     if (leaks)
         diag_leaks_emit(leaks);
