@@ -207,6 +207,50 @@ static void test_exit_with_worker(void)
     }
 }
 
+/* Item 1 at exit and at run time: ole32mem blocks freed through combase, next to each other so that the heap merges
+ * them with their free neighbours (Wine then leaves a stale header, size and all, inside free memory): neither a
+ * leak check nor the exit report may count them, with or without the guard. */
+static void test_freed_elsewhere(void)
+{
+    static const char *const settings[] = {"OLE32MEM_DEBUG=leaks\0", "OLE32MEM_DEBUG=all\0"};
+    char log[MAX_PATH];
+    const char *text;
+    DWORD code;
+    unsigned i;
+
+    for (i = 0; i < ARRAYSIZE(settings); i++)
+    {
+        log_path(log, "freed-elsewhere");
+        code = run_child("freed-elsewhere", settings[i], log, CHILD_TIMEOUT_MS);
+        ok(code == 0, "freed-elsewhere child (%s): exit code %ld\n", settings[i], (long)code);
+        text = read_log(log);
+        ok(count_lines(text, "ole32mem: leaks: 0 blocks, 0 bytes never freed") == 1,
+           "(%s) blocks freed by combase reported at exit:\n%.2000s", settings[i], text);
+        ok(count_lines(text, "ole32mem: guard:") == 0, "(%s) a false overrun report:\n%.2000s", settings[i], text);
+        ok(!strstr(text, "unverified"), "(%s) the exit report could not ask the heap:\n%.2000s", settings[i], text);
+    }
+}
+
+/* Item 4, the worst case made certain: a thread holds the process heap's lock for ever when the process exits. The
+ * exit report must not wait for it (the leak is still reported, from what the records hold) and must not name
+ * symbols (dbghelp would wait for the heap too). */
+static void test_exit_heap_locked(void)
+{
+    char log[MAX_PATH];
+    const char *text;
+    DWORD code;
+
+    log_path(log, "exit-heap-locked");
+    code = run_child("exit-heap-locked", "OLE32MEM_DEBUG=leaks,guard\0OLE32MEM_STACK_DEPTH=4\0", log,
+                     EXIT_TIMEOUT_MS);
+    text = read_log(log);
+    ok(strstr(text, "777 bytes in 1 blocks") != NULL, "no leak report:\n%.2000s", text);
+    ok(code != (DWORD)-1 || strstr(text, "leaks: 1 blocks") != NULL,
+       "the report did not come within %u ms:\n%.2000s", EXIT_TIMEOUT_MS, text);
+    ok(!strstr(text, "regress.c"), "symbols were looked up with the heap's lock held by an ended thread:\n%.2000s",
+       text);
+}
+
 static void test_child_mode(const char *mode, const char *settings)
 {
     char log[MAX_PATH];
@@ -453,6 +497,46 @@ static void child_exit(void)
     (void)thread;
 }
 
+/* See test_freed_elsewhere. Sizes differ so that no block of the same size comes back at a freed address. */
+static void child_freed_elsewhere(void)
+{
+    DWORD(WINAPI *report_leaks)(void) = (void *)GetProcAddress(GetModuleHandleA("ole32mem.dll"), "Ole32memReportLeaks");
+    void *blocks[64];
+    unsigned i;
+
+    ok(report_leaks != NULL, "no Ole32memReportLeaks\n");
+    for (i = 0; i < ARRAYSIZE(blocks); i++)
+        fill(blocks[i] = om.alloc(40 + i * 24), 40 + i * 24, (unsigned char)i);
+    /* Every other one first, then the rest: each of the second half merges with both neighbours. */
+    for (i = 0; i < ARRAYSIZE(blocks); i += 2)
+        combase.free(blocks[i]);
+    for (i = 1; i < ARRAYSIZE(blocks); i += 2)
+        combase.free(blocks[i]);
+    if (report_leaks)
+        ok(report_leaks() == 0, "a leak check counts blocks that combase freed\n");
+}
+
+static DWORD WINAPI heap_holder(void *event)
+{
+    HeapLock(GetProcessHeap());
+    SetEvent(event);
+    Sleep(INFINITE);
+    return 0;
+}
+
+/* See test_exit_heap_locked: a block freed by combase too, which the report cannot tell from a leak any more. */
+static void child_exit_heap_locked(void)
+{
+    HANDLE event = CreateEventA(NULL, TRUE, FALSE, NULL);
+
+    exit_leak();
+    /* Nothing may use the heap once the holder has it, the C runtime's stdio included: the summary comes first. */
+    test_summary("exit-heap-locked");
+    CreateThread(NULL, 0, heap_holder, event, 0, NULL);
+    WaitForSingleObject(event, INFINITE);
+    ExitProcess(0);
+}
+
 /* Item 7: loading and unloading ole32mem with diagnostics on leaves no handle and no heap behind. */
 static void child_load_unload(void)
 {
@@ -493,6 +577,13 @@ int main(int argc, char **argv)
     {
         if (!strcmp(argv[2], "load-unload"))
             child_load_unload();
+        else if (!strcmp(argv[2], "exit-heap-locked"))
+        {
+            /* ole32mem alone, loaded last: its exit report comes before any other module's detach, which may need
+             * the heap itself. */
+            if (load_allocator(LoadLibraryA("ole32mem.dll"), &om))
+                child_exit_heap_locked();
+        }
         else if (load_both())
         {
             if (!strcmp(argv[2], "reuse"))
@@ -505,6 +596,8 @@ int main(int argc, char **argv)
                 child_revoke_rules();
             else if (!strcmp(argv[2], "exit"))
                 child_exit();
+            else if (!strcmp(argv[2], "freed-elsewhere"))
+                child_freed_elsewhere();
             else
                 ok(0, "unknown mode %s\n", argv[2]);
         }
@@ -517,6 +610,8 @@ int main(int argc, char **argv)
     test_child_mode("revoke-rules", "OLE32MEM_DEBUG=all\0");
     test_child_mode("load-unload", "OLE32MEM_DEBUG=all\0");
     test_exit_with_worker();
+    test_freed_elsewhere();
+    test_exit_heap_locked();
     printf("SURVIVED\n");
     return test_summary("diagregress");
 }
