@@ -25,7 +25,8 @@ $(BUILD)/$(1)/diag/diagdyn.exe: tests/diag/diagdyn.c
 	$$($(1)_CC) $(DIAG_CFLAGS) -o $$@ $$<
 
 # tests/diag/stacks.c: -g for the functions and lines of its leak stacks; -O1 keeps its frames' calls as written.
-$(BUILD)/$(1)/diag/stacks.exe: tests/diag/stacks.c tests/test.h tests/harness.h dlls/ole32mem/ole32mem.h \
+$(BUILD)/$(1)/diag/stacks.exe: tests/diag/stacks.c tests/diag/child.h tests/test.h tests/harness.h \
+                               dlls/ole32mem/ole32mem.h \
                                $(BUILD)/$(1)/libole32mem.dll.a | $(GEN_HEADER)
 	@mkdir -p $$(@D)
 	$$($(1)_CC) $(CSTD) -gdwarf-4 -O1 $(WARNINGS) -fno-optimize-sibling-calls -I$(GENINC) -Itests -Idlls/ole32mem -o $$@ $$< \
@@ -40,12 +41,14 @@ $(BUILD)/$(1)/diag/stackshelp2.dll: $(BUILD)/$(1)/diag/stackshelp.dll
 
 # Issue 10's regressions (tests/diag/regress.c: loads ole32mem at run time, imports nothing of it) and the combase
 # hook's prologue check (tests/diag/hook.c, with the proxy's dlls/ole32/combase_hook.c compiled in).
-$(BUILD)/$(1)/diag/diagregress.exe: tests/diag/regress.c tests/test.h tests/harness.h tests/passthrough_spy.h | $(GEN_HEADER)
+$(BUILD)/$(1)/diag/diagregress.exe: tests/diag/regress.c tests/diag/child.h tests/test.h tests/harness.h \
+                                    tests/passthrough_spy.h | $(GEN_HEADER)
 	@mkdir -p $$(@D)
 	$$($(1)_CC) $(DIAG_CFLAGS) -o $$@ $$< -luuid
 
-$(BUILD)/$(1)/diag/diaghook.exe: tests/diag/hook.c dlls/ole32/combase_hook.c dlls/ole32/combase_hook.h tests/test.h \
-                                 tests/harness.h tests/passthrough_spy.h $(BUILD)/$(1)/libole32mem.dll.a | $(GEN_HEADER)
+$(BUILD)/$(1)/diag/diaghook.exe: tests/diag/hook.c dlls/ole32/combase_hook.c dlls/ole32/combase_hook.h \
+                                 tests/diag/child.h tests/test.h tests/harness.h tests/passthrough_spy.h \
+                                 $(BUILD)/$(1)/libole32mem.dll.a | $(GEN_HEADER)
 	@mkdir -p $$(@D)
 	$$($(1)_CC) $(DIAG_CFLAGS) -Idlls/ole32 -o $$@ $$(filter %.c,$$^) -L$(BUILD)/$(1) -lole32mem -luuid
 

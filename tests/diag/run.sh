@@ -2,7 +2,8 @@
 # The diagnostics suite of `make check` (mk/diag.mk): runs tests/diag/diag.exe (one mode per run) and diagdyn.exe
 # under wine on every arch with the right OLE32MEM_* settings and checks what ole32mem reported (stderr or the
 # OLE32MEM_LOG file) against what the program says it must have reported (its RANGE/EXPECT/COUNT lines: see
-# diag.c), that the program survived (exit 0, "SURVIVED"), and adds the program's own checks.
+# diag.c), that the program survived (exit 0, "SURVIVED"), and adds the program's own checks. diagregress.exe,
+# diaghook.exe and stacks.exe check their own children in C: their summary lines are their results.
 #
 # Each report line a program expects must appear exactly the expected number of times, name the expected module
 # and an offset inside the function that made the call: [function start, next symbol) by the cross nm when NM_<arch>
@@ -243,33 +244,29 @@ spy_cases()
     done
 }
 
-# Issue 10 (diagnostics that never change what a program does): C programs that run themselves as children with
-# the settings they need and check the children's logs (tests/diag/regress.c, tests/diag/hook.c).
-regress_cases()
+# The programs that run their own children and check them in C (tests/diag/child.h): issue 10's regressions
+# (tests/diag/regress.c, tests/diag/hook.c) and the call stacks, suppressions, exit code, checkpoints and the
+# loader-lock deadlock (tests/diag/stacks.c). Each one's summary line is its result.
+program_cases()
 {
-    run diagregress.exe regress
-    run diaghook.exe hook
+    local program seconds log rc
+    for program in diagregress.exe:600 diaghook.exe:300 stacks.exe:900; do
+        seconds=${program#*:} program=${program%:*} label=${program%.exe}
+        log=$outdir/$label.out
+        (cd "$dir" && env -u OLE32MEM_DEBUG -u OLE32MEM_LOG -u OLE32MEM_SUPPRESS -u OLE32MEM_STACK_DEPTH \
+            -u OLE32MEM_LEAKS_EXITCODE -u OLE32MEM_LEAKS_MAX WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml=" \
+            timeout "$seconds" "$wine" "./$program") >"$log" 2>&1
+        rc=$?
+        grep -F ': Test failed: ' "$log" | head -20 | cut -c1-300 | sed "s/^/run.sh: $arch $label: /"
+        if lib_parse_summary "$(lib_last_summary "$log")"; then
+            lib_add "$LIB_P" "$LIB_F" 0
+        else
+            fail "$program gave no summary (exit code $rc): $(tail -3 "$log" | tr '\n' ' ' | cut -c1-300)"
+        fi
+    done
 }
 
-# tests/diag/stacks.exe runs its own children and checks their reports itself (call stacks, suppressions, exit code,
-# checkpoints, the loader-lock deadlock): its summary line is its result.
-stacks_cases()
-{
-    label=stacks
-    local log=$outdir/stacks.out rc
-    (cd "$dir" && env -u OLE32MEM_DEBUG -u OLE32MEM_LOG -u OLE32MEM_SUPPRESS -u OLE32MEM_STACK_DEPTH \
-        -u OLE32MEM_LEAKS_EXITCODE WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml=" \
-        timeout 900 "$wine" ./stacks.exe) >"$log" 2>&1
-    rc=$?
-    grep -F ': Test failed: ' "$log" | head -20 | cut -c1-300 | sed "s/^/run.sh: $arch stacks: /"
-    if lib_parse_summary "$(lib_last_summary "$log")"; then
-        lib_add "$LIB_P" "$LIB_F" 0
-    else
-        fail "stacks.exe gave no summary (exit code $rc): $(tail -3 "$log" | tr '\n' ' ' | cut -c1-300)"
-    fi
-}
-
-cases() { stderr_cases; option_cases; log_cases; spy_cases; regress_cases; stacks_cases; }
+cases() { stderr_cases; option_cases; log_cases; spy_cases; program_cases; }
 
 for arch in $ARCHES; do
     label=setup
