@@ -1,7 +1,8 @@
-# mk/diag.mk: the diagnostics suite of `make check` (OLE32MEM_DEBUG & co., see dlls/ole32mem/diag_options.c):
-# build/<arch>/diag/ holds diag.exe (linked against ole32mem, one mode per run), diaghelp.dll (a second module that
-# allocates through ole32mem), diagdyn.exe (loads and unloads ole32mem at run time) and a copy of ole32mem.dll;
-# tests/diag/run.sh runs them under wine and checks the reports. See tests/diag/diag.c for the protocol.
+# mk/diag.mk: the diagnostics suite of `make check` (OLE32MEM_DEBUG & co., see dlls/ole32mem/diag_options.c).
+# build/<arch>/diag/ holds four test programs that run their own children and check them in C (tests/diag/child.h):
+# diag.exe (the reports against what each child expects, tests/diag/expect.h), stacks.exe (call stacks,
+# suppressions, checkpoints), diagregress.exe and diaghook.exe (issue 10); their helpers diaghelp.dll, diagdyn.exe,
+# stackshelp.dll and stackshelp2.dll; and a copy of ole32mem.dll. tests/diag/run.sh runs the four under wine.
 #
 # The programs are built with -fno-optimize-sibling-calls: a CoTaskMemFree in tail position would be a jump, and
 # ole32mem would rightly name the caller's caller.
@@ -10,9 +11,12 @@ DIAG_CFLAGS := $(CSTD) $(CFLAGS) $(WARNINGS) -fno-optimize-sibling-calls -I$(GEN
 DIAG_FILES  := diag.exe diaghelp.dll diagdyn.exe ole32mem.dll stacks.exe stackshelp.dll stackshelp2.dll \
                diagregress.exe diaghook.exe
 DIAG_BUILT  := $(foreach a,$(ARCHES),$(addprefix $(BUILD)/$(a)/diag/,$(DIAG_FILES)))
+# What every test program of the folder includes.
+DIAG_HARNESS := tests/diag/child.h tests/test.h tests/harness.h
 
 define DIAG_RULES
-$(BUILD)/$(1)/diag/diag.exe: tests/diag/diag.c tests/test.h tests/harness.h tests/passthrough_spy.h $(BUILD)/$(1)/libole32mem.dll.a | $(GEN_HEADER)
+$(BUILD)/$(1)/diag/diag.exe: tests/diag/diag.c tests/diag/expect.h $(DIAG_HARNESS) tests/passthrough_spy.h \
+                             $(BUILD)/$(1)/libole32mem.dll.a | $(GEN_HEADER)
 	@mkdir -p $$(@D)
 	$$($(1)_CC) $(DIAG_CFLAGS) -o $$@ $$< -L$(BUILD)/$(1) -lole32mem -luuid
 
@@ -20,16 +24,16 @@ $(BUILD)/$(1)/diag/diaghelp.dll: tests/diag/diaghelp.c $(BUILD)/$(1)/libole32mem
 	@mkdir -p $$(@D)
 	$$($(1)_CC) $(DIAG_CFLAGS) -shared -o $$@ $$< -L$(BUILD)/$(1) -lole32mem -luuid
 
-$(BUILD)/$(1)/diag/diagdyn.exe: tests/diag/diagdyn.c
+$(BUILD)/$(1)/diag/diagdyn.exe: tests/diag/diagdyn.c tests/diag/expect.h $(DIAG_HARNESS)
 	@mkdir -p $$(@D)
 	$$($(1)_CC) $(DIAG_CFLAGS) -o $$@ $$<
 
 # tests/diag/stacks.c: -g for the functions and lines of its leak stacks; -O1 keeps its frames' calls as written.
-$(BUILD)/$(1)/diag/stacks.exe: tests/diag/stacks.c tests/test.h tests/harness.h dlls/ole32mem/ole32mem.h \
+$(BUILD)/$(1)/diag/stacks.exe: tests/diag/stacks.c $(DIAG_HARNESS) dlls/ole32mem/ole32mem.h \
                                $(BUILD)/$(1)/libole32mem.dll.a | $(GEN_HEADER)
 	@mkdir -p $$(@D)
-	$$($(1)_CC) $(CSTD) -gdwarf-4 -O1 $(WARNINGS) -fno-optimize-sibling-calls -I$(GENINC) -Itests -Idlls/ole32mem -o $$@ $$< \
-	    -L$(BUILD)/$(1) -lole32mem -luuid
+	$$($(1)_CC) $(CSTD) -gdwarf-4 -O1 $(WARNINGS) -fno-optimize-sibling-calls -I$(GENINC) -Itests -Idlls/ole32mem \
+	    -o $$@ $$< -L$(BUILD)/$(1) -lole32mem -luuid
 
 $(BUILD)/$(1)/diag/stackshelp.dll: tests/diag/stackshelp.c $(BUILD)/$(1)/libole32mem.dll.a
 	@mkdir -p $$(@D)
@@ -40,12 +44,13 @@ $(BUILD)/$(1)/diag/stackshelp2.dll: $(BUILD)/$(1)/diag/stackshelp.dll
 
 # Issue 10's regressions (tests/diag/regress.c: loads ole32mem at run time, imports nothing of it) and the combase
 # hook's prologue check (tests/diag/hook.c, with the proxy's dlls/ole32/combase_hook.c compiled in).
-$(BUILD)/$(1)/diag/diagregress.exe: tests/diag/regress.c tests/test.h tests/harness.h tests/passthrough_spy.h | $(GEN_HEADER)
+$(BUILD)/$(1)/diag/diagregress.exe: tests/diag/regress.c $(DIAG_HARNESS) tests/passthrough_spy.h | $(GEN_HEADER)
 	@mkdir -p $$(@D)
 	$$($(1)_CC) $(DIAG_CFLAGS) -o $$@ $$< -luuid
 
-$(BUILD)/$(1)/diag/diaghook.exe: tests/diag/hook.c dlls/ole32/combase_hook.c dlls/ole32/combase_hook.h tests/test.h \
-                                 tests/harness.h tests/passthrough_spy.h $(BUILD)/$(1)/libole32mem.dll.a | $(GEN_HEADER)
+$(BUILD)/$(1)/diag/diaghook.exe: tests/diag/hook.c dlls/ole32/combase_hook.c dlls/ole32/combase_hook.h \
+                                 $(DIAG_HARNESS) tests/passthrough_spy.h $(BUILD)/$(1)/libole32mem.dll.a \
+                                 | $(GEN_HEADER)
 	@mkdir -p $$(@D)
 	$$($(1)_CC) $(DIAG_CFLAGS) -Idlls/ole32 -o $$@ $$(filter %.c,$$^) -L$(BUILD)/$(1) -lole32mem -luuid
 
@@ -56,6 +61,7 @@ endef
 
 $(foreach a,$(ARCHES),$(eval $(call DIAG_RULES,$(a))))
 
+# NM_<arch>: the cross nm, with which run.sh tells diag.exe where each function ends (tests/diag/expect.h).
 .PHONY: check-diag
 CHECK_SUITES += diag
 check-diag: all $(DIAG_BUILT) $(BUILD)/wineprefix/.created

@@ -1,23 +1,22 @@
 /*
- * The diagnostics' test program (OLE32MEM_DEBUG): one mode per run, chosen by argv[1], does a known good or bad
- * thing from a known noinline function and tells tests/diag/run.sh what ole32mem must report about it.
+ * The diagnostics' test program (OLE32MEM_DEBUG & co.), in Wine's child-process style (tests/diag/child.h).
  *
- * What it prints on stdout, for run.sh (fields separated by '|'):
- *   RANGE|name|module|lo|hi      code offsets [lo, hi) of function `name` in `module` (hex, no 0x): a report that
- *                                names that function as the caller must say module+0xOFF with lo < OFF < hi
- *                                (a return address lies after the function's first byte).
- *   EXPECT|how|n|prefix|fn|suffix  exactly n lines of the report are prefix + "module+0xOFF" + suffix, with OFF in
- *                                the RANGE of fn; fn "-" means the line is prefix + suffix exactly. how "seq" also
- *                                requires the (first) match to come after the previous "seq" match.
- *   COUNT|n|prefix               exactly n lines of the report start with prefix (no unexpected report).
- *   SPYLOG|...                   a hook the program's own spy saw, pointers named by generation (spy mode).
- *   PID|n                        this process's id (for OLE32MEM_LOG=...%p).
- * plus the in-program checks of tests/test.h and their summary line.
+ * Run without arguments it is the parent: a table of cases (the end of this file), each a child run with its own
+ * OLE32MEM_* settings and report destination (stderr, or an OLE32MEM_LOG file), checked with ok(): the child
+ * survived (it printed its summary line and exited with 0), ole32mem reported what the child expected (each EXPECT
+ * line, with module+offset inside the named function, and each COUNT: tests/diag/expect.h), and the case's own
+ * checks (option parsing, OLE32MEM_LOG, a spy that sees the same hooks with and without diagnostics). A child's
+ * own checks count as the parent's.
  *
- * The bad things are done on purpose and are safe only with the matching option on (run.sh never runs a mode
- * without it): a double free or foreign free without `check`, or an overrun without `guard`, would corrupt the
- * heap. Freed memory is never read: the 0xDD fill is observed through a spy whose PreFree keeps the heap block
- * (returns NULL, so that nothing is freed) until the program has looked at it.
+ * Run as `diag.exe child MODE [ARG]` it is a child: one mode does a known good or bad thing from a known noinline
+ * function and prints on stdout what ole32mem must report about it (RANGE, EXPECT and COUNT lines), in the spy mode
+ * also SPYLOG|... lines, each a hook its own spy saw with pointers named by generation; then the summary line of its
+ * own checks. tests/diag/diagdyn.c is a child of the same protocol (ole32mem loaded at run time).
+ *
+ * Invariants: the parent never runs a mode without the option that makes it safe (the bad things are done on
+ * purpose: a double free or foreign free without `check`, or an overrun without `guard`, would corrupt the heap);
+ * freed memory is never read (the 0xDD fill is observed through a spy whose PreFree keeps the heap block, returning
+ * NULL so that nothing is freed, until the program has looked at it).
  *
  * Built with -fno-optimize-sibling-calls (mk/diag.mk): a call to CoTaskMemFree in tail position would become a
  * jump, and its return address would then lie in this function's caller.
@@ -33,20 +32,20 @@
 #include "ole32mem_objidl.h"
 #include <objbase.h>
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "passthrough_spy.h"
 #include "test.h"
+#include "expect.h"
 
 #define NOINLINE __attribute__((noinline, noclone))
 
 enum
 {
-    /* A report's return address lies within this many bytes of the start of the (small) function that made it. */
-    FUNCTION_SIZE_BOUND = 0x200,
-    GUARD_BYTES = 16, /* only for in-program writes into the guard; the report is what run.sh checks */
+    GUARD_BYTES = 16, /* only for in-program writes into the guard; the report is what the parent checks */
     FILL_NEW = 0xcd,
     FILL_FREED = 0xdd,
     SINK_SIZE = 64,
@@ -59,54 +58,6 @@ enum
 static void *volatile sink[SINK_SIZE];
 static char exe_name[MAX_PATH];
 static IMalloc *allocator;
-
-/* --- what run.sh reads ------------------------------------------------------------------------------------- */
-
-static void module_name_of(HMODULE module, char *name, size_t size)
-{
-    char path[MAX_PATH];
-    const char *base;
-
-    GetModuleFileNameA(module, path, sizeof(path));
-    base = strrchr(path, '\\');
-    snprintf(name, size, "%s", base ? base + 1 : path);
-}
-
-static void print_range(const char *name, HMODULE module, const void *function)
-{
-    char module_name[MAX_PATH];
-    uintptr_t lo = (uintptr_t)function - (uintptr_t)module;
-
-    module_name_of(module, module_name, sizeof(module_name));
-    printf("RANGE|%s|%s|%lx|%lx\n", name, module_name, (unsigned long)lo, (unsigned long)(lo + FUNCTION_SIZE_BOUND));
-}
-
-#define RANGE(fn) print_range(#fn, GetModuleHandleA(NULL), (const void *)(fn))
-
-/* printf into one of a few rotating buffers: for building expectations in one call. */
-static const char *fmt(const char *format, ...) __attribute__((format(__MINGW_PRINTF_FORMAT, 1, 2)));
-static const char *fmt(const char *format, ...)
-{
-    static char buffers[8][512];
-    static unsigned next;
-    char *buffer = buffers[next++ % 8];
-    va_list args;
-
-    va_start(args, format);
-    vsnprintf(buffer, sizeof(buffers[0]), format, args);
-    va_end(args);
-    return buffer;
-}
-
-static void expect(const char *how, int count, const char *prefix, const char *fn, const char *suffix)
-{
-    printf("EXPECT|%s|%d|%s|%s|%s\n", how, count, prefix, fn, suffix);
-}
-
-static void expect_count(int count, const char *prefix)
-{
-    printf("COUNT|%d|%s\n", count, prefix);
-}
 
 static unsigned long thread_id(void)
 {
@@ -220,17 +171,11 @@ static void test_leak(void)
 
     if (exe_suppressed)
     {
-        expect("seq", 1,
-               fmt("ole32mem: leaks: 0 blocks, 0 bytes never freed (pid %lu; 9 suppressed), 0 allocation sites:",
-                   GetCurrentProcessId()),
-               "-", "");
+        expect_leak_header("seq", 0, 0, 9, 0);
         expect_count(1, "ole32mem: leaks:");
         return;
     }
-    expect("seq", 1,
-           fmt("ole32mem: leaks: 9 blocks, 3527 bytes never freed (pid %lu; 0 suppressed), 4 allocation sites:",
-               GetCurrentProcessId()),
-           "-", "");
+    expect_leak_header("seq", 9, 3527, 0, 4);
     expect("seq", 1, "ole32mem: leaks:   3000 bytes in 1 blocks from ", "leak_big",
            fmt(", e.g. %p (3000 bytes, thread %#lx, seq 10)", sink[7], main_thread));
     expect("seq", 1, "ole32mem: leaks:   500 bytes in 5 blocks from ", "leak_many",
@@ -255,7 +200,7 @@ static int load_helper(void)
     helper_alloc = helper ? (helper_alloc_fn)(void *)GetProcAddress(helper, "helper_alloc") : NULL;
     ok(helper_alloc != NULL, "diaghelp.dll: error %lu\n", GetLastError());
     if (helper_alloc)
-        print_range("helper_alloc", helper, (const void *)helper_alloc);
+        expect_range("helper_alloc", helper, (const void *)helper_alloc);
     return helper_alloc != NULL;
 }
 
@@ -284,10 +229,7 @@ static void test_suppress(void)
         hidden += 2;
     else
         blocks += 2, bytes += 180, sites++;
-    expect("seq", 1,
-           fmt("ole32mem: leaks: %lu blocks, %lu bytes never freed (pid %lu; %lu suppressed), %lu allocation sites:",
-               blocks, bytes, GetCurrentProcessId(), hidden, sites),
-           "-", "");
+    expect_leak_header("seq", blocks, bytes, hidden, sites);
     if (!helper_suppressed)
         expect("seq", 1, "ole32mem: leaks:   180 bytes in 2 blocks from ", "helper_alloc",
                fmt(", e.g. %p (90 bytes, thread %#lx, seq 2)", sink[1], main_thread));
@@ -304,10 +246,7 @@ static void test_unloaded_module(void)
         return;
     sink[0] = helper_alloc(77); /* seq 1 */
     ok(FreeLibrary(helper), "FreeLibrary failed\n");
-    expect("seq", 1,
-           fmt("ole32mem: leaks: 1 blocks, 77 bytes never freed (pid %lu; 0 suppressed), 1 allocation sites:",
-               GetCurrentProcessId()),
-           "-", "");
+    expect_leak_header("seq", 1, 77, 0, 1);
     expect("seq", 1, "ole32mem: leaks:   77 bytes in 1 blocks from ", "helper_alloc",
            fmt(", e.g. %p (77 bytes, thread %#lx, seq 1)", sink[0], thread_id()));
     expect_count(2, "ole32mem: leaks:");
@@ -339,10 +278,7 @@ static void test_leaks_max(void)
     site_b();
     site_a(); /* seq 5 */
     shown = max < 5 ? max : 5;
-    expect("seq", 1,
-           fmt("ole32mem: leaks: 5 blocks, 1500 bytes never freed (pid %lu; 0 suppressed), 5 allocation sites:",
-               GetCurrentProcessId()),
-           "-", "");
+    expect_leak_header("seq", 5, 1500, 0, 5);
     for (i = 0; i < shown; i++)
         expect("seq", 1, fmt("ole32mem: leaks:   %u bytes in 1 blocks from ", sizes[i]), names[i],
                fmt(", e.g. %p (%u bytes, thread %#lx, seq %lu)", sink[i], sizes[i], thread_id(), 5 - i));
@@ -383,20 +319,23 @@ static void test_double_free(void)
     check_survival();
 }
 
-/* The freed block's address may be handed out again by the process heap before the second free: to the
- * diagnostics' own bookkeeping, say. That must not turn the double free into the free of someone else's block. */
+/* A double free while other blocks come and go must be refused and must leave them alone. The freed block's hole is
+ * fenced in by a block of the heap's (not ole32mem's) right after it, so that none of the bigger blocks below can
+ * take its address: the second free is then a double free, not the free of a block the program holds again. */
 static void test_double_free_reuse(void)
 {
-    /* About the size of the diagnostics' record of a block, so that the heap may reuse the freed block for one. */
     const SIZE_T small = sizeof(void *) == 8 ? 48 : 32;
-    void *p, *others[8];
+    void *p, *fence, *others[8];
     int i;
 
     RANGE(double_free_again);
     p = CoTaskMemAlloc(small);
+    fence = HeapAlloc(GetProcessHeap(), 0, 16);
     CoTaskMemFree(p);
     for (i = 0; i < 8; i++)
         others[i] = CoTaskMemAlloc(2000 + i);
+    for (i = 0; i < 8; i++)
+        ok(others[i] != p, "the heap gave the freed address to a block of %d bytes\n", 2000 + i);
     double_free_again(p);
     expect("any", 1, fmt("ole32mem: check: Free of %p by ", p), "double_free_again",
            ": double free (the block was already freed); ignored");
@@ -407,12 +346,10 @@ static void test_double_free_reuse(void)
     }
     for (i = 0; i < 8; i++)
         CoTaskMemFree(others[i]);
+    HeapFree(GetProcessHeap(), 0, fence);
     expect_count(1, "ole32mem: check:");
     check_survival();
-    expect("any", 1,
-           fmt("ole32mem: leaks: 0 blocks, 0 bytes never freed (pid %lu; 0 suppressed), 0 allocation sites:",
-               GetCurrentProcessId()),
-           "-", "");
+    expect_leak_header("any", 0, 0, 0, 0);
 }
 
 static NOINLINE void free_stack_pointer(void)
@@ -580,15 +517,12 @@ static void test_overrun(void)
     memset(b, 0, 100);
     CoTaskMemFree(b);
 
-    /* Overrun and leaked: found at exit (with or without `leaks`), and said to be unverified: at exit the heap cannot
-     * be asked whether another allocator freed the block (docs/diagnostics.md). */
+    /* Overrun and leaked: found at exit (with or without `leaks`). No thread holds the process heap's lock then, so
+     * the heap can still say the block is live: the report is not marked unverified (docs/diagnostics.md). */
     c = guard_alloc_c(8); /* seq 4 */
     c[8 + GUARD_BYTES - 1] = 0;
     expect("any", 1, fmt("ole32mem: guard: write past the end of block %p (8 bytes) allocated by ", c),
-           "guard_alloc_c",
-           fmt(" (thread %#lx, seq 4), found at exit (unverified: at exit the heap cannot say whether another "
-               "allocator freed the block)",
-               me));
+           "guard_alloc_c", fmt(" (thread %#lx, seq 4), found at exit", me));
 
     /* Right up to the end: not an overrun. Zero bytes: GetSize 0. */
     d = CoTaskMemAlloc(16);
@@ -604,62 +538,43 @@ static void test_overrun(void)
 
 /* --- fill -------------------------------------------------------------------------------------------------- */
 
+/* The spies of this program start with this: their AddRef and Release count, and nothing is ever destroyed. */
+struct counted_spy
+{
+    IMallocSpy IMallocSpy_iface;
+    LONG refcount;
+};
+
+static ULONG WINAPI counted_AddRef(IMallocSpy *iface)
+{
+    return InterlockedIncrement(&CONTAINING_RECORD(iface, struct counted_spy, IMallocSpy_iface)->refcount);
+}
+
+static ULONG WINAPI counted_Release(IMallocSpy *iface)
+{
+    return InterlockedDecrement(&CONTAINING_RECORD(iface, struct counted_spy, IMallocSpy_iface)->refcount);
+}
+
 /* A spy that keeps freed blocks: its PreFree answers NULL (the heap frees nothing) and remembers the pointer, so
  * that the program can look at a block right after CoTaskMemFree without reading freed memory. */
 struct keeper
 {
-    IMallocSpy IMallocSpy_iface;
-    LONG refcount;
+    struct counted_spy base;
     void *kept;
 };
-
-static struct keeper *impl_from_keeper(IMallocSpy *iface)
-{
-    return CONTAINING_RECORD(iface, struct keeper, IMallocSpy_iface);
-}
-
-static HRESULT WINAPI keeper_QueryInterface(IMallocSpy *iface, REFIID riid, void **obj)
-{
-    if (IsEqualIID(riid, &IID_IUnknown) || IsEqualIID(riid, &IID_IMallocSpy))
-    {
-        *obj = iface;
-        IMallocSpy_AddRef(iface);
-        return S_OK;
-    }
-    *obj = NULL;
-    return E_NOINTERFACE;
-}
-
-static ULONG WINAPI keeper_AddRef(IMallocSpy *iface)
-{
-    return InterlockedIncrement(&impl_from_keeper(iface)->refcount);
-}
-
-static ULONG WINAPI keeper_Release(IMallocSpy *iface)
-{
-    return InterlockedDecrement(&impl_from_keeper(iface)->refcount);
-}
-
-static SIZE_T WINAPI keeper_PreAlloc(IMallocSpy *iface, SIZE_T size) { (void)iface; return size; }
-static void *WINAPI keeper_PostAlloc(IMallocSpy *iface, void *actual) { (void)iface; return actual; }
 
 static void *WINAPI keeper_PreFree(IMallocSpy *iface, void *request, BOOL spyed)
 {
     (void)spyed;
-    impl_from_keeper(iface)->kept = request;
+    CONTAINING_RECORD(iface, struct keeper, base.IMallocSpy_iface)->kept = request;
     return NULL;
 }
 
-static void WINAPI keeper_PostFree(IMallocSpy *iface, BOOL spyed) { (void)iface; (void)spyed; }
-
-static void WINAPI keeper_PreHeapMinimize(IMallocSpy *iface) { (void)iface; }
-static void WINAPI keeper_PostHeapMinimize(IMallocSpy *iface) { (void)iface; }
-
 static const IMallocSpyVtbl keeper_vtbl = {
-    keeper_QueryInterface, keeper_AddRef,       keeper_Release,         keeper_PreAlloc,
-    keeper_PostAlloc,      keeper_PreFree,      keeper_PostFree,        passthrough_PreRealloc,
-    passthrough_PostRealloc,    passthrough_PreGetSize,   passthrough_PostGetSize,     passthrough_PreDidAlloc,
-    passthrough_PostDidAlloc,   keeper_PreHeapMinimize, keeper_PostHeapMinimize,
+    passthrough_QueryInterface, counted_AddRef,          counted_Release,         passthrough_PreAlloc,
+    passthrough_PostAlloc,      keeper_PreFree,          passthrough_PostFree,    passthrough_PreRealloc,
+    passthrough_PostRealloc,    passthrough_PreGetSize,  passthrough_PostGetSize, passthrough_PreDidAlloc,
+    passthrough_PostDidAlloc,   passthrough_PreHeapMinimize, passthrough_PostHeapMinimize,
 };
 
 static int all_bytes(const unsigned char *p, size_t size, unsigned char value)
@@ -674,7 +589,7 @@ static int all_bytes(const unsigned char *p, size_t size, unsigned char value)
 
 static void test_fill(void)
 {
-    struct keeper keeper = {{(IMallocSpyVtbl *)&keeper_vtbl}, 1, NULL};
+    struct keeper keeper = {{{(IMallocSpyVtbl *)&keeper_vtbl}, 1}, NULL};
     unsigned char *p, *q;
     HRESULT hr;
 
@@ -688,7 +603,7 @@ static void test_fill(void)
     ok(p && all_bytes(p, 100, 0x42), "shrinking lost the contents\n");
     CoTaskMemFree(p);
 
-    hr = CoRegisterMallocSpy(&keeper.IMallocSpy_iface);
+    hr = CoRegisterMallocSpy(&keeper.base.IMallocSpy_iface);
     ok(hr == S_OK, "CoRegisterMallocSpy = %#lx\n", hr);
     q = CoTaskMemAlloc(300);
     ok(q && all_bytes(q, 300, FILL_NEW), "a new block under a spy is not filled with 0xcd\n");
@@ -701,7 +616,7 @@ static void test_fill(void)
     HeapFree(GetProcessHeap(), 0, q);
     hr = CoRevokeMallocSpy();
     ok(hr == S_OK, "CoRevokeMallocSpy = %#lx\n", hr);
-    ok(keeper.refcount == 1, "spy refcount %ld\n", keeper.refcount);
+    ok(keeper.base.refcount == 1, "spy refcount %ld\n", keeper.base.refcount);
     check_survival();
 }
 
@@ -795,8 +710,7 @@ static void test_stats(void)
  * PostAlloc writes a header and answers the pointer after it. */
 struct logging_spy
 {
-    IMallocSpy IMallocSpy_iface;
-    LONG refcount;
+    struct counted_spy base;
     SIZE_T header;
     void *names[SPY_POINTERS];
     unsigned name_count;
@@ -806,11 +720,10 @@ struct logging_spy
 
 static struct logging_spy *impl_from_logging_spy(IMallocSpy *iface)
 {
-    return CONTAINING_RECORD(iface, struct logging_spy, IMallocSpy_iface);
+    return CONTAINING_RECORD(iface, struct logging_spy, base.IMallocSpy_iface);
 }
 
-static void spy_log(struct logging_spy *spy, const char *format, ...) __attribute__((format(__MINGW_PRINTF_FORMAT, 2, 3)));
-static void spy_log(struct logging_spy *spy, const char *format, ...)
+static TEST_FORMAT(2, 3) void spy_log(struct logging_spy *spy, const char *format, ...)
 {
     va_list args;
 
@@ -839,28 +752,6 @@ static void *spy_new_name(struct logging_spy *spy, void *pointer)
     if (pointer && spy->name_count < SPY_POINTERS)
         spy->names[spy->name_count++] = pointer;
     return pointer;
-}
-
-static HRESULT WINAPI logging_QueryInterface(IMallocSpy *iface, REFIID riid, void **obj)
-{
-    if (IsEqualIID(riid, &IID_IUnknown) || IsEqualIID(riid, &IID_IMallocSpy))
-    {
-        *obj = iface;
-        IMallocSpy_AddRef(iface);
-        return S_OK;
-    }
-    *obj = NULL;
-    return E_NOINTERFACE;
-}
-
-static ULONG WINAPI logging_AddRef(IMallocSpy *iface)
-{
-    return InterlockedIncrement(&impl_from_logging_spy(iface)->refcount);
-}
-
-static ULONG WINAPI logging_Release(IMallocSpy *iface)
-{
-    return InterlockedDecrement(&impl_from_logging_spy(iface)->refcount);
 }
 
 static SIZE_T WINAPI logging_PreAlloc(IMallocSpy *iface, SIZE_T size)
@@ -971,7 +862,7 @@ static void WINAPI logging_PostHeapMinimize(IMallocSpy *iface)
 }
 
 static const IMallocSpyVtbl logging_vtbl = {
-    logging_QueryInterface, logging_AddRef,      logging_Release,        logging_PreAlloc,
+    passthrough_QueryInterface, counted_AddRef,  counted_Release,        logging_PreAlloc,
     logging_PostAlloc,      logging_PreFree,     logging_PostFree,       logging_PreRealloc,
     logging_PostRealloc,    logging_PreGetSize,  logging_PostGetSize,    logging_PreDidAlloc,
     logging_PostDidAlloc,   logging_PreHeapMinimize, logging_PostHeapMinimize,
@@ -984,8 +875,8 @@ static void test_spy(SIZE_T header)
     unsigned i;
     HRESULT hr;
 
-    spy.IMallocSpy_iface.lpVtbl = (IMallocSpyVtbl *)&logging_vtbl;
-    spy.refcount = 1;
+    spy.base.IMallocSpy_iface.lpVtbl = (IMallocSpyVtbl *)&logging_vtbl;
+    spy.base.refcount = 1;
     spy.header = header;
     CoGetMalloc(MEMCTX_TASK, &allocator);
 
@@ -993,7 +884,7 @@ static void test_spy(SIZE_T header)
     /* Names for the two pointers the spy did not hand out, so that they compare equal between runs too. */
     spy_new_name(&spy, before);
     spy_new_name(&spy, local);
-    hr = CoRegisterMallocSpy(&spy.IMallocSpy_iface);
+    hr = CoRegisterMallocSpy(&spy.base.IMallocSpy_iface);
     ok(hr == S_OK, "CoRegisterMallocSpy = %#lx\n", hr);
     if (hr != S_OK)
         return;
@@ -1017,7 +908,7 @@ static void test_spy(SIZE_T header)
     IMalloc_Free(allocator, d);
     hr = CoRevokeMallocSpy();
     ok(hr == S_OK, "CoRevokeMallocSpy = %#lx\n", hr);
-    ok(spy.refcount == 1, "spy refcount %ld\n", spy.refcount);
+    ok(spy.base.refcount == 1, "spy refcount %ld\n", spy.base.refcount);
     for (i = 0; i < spy.lines; i++)
         printf("SPYLOG|%s\n", spy.log[i]);
     expect_count(0, "ole32mem: check:");
@@ -1084,54 +975,333 @@ static void test_clean(void)
     ok(heap_is_sound(), "the process heap is damaged\n");
     expect_count(0, "ole32mem: check:");
     expect_count(0, "ole32mem: guard:");
-    expect("any", 1,
-           fmt("ole32mem: leaks: 0 blocks, 0 bytes never freed (pid %lu; 0 suppressed), 0 allocation sites:",
-               GetCurrentProcessId()),
-           "-", "");
+    expect_leak_header("any", 0, 0, 0, 0);
 }
+
+/* --- the child --------------------------------------------------------------------------------------------- */
+
+/* `diag.exe child spy [HEADER]`. */
+static void test_spy_mode(void)
+{
+    test_spy(child_arg ? strtoul(child_arg, NULL, 10) : 0);
+}
+
+static const struct child_mode modes[] = {
+    {"leak", test_leak},
+    {"suppress", test_suppress},
+    {"unloaded-module", test_unloaded_module},
+    {"leaks-max", test_leaks_max},
+    {"double-free", test_double_free},
+    {"double-free-reuse", test_double_free_reuse},
+    {"foreign-free", test_foreign_free},
+    {"freed-queries", test_freed_queries},
+    {"overrun", test_overrun},
+    {"fill", test_fill},
+    {"trace", test_trace},
+    {"stats", test_stats},
+    {"clean", test_clean},
+    {"spy", test_spy_mode},
+};
+
+/* --- the parent ------------------------------------------------------------------------------------------- */
+
+enum
+{
+    CHILD_TIMEOUT_MS = 300000,
+    CASE_SETTINGS = 4,
+    TAIL_LINES = 3, /* of a child's output, in the message when it did not survive */
+    TAIL_CHARS = 300,
+    SPY_LOG_MIN = 10,
+};
+
+enum case_flags
+{
+    NO_EXPECT = 1, /* the child's expectations do not hold here (diagnostics off, a log written twice) */
+};
+
+struct diag_run;
+
+struct diag_case
+{
+    const char *label;
+    const char *program; /* NULL: `diag.exe child ARGS`; else a child program of this folder, run with ARGS */
+    const char *args;
+    const char *settings[CASE_SETTINGS]; /* OLE32MEM_* of this case, NULL-terminated */
+    /* NULL: reports on stderr; else the OLE32MEM_LOG file in out\log ("%p": the process id). The folder is emptied
+     * before the first case: a name used twice is a file appended to. */
+    const char *log;
+    unsigned flags;
+    void (*also)(const struct diag_run *run, const struct diag_run *before); /* checks of the case's own */
+};
+
+struct diag_run
+{
+    const struct diag_case *c;
+    struct child child;
+    char log_path[CHILD_PATH_MAX]; /* the OLE32MEM_LOG file, "%p" replaced; "" when none */
+    char *log;                     /* its text, NULL when none */
+    const char *report;            /* where the child's reports are: its stderr or the log */
+};
+
+/* Every child reports with one frame (OLE32MEM_STACK_DEPTH=0): tests/diag/stacks.c checks the call stacks. */
+static const char *const child_settings[] = {"OLE32MEM_STACK_DEPTH=0", NULL};
+static const char unknown_option[] =
+    "ole32mem: OLE32MEM_DEBUG: unknown option 'bogus' (known: trace, leaks, check, guard, fill, stats, all)";
+static char log_dir[CHILD_PATH_MAX];
+
+/* Removes the logs of an earlier run (a name with "%p" could not be removed before its case: the id is not known). */
+static void empty_log_dir(void)
+{
+    char pattern[CHILD_PATH_MAX], path[CHILD_PATH_MAX];
+    WIN32_FIND_DATAA found;
+    HANDLE search;
+
+    snprintf(pattern, sizeof(pattern), "%s\\*.log", log_dir);
+    if ((search = FindFirstFileA(pattern, &found)) == INVALID_HANDLE_VALUE)
+        return;
+    do
+    {
+        snprintf(path, sizeof(path), "%s\\%s", log_dir, found.cFileName);
+        DeleteFileA(path);
+    } while (FindNextFileA(search, &found));
+    FindClose(search);
+}
+
+/* OLE32MEM_DEBUG=leaks,bogus: the unknown word is reported once, and `leaks` still works (the expectations). */
+static void check_unknown_once(const struct diag_run *run, const struct diag_run *before)
+{
+    (void)before;
+    ok(child_count_lines(run->child.err, unknown_option, LINE_IS) == 1, "%s: the unknown option is not reported once\n",
+       run->c->label);
+}
+
+/* "stats, trace": a comma and a space both separate. */
+static void check_separators(const struct diag_run *run, const struct diag_run *before)
+{
+    (void)before;
+    ok(!child_count_lines(run->child.err, "unknown option", LINE_CONTAINS), "%s: \"stats, trace\": an unknown option\n",
+       run->c->label);
+    ok(child_count_lines(run->child.err, "ole32mem: trace:", LINE_STARTS) == 10,
+       "%s: \"stats, trace\": %d trace lines\n", run->c->label,
+       child_count_lines(run->child.err, "ole32mem: trace:", LINE_STARTS));
+}
+
+/* OLE32MEM_DEBUG empty: no report, and the log file is not even made. */
+static void check_off(const struct diag_run *run, const struct diag_run *before)
+{
+    (void)before;
+    ok(!*run->child.err && GetFileAttributesA(run->log_path) == INVALID_FILE_ATTRIBUTES,
+       "%s: diagnostics off: a report or a log file (%s): \"%.200s\"\n", run->c->label, run->log_path, run->child.err);
+}
+
+/* OLE32MEM_LOG=...%p: the file has the child's process id, and every report goes there, the warning too. */
+static void check_log_pid(const struct diag_run *run, const struct diag_run *before)
+{
+    const char *err = run->child.err;
+
+    (void)before;
+    ok(*run->report != 0, "%s: no log file %s\n", run->c->label, run->log_path);
+    ok(child_count_lines(err, "ole32mem:", LINE_STARTS) == child_count_lines(err, unknown_option, LINE_IS),
+       "%s: OLE32MEM_LOG: a report on stderr: \"%.200s\"\n", run->c->label, err);
+    ok(!child_count_lines(err, "unknown option", LINE_CONTAINS) &&
+           child_count_lines(run->report, unknown_option, LINE_IS) == 1,
+       "%s: OLE32MEM_LOG: the unknown-option warning goes to the log, not stderr (stderr has %d, the log %d)\n",
+       run->c->label, child_count_lines(err, "unknown option", LINE_CONTAINS),
+       child_count_lines(run->report, "unknown option", LINE_CONTAINS));
+}
+
+/* Two runs into one OLE32MEM_LOG: both runs' reports are there. */
+static void check_appended(const struct diag_run *run, const struct diag_run *before)
+{
+    char line[CHILD_LINE_MAX];
+    const char *cursor = run->report;
+    int double_frees = 0;
+
+    (void)before;
+    ok(child_count_lines(run->report, "ole32mem: leaks: 0 blocks", LINE_STARTS) == 2,
+       "%s: OLE32MEM_LOG is appended to: %d leak reports, not two\n", run->c->label,
+       child_count_lines(run->report, "ole32mem: leaks: 0 blocks", LINE_STARTS));
+    while (child_next_line(&cursor, line, sizeof(line)))
+        double_frees += !strncmp(line, "ole32mem: check: ", 17) && strstr(line, "double free") != NULL;
+    ok(double_frees == 4, "%s: OLE32MEM_LOG is appended to: %d double-free reports, not both runs' 4\n", run->c->label,
+       double_frees);
+}
+
+/* The spy saw the same hooks, sizes and pointers (named by generation) as in the case before, which ran without
+ * diagnostics. */
+static void check_same_spy_log(const struct diag_run *run, const struct diag_run *before)
+{
+    char with[CHILD_LINE_MAX], without[CHILD_LINE_MAX];
+    const char *a = before->child.out, *b = run->child.out;
+    int lines = 0, more_a, more_b;
+
+    for (;;)
+    {
+        while ((more_a = child_next_line(&a, without, sizeof(without))) && strncmp(without, "SPYLOG|", 7))
+            ;
+        while ((more_b = child_next_line(&b, with, sizeof(with))) && strncmp(with, "SPYLOG|", 7))
+            ;
+        if (!more_a || !more_b || strcmp(with, without))
+            break;
+        lines++;
+    }
+    ok(!more_a && !more_b && lines > SPY_LOG_MIN,
+       "%s: the spy saw other hooks with the diagnostics than without (%s): hook %d: \"%s\" against \"%s\"\n",
+       run->c->label, before->c->label, lines + 1, more_b ? with : "(none)", more_a ? without : "(none)");
+}
+
+static void append(char *text, size_t size, const char *piece)
+{
+    size_t used = strlen(text);
+
+    snprintf(text + used, size - used, "%s / ", piece);
+}
+
+/* For a child that did not survive: its last lines on stdout that are not the protocol's, and its lines on stderr
+ * that speak of an exception or a fault. */
+static const char *what_went_wrong(const struct child *child)
+{
+    static char text[CHILD_LINE_MAX];
+    char tail[TAIL_LINES][TAIL_CHARS], line[CHILD_LINE_MAX], lower[CHILD_LINE_MAX];
+    const char *cursor = child->out;
+    int n = 0, i, faults = 0;
+
+    while (child_next_line(&cursor, line, sizeof(line)))
+        if (strncmp(line, "RANGE|", 6) && strncmp(line, "EXPECT|", 7) && strncmp(line, "COUNT|", 6) &&
+            strncmp(line, "SPYLOG|", 7))
+            snprintf(tail[n++ % TAIL_LINES], sizeof(tail[0]), "%s", line);
+    text[0] = 0;
+    for (i = n > TAIL_LINES ? n - TAIL_LINES : 0; i < n; i++)
+        append(text, sizeof(text), tail[i % TAIL_LINES]);
+    for (cursor = child->err; faults < TAIL_LINES && child_next_line(&cursor, line, sizeof(line));)
+    {
+        for (i = 0; line[i]; i++)
+            lower[i] = (char)tolower((unsigned char)line[i]);
+        lower[i] = 0;
+        if (strstr(lower, "exception") || strstr(lower, "fault"))
+            append(text, sizeof(text), line), faults++;
+    }
+    return text;
+}
+
+/* The file ole32mem wrote for OLE32MEM_LOG=<log_dir>\NAME: "%p" is the process id, in decimal. */
+static void log_file_of(const struct diag_run *run, char *path, size_t size)
+{
+    const char *log = run->c->log, *pid = strstr(log, "%p");
+
+    if (pid)
+        snprintf(path, size, "%s\\%.*s%lu%s", log_dir, (int)(pid - log), log, run->child.pid, pid + 2);
+    else
+        snprintf(path, size, "%s\\%s", log_dir, log);
+}
+
+static void run_case(const struct diag_case *c, struct diag_run *run, const struct diag_run *before)
+{
+    const char *settings[CASE_SETTINGS + 2];
+    char log_setting[CHILD_PATH_MAX + 16];
+    unsigned i;
+
+    memset(run, 0, sizeof(*run));
+    run->c = c;
+    for (i = 0; i < CASE_SETTINGS && c->settings[i]; i++)
+        settings[i] = c->settings[i];
+    if (c->log)
+    {
+        snprintf(log_setting, sizeof(log_setting), "OLE32MEM_LOG=%s\\%s", log_dir, c->log);
+        settings[i++] = log_setting;
+    }
+    settings[i] = NULL;
+    child_run_program(&run->child, c->program, c->label, c->args, settings, 0, CHILD_TIMEOUT_MS);
+    ok(run->child.finished && run->child.exit_code == 0 && run->child.summary,
+       "%s: %s (must survive and exit 0): %s\n", c->label,
+       run->child.finished ? fmt("exit code %lu (%#lx)", run->child.exit_code, run->child.exit_code)
+                           : fmt("no end within %d s, ended", CHILD_TIMEOUT_MS / 1000),
+       what_went_wrong(&run->child));
+    if (c->log)
+    {
+        log_file_of(run, run->log_path, sizeof(run->log_path));
+        run->log = child_read_text(run->log_path);
+    }
+    run->report = c->log ? run->log : run->child.err;
+    if (!(c->flags & NO_EXPECT))
+        expect_check(c->label, run->child.out, run->report);
+    if (c->also)
+        c->also(run, before);
+}
+
+static void free_run(struct diag_run *run)
+{
+    child_free(&run->child);
+    free(run->log);
+    run->log = NULL;
+}
+
+/* A case whose child runs `diag.exe child MODE` with the settings given and reports on stderr, checked against its
+ * expectations and nothing else. */
+#define PLAIN_CASE(label, mode, ...) {label, NULL, mode, {__VA_ARGS__}, NULL, 0, NULL}
+
+/* The cases, run in this order; every child also runs with child_settings. */
+static const struct diag_case cases[] = {
+    /* Reports on stderr: each mode with the option that makes it safe, and with `all`. */
+    PLAIN_CASE("leak", "leak", "OLE32MEM_DEBUG=leaks"),
+    PLAIN_CASE("leak-all", "leak", "OLE32MEM_DEBUG=all"),
+    PLAIN_CASE("suppress-none", "suppress", "OLE32MEM_DEBUG=leaks"),
+    PLAIN_CASE("suppress-helper", "suppress", "OLE32MEM_DEBUG=leaks", "OLE32MEM_SUPPRESS=diaghelp.dll"),
+    PLAIN_CASE("suppress-exe", "suppress", "OLE32MEM_DEBUG=leaks", "OLE32MEM_SUPPRESS=kernel32.dll,DIAG.EXE"),
+    PLAIN_CASE("suppress-leak", "leak", "OLE32MEM_DEBUG=leaks", "OLE32MEM_SUPPRESS=diag.exe"),
+    PLAIN_CASE("unloaded-module", "unloaded-module", "OLE32MEM_DEBUG=leaks"),
+    PLAIN_CASE("leaks-max-2", "leaks-max", "OLE32MEM_DEBUG=leaks", "OLE32MEM_LEAKS_MAX=2"),
+    PLAIN_CASE("leaks-max-default", "leaks-max", "OLE32MEM_DEBUG=leaks"),
+    PLAIN_CASE("double-free", "double-free", "OLE32MEM_DEBUG=check"),
+    PLAIN_CASE("double-free-all", "double-free", "OLE32MEM_DEBUG=all"),
+    PLAIN_CASE("double-free-reuse", "double-free-reuse", "OLE32MEM_DEBUG=check,leaks"),
+    PLAIN_CASE("double-free-reuse-all", "double-free-reuse", "OLE32MEM_DEBUG=all"),
+    PLAIN_CASE("foreign-free", "foreign-free", "OLE32MEM_DEBUG=check"),
+    PLAIN_CASE("foreign-free-all", "foreign-free", "OLE32MEM_DEBUG=all"),
+    PLAIN_CASE("freed-queries", "freed-queries", "OLE32MEM_DEBUG=check"),
+    PLAIN_CASE("overrun", "overrun", "OLE32MEM_DEBUG=guard"),
+    PLAIN_CASE("overrun-all", "overrun", "OLE32MEM_DEBUG=all"),
+    PLAIN_CASE("fill", "fill", "OLE32MEM_DEBUG=fill"),
+    PLAIN_CASE("trace", "trace", "OLE32MEM_DEBUG=trace"),
+    PLAIN_CASE("stats", "stats", "OLE32MEM_DEBUG=stats"),
+    PLAIN_CASE("clean", "clean", "OLE32MEM_DEBUG=check,guard,fill,leaks,stats"),
+    /* ole32mem loaded and unloaded at run time: the leak report comes at the unload (tests/diag/diagdyn.c). */
+    {"unload", "diagdyn.exe", NULL, {"OLE32MEM_DEBUG=leaks"}, NULL, 0, NULL},
+    /* Option parsing: unknown words are reported once and the known ones still work; ", " both separate. */
+    {"unknown-option", NULL, "leak", {"OLE32MEM_DEBUG=leaks,bogus"}, NULL, 0, check_unknown_once},
+    {"separators", NULL, "stats", {"OLE32MEM_DEBUG=stats, trace"}, NULL, 0, check_separators},
+    {"off", NULL, "leak", {"OLE32MEM_DEBUG="}, "off.log", NO_EXPECT, check_off},
+    /* OLE32MEM_LOG: %p is the process id, reports go there and not to stderr, and the file is appended to. */
+    {"log-pid", NULL, "leak", {"OLE32MEM_DEBUG=leaks,bogus"}, "diag-%p.log", 0, check_log_pid},
+    {"log-append-1", NULL, "double-free", {"OLE32MEM_DEBUG=check,leaks"}, "append.log", 0, NULL},
+    {"log-append-2", NULL, "double-free", {"OLE32MEM_DEBUG=check,leaks"}, "append.log", NO_EXPECT, check_appended},
+    /* A program's own spy sees the same hooks, sizes and pointers with and without the diagnostics. */
+    {"spy-0-plain", NULL, "spy 0", {NULL}, NULL, NO_EXPECT, NULL},
+    {"spy-0-all", NULL, "spy 0", {"OLE32MEM_DEBUG=all"}, NULL, 0, check_same_spy_log},
+    {"spy-16-plain", NULL, "spy 16", {NULL}, NULL, NO_EXPECT, NULL},
+    {"spy-16-all", NULL, "spy 16", {"OLE32MEM_DEBUG=all"}, NULL, 0, check_same_spy_log},
+};
 
 int main(int argc, char **argv)
 {
-    static const struct
-    {
-        const char *name;
-        void (*run)(void);
-    } modes[] = {
-        {"leak", test_leak},
-        {"suppress", test_suppress},
-        {"unloaded-module", test_unloaded_module},
-        {"leaks-max", test_leaks_max},
-        {"double-free", test_double_free},
-        {"double-free-reuse", test_double_free_reuse},
-        {"foreign-free", test_foreign_free},
-        {"freed-queries", test_freed_queries},
-        {"overrun", test_overrun},
-        {"fill", test_fill},
-        {"trace", test_trace},
-        {"stats", test_stats},
-        {"clean", test_clean},
-    };
+    struct diag_run runs[2]; /* this case's and the one before, which a case's own checks may compare with */
     unsigned i;
 
-    module_name_of(GetModuleHandleA(NULL), exe_name, sizeof(exe_name));
-    printf("PID|%lu\n", GetCurrentProcessId());
-    if (argc >= 2 && !strcmp(argv[1], "spy"))
-        test_spy(argc >= 3 ? strtoul(argv[2], NULL, 10) : 0);
-    else
+    child_init("diag", child_settings);
+    expect_module_name(GetModuleHandleA(NULL), exe_name, sizeof(exe_name));
+    if (argc >= 3 && !strcmp(argv[1], "child"))
+        return child_main(argv[2], argv[3], modes, ARRAYSIZE(modes));
+    snprintf(log_dir, sizeof(log_dir), "%s\\log", child_out_dir);
+    CreateDirectoryA(log_dir, NULL);
+    empty_log_dir();
+    expect_load_extents();
+    for (i = 0; i < ARRAYSIZE(cases); i++)
     {
-        for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
-            if (argc >= 2 && !strcmp(argv[1], modes[i].name))
-                break;
-        if (i == sizeof(modes) / sizeof(modes[0]))
-        {
-            printf("usage: diag.exe MODE (spy [HEADER]");
-            for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
-                printf(", %s", modes[i].name);
-            printf(")\n");
-            return 2;
-        }
-        modes[i].run();
+        run_case(&cases[i], &runs[i % 2], i ? &runs[(i - 1) % 2] : NULL);
+        if (i)
+            free_run(&runs[(i - 1) % 2]);
     }
-    printf("SURVIVED\n");
-    return test_summary(argc >= 2 ? argv[1] : "diag");
+    if (i)
+        free_run(&runs[(i - 1) % 2]);
+    return test_summary("diag");
 }

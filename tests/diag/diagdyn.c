@@ -1,7 +1,8 @@
 /*
- * diagdyn.exe: loads ole32mem.dll at run time, leaks from a known function and unloads it: the leak report must
- * come at the unload (between the two markers this program writes to stderr), once, and not again at exit.
- * Prints RANGE/EXPECT lines like diag.c (see there).
+ * diagdyn.exe: a child of tests/diag/diag.c (case "unload") that loads ole32mem.dll at run time, leaks from a known
+ * function and unloads it: the leak report must come at the unload (between the two markers this program writes to
+ * stderr), once, and not again at exit. It tells the parent so in the lines of tests/diag/expect.h; it imports
+ * nothing of ole32mem, so that FreeLibrary really unloads it.
  *
  * Copyright 2026 the ole32mem authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -11,10 +12,8 @@
 
 #include <stdio.h>
 
-enum
-{
-    FUNCTION_SIZE_BOUND = 0x200,
-};
+#include "test.h"
+#include "expect.h"
 
 typedef void *(WINAPI *alloc_fn)(SIZE_T size);
 
@@ -38,35 +37,25 @@ static __attribute__((noinline, noclone)) void dyn_leak(alloc_fn alloc)
 
 int main(void)
 {
-    uintptr_t lo = (uintptr_t)(void *)dyn_leak - (uintptr_t)GetModuleHandleA(NULL);
     HMODULE ole32mem = LoadLibraryA("ole32mem.dll");
     alloc_fn alloc = ole32mem ? (alloc_fn)(void *)GetProcAddress(ole32mem, "CoTaskMemAlloc") : NULL;
 
-    printf("PID|%lu\n", GetCurrentProcessId());
-    if (!alloc)
-    {
-        printf("diagdyn.c: Test failed: cannot load ole32mem.dll (error %lu)\n", GetLastError());
-        return 1;
-    }
-    printf("RANGE|dyn_leak|diagdyn.exe|%lx|%lx\n", (unsigned long)lo, (unsigned long)(lo + FUNCTION_SIZE_BOUND));
+    if (!ok(alloc != NULL, "cannot load ole32mem.dll (error %lu)\n", GetLastError()))
+        return test_summary("diagdyn");
+    RANGE(dyn_leak);
     dyn_leak(alloc);
-    printf("EXPECT|seq|1|MARK before FreeLibrary|-|\n");
-    printf("EXPECT|seq|1|ole32mem: leaks: 2 blocks, 100 bytes never freed (pid %lu; 0 suppressed), 1 allocation "
-           "sites:|-|\n",
-           GetCurrentProcessId());
-    printf("EXPECT|seq|1|ole32mem: leaks:   100 bytes in 2 blocks from |dyn_leak|, e.g. %p (50 bytes, thread %#lx, "
-           "seq 1)\n",
-           sink[0], GetCurrentThreadId());
-    printf("EXPECT|seq|1|MARK after FreeLibrary|-|\n");
-    printf("COUNT|2|ole32mem: leaks:\n");
+    expect("seq", 1, "MARK before FreeLibrary", "-", "");
+    expect_leak_header("seq", 2, 100, 0, 1);
+    expect("seq", 1, "ole32mem: leaks:   100 bytes in 2 blocks from ", "dyn_leak",
+           fmt(", e.g. %p (50 bytes, thread %#lx, seq 1)", sink[0], GetCurrentThreadId()));
+    expect("seq", 1, "MARK after FreeLibrary", "-", "");
+    expect_count(2, "ole32mem: leaks:");
     fflush(stdout);
     marker("MARK before FreeLibrary\n");
     FreeLibrary(ole32mem);
     marker("MARK after FreeLibrary\n");
     /* The blocks are the process heap's: still usable after the unload. */
-    HeapFree(GetProcessHeap(), 0, sink[0]);
-    HeapFree(GetProcessHeap(), 0, sink[1]);
-    printf("SURVIVED\n");
-    printf("diagdyn: 0 passed, 0 failed, 0 skipped, 0 todo\n");
-    return 0;
+    ok(HeapFree(GetProcessHeap(), 0, sink[0]) && HeapFree(GetProcessHeap(), 0, sink[1]),
+       "the leaked blocks are not the process heap's\n");
+    return test_summary("diagdyn");
 }

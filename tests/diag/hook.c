@@ -1,7 +1,8 @@
 /*
  * diaghook.exe: the combase hook (dlls/ole32/combase_hook.c, compiled into this program, redirecting combase's six
- * functions to ole32mem, which this program imports) in Wine's child-process style: the parent re-runs itself as
- * `diaghook.exe child MODE`, with the child's stderr in a file, and checks its exit code and that file.
+ * functions to ole32mem, which this program imports) in Wine's child-process style (tests/diag/child.h): the parent
+ * re-runs itself as `diaghook.exe child MODE` and checks the child's exit code and stderr; the child's own checks
+ * count as the parent's.
  *
  *   hook     Wine's combase as installed: the prologues are known, the hook is installed, and a spied block freed
  *            through combase is freed through ole32mem (its spy sees it; DidAlloc then says 0, the revoke completes).
@@ -26,18 +27,17 @@
 #include "combase_hook.h"
 #include "passthrough_spy.h"
 #include "test.h"
+#include "child.h"
 
 enum
 {
     CHILD_TIMEOUT_MS = 60000,
     PROLOGUE_BYTES = 16,
     HOOKED = 6,
-    TEXT_CHARS = 8192,
 };
 
 static const char *const hooked_names[HOOKED] = {"CoGetMalloc",  "CoTaskMemAlloc",      "CoTaskMemRealloc",
                                                  "CoTaskMemFree", "CoRegisterMallocSpy", "CoRevokeMallocSpy"};
-static char self_path[MAX_PATH];
 
 /* --- a counting spy -------------------------------------------------------------------------------------------- */
 
@@ -189,79 +189,32 @@ static void child_refuse(void)
 
 /* --- the parent ------------------------------------------------------------------------------------------------ */
 
-static DWORD run_child(const char *mode, const char *err_path)
-{
-    SECURITY_ATTRIBUTES inherit = {sizeof(inherit), NULL, TRUE};
-    char command[MAX_PATH * 2];
-    STARTUPINFOA startup;
-    PROCESS_INFORMATION process;
-    HANDLE err;
-    DWORD code = (DWORD)-1;
+/* The one-frame report, as for the other programs of the suite (tests/diag/stacks.c checks stacks). */
+static const char *const child_settings[] = {"OLE32MEM_STACK_DEPTH=0", NULL};
 
-    err = CreateFileA(err_path, GENERIC_WRITE, FILE_SHARE_READ, &inherit, CREATE_ALWAYS, 0, NULL);
-    memset(&startup, 0, sizeof(startup));
-    startup.cb = sizeof(startup);
-    startup.dwFlags = STARTF_USESTDHANDLES;
-    startup.hStdInput = GetStdHandle(STD_INPUT_HANDLE);
-    startup.hStdOutput = GetStdHandle(STD_OUTPUT_HANDLE);
-    startup.hStdError = err;
-    snprintf(command, sizeof(command), "\"%s\" child %s", self_path, mode);
-    if (!CreateProcessA(NULL, command, NULL, NULL, TRUE, 0, NULL, NULL, &startup, &process))
-    {
-        ok(0, "CreateProcess: error %lu\n", GetLastError());
-        CloseHandle(err);
-        return code;
-    }
-    if (WaitForSingleObject(process.hProcess, CHILD_TIMEOUT_MS) == WAIT_OBJECT_0)
-        GetExitCodeProcess(process.hProcess, &code);
-    else
-        TerminateProcess(process.hProcess, 1);
-    CloseHandle(process.hProcess);
-    CloseHandle(process.hThread);
-    CloseHandle(err);
-    return code;
-}
-
-static int read_text(const char *path, char *text, DWORD size)
-{
-    HANDLE file = CreateFileA(path, GENERIC_READ, FILE_SHARE_READ | FILE_SHARE_WRITE, NULL, OPEN_EXISTING, 0, NULL);
-    DWORD got = 0;
-
-    text[0] = 0;
-    if (file == INVALID_HANDLE_VALUE)
-        return 0;
-    ReadFile(file, text, size - 1, &got, NULL);
-    text[got] = 0;
-    CloseHandle(file);
-    return 1;
-}
+static const struct child_mode modes[] = {
+    {"hook", child_hook},
+    {"refuse", child_refuse},
+};
 
 int main(int argc, char **argv)
 {
-    static char text[TEXT_CHARS];
+    struct child child;
     const char *line;
-    DWORD code;
 
-    GetModuleFileNameA(NULL, self_path, sizeof(self_path));
+    child_init("hook", child_settings);
     if (argc >= 3 && !strcmp(argv[1], "child"))
-    {
-        if (!strcmp(argv[2], "hook"))
-            child_hook();
-        else if (!strcmp(argv[2], "refuse"))
-            child_refuse();
-        return test_summary(argv[2]);
-    }
-    code = run_child("hook", "diaghook-hook.err");
-    ok(code == 0, "hook child: exit code %ld\n", (long)code);
-    read_text("diaghook-hook.err", text, sizeof(text));
-    ok(!strstr(text, "combase hook"), "the hook complained about Wine's own combase: %s\n", text);
+        return child_main(argv[2], argv[3], modes, ARRAYSIZE(modes));
+    child_run(&child, "hook", "hook", NULL, 0, CHILD_TIMEOUT_MS);
+    ok(child.exit_code == 0, "hook child: exit code %ld\n", (long)child.exit_code);
+    ok(!strstr(child.err, "combase hook"), "the hook complained about Wine's own combase: %s\n", child.err);
+    child_free(&child);
 
-    code = run_child("refuse", "diaghook-refuse.err");
-    ok(code == 0, "refuse child: exit code %ld\n", (long)code);
-    read_text("diaghook-refuse.err", text, sizeof(text));
-    line = strstr(text, "ole32 proxy: combase hook: combase's CoTaskMemFree does not start as expected");
-    ok(line != NULL, "no refusal line on stderr: \"%s\"\n", text);
-    ok(line && !strstr(line + 1, "ole32 proxy:"), "more than one line: \"%s\"\n", text);
-    printf("SURVIVED\n");
+    child_run(&child, "refuse", "refuse", NULL, 0, CHILD_TIMEOUT_MS);
+    ok(child.exit_code == 0, "refuse child: exit code %ld\n", (long)child.exit_code);
+    line = strstr(child.err, "ole32 proxy: combase hook: combase's CoTaskMemFree does not start as expected");
+    ok(line != NULL, "no refusal line on stderr: \"%s\"\n", child.err);
+    ok(line && !strstr(line + 1, "ole32 proxy:"), "more than one line: \"%s\"\n", child.err);
+    child_free(&child);
     return test_summary("diaghook");
 }

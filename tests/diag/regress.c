@@ -1,9 +1,9 @@
 /*
  * diagregress.exe: regression tests of issue 10, "diagnostics that never change what a program does", in Wine's
- * child-process style: the parent re-runs itself as a child (`diagregress.exe child MODE`) with the OLE32MEM_*
- * environment the mode needs and the child's reports in a log file, waits for it (a time limit is a failure), reads
- * the log and checks it with ok(). The child checks what it sees in the program with ok() and exits nonzero when a
- * check failed.
+ * child-process style (tests/diag/child.h): the parent re-runs itself as `diagregress.exe child MODE` with the
+ * OLE32MEM_* environment the mode needs and the child's reports in its own log file, waits for it (a time limit is
+ * a failure), reads the log and checks it with ok(). The child checks what it sees in the program with ok(): its
+ * checks count as the parent's, and it exits nonzero when one failed.
  *
  * ole32mem.dll is loaded at run time (LoadLibrary, GetProcAddress), never imported, so that a child can load and
  * unload it; "combase" below is the system's combase.dll, the allocator Wine's own DLLs use, which frees and
@@ -26,6 +26,7 @@
 
 #include "passthrough_spy.h"
 #include "test.h"
+#include "child.h"
 
 enum
 {
@@ -37,7 +38,6 @@ enum
     HANDLE_SLACK = 2,
     EXIT_RUNS = 4,
     FILL_NEW = 0xcd,
-    LOG_CHARS = 1 << 20,
 };
 
 struct allocator
@@ -52,7 +52,6 @@ struct allocator
 
 static struct allocator om, combase; /* ole32mem and the system's combase */
 static IMalloc *om_malloc;
-static char self_path[MAX_PATH];
 
 static int load_allocator(HMODULE module, struct allocator *a)
 {
@@ -69,7 +68,8 @@ static int load_allocator(HMODULE module, struct allocator *a)
 
 static int load_both(void)
 {
-    int loaded = load_allocator(LoadLibraryA("ole32mem.dll"), &om) && load_allocator(LoadLibraryA("combase.dll"), &combase);
+    int loaded =
+        load_allocator(LoadLibraryA("ole32mem.dll"), &om) && load_allocator(LoadLibraryA("combase.dll"), &combase);
 
     ok(loaded, "cannot load ole32mem.dll and combase.dll (error %lu)\n", GetLastError());
     if (loaded)
@@ -79,131 +79,49 @@ static int load_both(void)
 
 /* --- the parent's side ---------------------------------------------------------------------------------------- */
 
-/* Runs `diagregress.exe child MODE` with the variables "NAME=VALUE\0...\0" added, reports to `log`; answers the exit
- * code, or -1 when it did not end within the time limit (then it is ended). */
-static DWORD run_child(const char *mode, const char *settings, const char *log, DWORD timeout)
-{
-    static const char *const names[] = {"OLE32MEM_DEBUG", "OLE32MEM_LOG", "OLE32MEM_LEAKS_MAX", "OLE32MEM_SUPPRESS"};
-    char command[MAX_PATH * 2];
-    STARTUPINFOA startup;
-    PROCESS_INFORMATION process;
-    DWORD code = (DWORD)-1, wait;
-    const char *s;
-    unsigned i;
-
-    memset(&startup, 0, sizeof(startup));
-    startup.cb = sizeof(startup);
-    for (i = 0; i < ARRAYSIZE(names); i++)
-        SetEnvironmentVariableA(names[i], NULL);
-    for (s = settings; *s; s += strlen(s) + 1)
-    {
-        char name[64];
-        const char *eq = strchr(s, '=');
-
-        snprintf(name, sizeof(name), "%.*s", (int)(eq - s), s);
-        SetEnvironmentVariableA(name, eq + 1);
-    }
-    DeleteFileA(log);
-    SetEnvironmentVariableA("OLE32MEM_LOG", log);
-    snprintf(command, sizeof(command), "\"%s\" child %s", self_path, mode);
-    if (!CreateProcessA(NULL, command, NULL, NULL, TRUE, 0, NULL, NULL, &startup, &process))
-    {
-        ok(0, "CreateProcess(%s): error %lu\n", command, GetLastError());
-        return (DWORD)-2;
-    }
-    wait = WaitForSingleObject(process.hProcess, timeout);
-    if (wait != WAIT_OBJECT_0)
-    {
-        TerminateProcess(process.hProcess, 1);
-        WaitForSingleObject(process.hProcess, INFINITE);
-    }
-    else
-        GetExitCodeProcess(process.hProcess, &code);
-    CloseHandle(process.hProcess);
-    CloseHandle(process.hThread);
-    for (i = 0; i < ARRAYSIZE(names); i++)
-        SetEnvironmentVariableA(names[i], NULL);
-    return wait == WAIT_OBJECT_0 ? code : (DWORD)-1;
-}
-
-static char log_text[LOG_CHARS];
-
-static const char *read_log(const char *path)
-{
-    HANDLE file = CreateFileA(path, GENERIC_READ, FILE_SHARE_READ | FILE_SHARE_WRITE, NULL, OPEN_EXISTING, 0, NULL);
-    DWORD got = 0;
-
-    log_text[0] = 0;
-    if (file == INVALID_HANDLE_VALUE)
-        return log_text;
-    ReadFile(file, log_text, sizeof(log_text) - 1, &got, NULL);
-    log_text[got] = 0;
-    CloseHandle(file);
-    return log_text;
-}
-
-/* Lines of `text` that start with `prefix`. */
-static int count_lines(const char *text, const char *prefix)
-{
-    int n = 0;
-    size_t length = strlen(prefix);
-    const char *line;
-
-    for (line = text; *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : line + strlen(line))
-        if (!strncmp(line, prefix, length))
-            n++;
-    return n;
-}
-
-static void log_path(char *path, const char *mode)
-{
-    char dir[MAX_PATH];
-
-    GetCurrentDirectoryA(sizeof(dir), dir);
-    snprintf(path, MAX_PATH, "%s\\regress-%s.log", dir, mode);
-}
+/* Every child reports with one frame (OLE32MEM_STACK_DEPTH=0): these regressions are about the blocks, not stacks. */
+static const char *const child_settings[] = {"OLE32MEM_STACK_DEPTH=0", NULL};
 
 /* Item 1: a block freed by combase whose address the heap hands back, with the same heap size, to combase. */
 static void test_stale_record(void)
 {
-    char log[MAX_PATH];
-    const char *text;
-    DWORD code;
+    static const char *const reuse[] = {"OLE32MEM_DEBUG=guard,fill,check,leaks", NULL};
+    static const char *const noguard[] = {"OLE32MEM_DEBUG=leaks", NULL};
+    struct child child;
 
-    log_path(log, "reuse");
-    code = run_child("reuse", "OLE32MEM_DEBUG=guard,fill,check,leaks\0", log, CHILD_TIMEOUT_MS);
-    ok(code == 0, "reuse child: exit code %ld\n", (long)code);
-    text = read_log(log);
-    ok(count_lines(text, "ole32mem: guard:") == 0, "a false overrun report:\n%s", text);
-    ok(count_lines(text, "ole32mem: check:") == 0, "a false check report:\n%s", text);
-    ok(count_lines(text, "ole32mem: leaks: 0 blocks, 0 bytes") == 1, "combase's blocks reported as leaks:\n%s", text);
+    child_run(&child, "reuse", "reuse", reuse, CHILD_LOG, CHILD_TIMEOUT_MS);
+    ok(child.exit_code == 0, "reuse child: exit code %ld\n", (long)child.exit_code);
+    ok(child_count_lines(child.log, "ole32mem: guard:", LINE_STARTS) == 0, "a false overrun report:\n%s", child.log);
+    ok(child_count_lines(child.log, "ole32mem: check:", LINE_STARTS) == 0, "a false check report:\n%s", child.log);
+    ok(child_count_lines(child.log, "ole32mem: leaks: 0 blocks, 0 bytes", LINE_STARTS) == 1,
+       "combase's blocks reported as leaks:\n%s", child.log);
+    child_free(&child);
 
-    log_path(log, "reuse-noguard");
-    code = run_child("reuse-noguard", "OLE32MEM_DEBUG=leaks\0", log, CHILD_TIMEOUT_MS);
-    ok(code == 0, "reuse-noguard child: exit code %ld\n", (long)code);
-    text = read_log(log);
+    child_run(&child, "reuse-noguard", "reuse-noguard", noguard, CHILD_LOG, CHILD_TIMEOUT_MS);
+    ok(child.exit_code == 0, "reuse-noguard child: exit code %ld\n", (long)child.exit_code);
     /* Without the guard the reused block cannot be told from ours: reported, but flagged as unverified. */
-    ok(count_lines(text, "ole32mem: leaks: 1 blocks") == 1 && strstr(text, "unverified") != NULL,
-       "the unverifiable leak is not flagged:\n%s", text);
+    ok(child_count_lines(child.log, "ole32mem: leaks: 1 blocks", LINE_STARTS) == 1 &&
+           strstr(child.log, "unverified") != NULL,
+       "the unverifiable leak is not flagged:\n%s", child.log);
+    child_free(&child);
 }
 
 /* Item 4: a worker thread busy in the process heap while the main thread exits with leaks on: the report comes
  * and the process ends within the time limit. */
 static void test_exit_with_worker(void)
 {
-    char log[MAX_PATH];
-    const char *text;
-    DWORD code;
+    static const char *const settings[] = {"OLE32MEM_DEBUG=leaks,guard", NULL};
+    struct child child;
     int run;
 
-    log_path(log, "exit");
     for (run = 0; run < EXIT_RUNS; run++)
     {
-        code = run_child("exit", "OLE32MEM_DEBUG=leaks,guard\0", log, EXIT_TIMEOUT_MS);
-        ok(code != (DWORD)-1, "run %d: the process did not exit within %u ms\n", run, EXIT_TIMEOUT_MS);
-        text = read_log(log);
-        ok(strstr(text, "777 bytes in 1 blocks") != NULL || strstr(text, "no report: the process exit ended") != NULL,
-           "run %d: no leak report:\n%s", run, text);
+        child_run(&child, "exit", "exit", settings, CHILD_LOG, EXIT_TIMEOUT_MS);
+        ok(child.finished, "run %d: the process did not exit within %u ms\n", run, EXIT_TIMEOUT_MS);
+        ok(strstr(child.log, "777 bytes in 1 blocks") != NULL ||
+               strstr(child.log, "no report: the process exit ended") != NULL,
+           "run %d: no leak report:\n%s", run, child.log);
+        child_free(&child);
     }
 }
 
@@ -212,22 +130,23 @@ static void test_exit_with_worker(void)
  * leak check nor the exit report may count them, with or without the guard. */
 static void test_freed_elsewhere(void)
 {
-    static const char *const settings[] = {"OLE32MEM_DEBUG=leaks\0", "OLE32MEM_DEBUG=all\0"};
-    char log[MAX_PATH];
-    const char *text;
-    DWORD code;
+    static const char *const debug[] = {"OLE32MEM_DEBUG=leaks", "OLE32MEM_DEBUG=all"};
+    struct child child;
     unsigned i;
 
-    for (i = 0; i < ARRAYSIZE(settings); i++)
+    for (i = 0; i < ARRAYSIZE(debug); i++)
     {
-        log_path(log, "freed-elsewhere");
-        code = run_child("freed-elsewhere", settings[i], log, CHILD_TIMEOUT_MS);
-        ok(code == 0, "freed-elsewhere child (%s): exit code %ld\n", settings[i], (long)code);
-        text = read_log(log);
-        ok(count_lines(text, "ole32mem: leaks: 0 blocks, 0 bytes never freed") == 1,
-           "(%s) blocks freed by combase reported at exit:\n%.2000s", settings[i], text);
-        ok(count_lines(text, "ole32mem: guard:") == 0, "(%s) a false overrun report:\n%.2000s", settings[i], text);
-        ok(!strstr(text, "unverified"), "(%s) the exit report could not ask the heap:\n%.2000s", settings[i], text);
+        const char *settings[] = {debug[i], NULL};
+
+        child_run(&child, "freed-elsewhere", "freed-elsewhere", settings, CHILD_LOG, CHILD_TIMEOUT_MS);
+        ok(child.exit_code == 0, "freed-elsewhere child (%s): exit code %ld\n", debug[i], (long)child.exit_code);
+        ok(child_count_lines(child.log, "ole32mem: leaks: 0 blocks, 0 bytes never freed", LINE_STARTS) == 1,
+           "(%s) blocks freed by combase reported at exit:\n%.2000s", debug[i], child.log);
+        ok(child_count_lines(child.log, "ole32mem: guard:", LINE_STARTS) == 0, "(%s) a false overrun report:\n%.2000s",
+           debug[i], child.log);
+        ok(!strstr(child.log, "unverified"), "(%s) the exit report could not ask the heap:\n%.2000s", debug[i],
+           child.log);
+        child_free(&child);
     }
 }
 
@@ -236,32 +155,29 @@ static void test_freed_elsewhere(void)
  * symbols (dbghelp would wait for the heap too). */
 static void test_exit_heap_locked(void)
 {
-    char log[MAX_PATH];
-    const char *text;
-    DWORD code;
+    static const char *const settings[] = {"OLE32MEM_DEBUG=leaks,guard", "OLE32MEM_STACK_DEPTH=4", NULL};
+    struct child child;
 
-    log_path(log, "exit-heap-locked");
-    code = run_child("exit-heap-locked", "OLE32MEM_DEBUG=leaks,guard\0OLE32MEM_STACK_DEPTH=4\0", log,
-                     EXIT_TIMEOUT_MS);
-    text = read_log(log);
-    ok(strstr(text, "777 bytes in 1 blocks") != NULL, "no leak report:\n%.2000s", text);
-    ok(code != (DWORD)-1 || strstr(text, "leaks: 1 blocks") != NULL,
-       "the report did not come within %u ms:\n%.2000s", EXIT_TIMEOUT_MS, text);
-    ok(!strstr(text, "regress.c"), "symbols were looked up with the heap's lock held by an ended thread:\n%.2000s",
-       text);
+    child_run(&child, "exit-heap-locked", "exit-heap-locked", settings, CHILD_LOG, EXIT_TIMEOUT_MS);
+    ok(child.finished, "the process did not exit within %u ms\n", EXIT_TIMEOUT_MS);
+    ok(strstr(child.log, "777 bytes in 1 blocks") != NULL, "no leak report:\n%.2000s", child.log);
+    ok(!strstr(child.log, "regress.c"),
+       "symbols were looked up with the heap's lock held by an ended thread:\n%.2000s", child.log);
+    child_free(&child);
 }
 
-static void test_child_mode(const char *mode, const char *settings)
+/* A child that checks what it sees itself: it must end well, and ole32mem must report nothing wrong. */
+static void test_child_mode(const char *label, const char *mode, const char *debug)
 {
-    char log[MAX_PATH];
-    DWORD code;
+    const char *settings[] = {debug, NULL};
+    struct child child;
 
-    log_path(log, mode);
-    code = run_child(mode, settings, log, CHILD_TIMEOUT_MS);
-    ok(code == 0, "%s child (%s): exit code %ld\n", mode, settings, (long)code);
-    read_log(log);
-    ok(count_lines(log_text, "ole32mem: check:") == 0 && count_lines(log_text, "ole32mem: guard:") == 0,
-       "%s child (%s): unexpected reports:\n%s", mode, settings, log_text);
+    child_run(&child, label, mode, settings, CHILD_LOG, CHILD_TIMEOUT_MS);
+    ok(child.exit_code == 0, "%s child: exit code %ld\n", label, (long)child.exit_code);
+    ok(child_count_lines(child.log, "ole32mem: check:", LINE_STARTS) == 0 &&
+           child_count_lines(child.log, "ole32mem: guard:", LINE_STARTS) == 0,
+       "%s child: unexpected reports:\n%s", label, child.log);
+    child_free(&child);
 }
 
 /* --- the children --------------------------------------------------------------------------------------------- */
@@ -289,6 +205,8 @@ static void child_reuse(void)
     unsigned char *p, *q, *r, *kept;
     size_t i, grown_ok = 1;
 
+    if (!load_both())
+        return;
     p = om.alloc(32); /* 48 bytes in the heap with the guard */
     q = reuse_through_combase(p, 48);
     if (!q)
@@ -316,9 +234,9 @@ static void child_reuse(void)
 
 static void child_reuse_noguard(void)
 {
-    void *p = om.alloc(32);
-
-    if (!reuse_through_combase(p, 32))
+    if (!load_both())
+        return;
+    if (!reuse_through_combase(om.alloc(32), 32))
     {
         skip("the heap did not hand the address back\n");
         /* Nothing is left to report: keep the parent's expectation of one leak. */
@@ -408,6 +326,8 @@ static void child_spied(void)
     void *p, *q;
     HRESULT hr;
 
+    if (!load_both())
+        return;
     spy_init(&spy);
     hr = om.register_spy(&spy.IMallocSpy_iface);
     ok(hr == S_OK, "register: %#lx\n", hr);
@@ -438,6 +358,8 @@ static void child_revoke_rules(void)
     struct test_spy outer, inner, third;
     HRESULT hr;
 
+    if (!load_both())
+        return;
     /* A revoke from inside a hook is deferred to the end of the call (rule 25): E_ACCESSDENIED, then released. */
     spy_init(&outer);
     outer.revoke_in_heap_minimize = 1;
@@ -491,6 +413,8 @@ static void child_exit(void)
 {
     HANDLE thread;
 
+    if (!load_both())
+        return;
     exit_leak();
     thread = CreateThread(NULL, 0, exit_worker, NULL, 0, NULL);
     Sleep(100);
@@ -500,10 +424,13 @@ static void child_exit(void)
 /* See test_freed_elsewhere. Sizes differ so that no block of the same size comes back at a freed address. */
 static void child_freed_elsewhere(void)
 {
-    DWORD(WINAPI *report_leaks)(void) = (void *)GetProcAddress(GetModuleHandleA("ole32mem.dll"), "Ole32memReportLeaks");
+    DWORD(WINAPI * report_leaks)(void);
     void *blocks[64];
     unsigned i;
 
+    if (!load_both())
+        return;
+    report_leaks = (void *)GetProcAddress(GetModuleHandleA("ole32mem.dll"), "Ole32memReportLeaks");
     ok(report_leaks != NULL, "no Ole32memReportLeaks\n");
     for (i = 0; i < ARRAYSIZE(blocks); i++)
         fill(blocks[i] = om.alloc(40 + i * 24), 40 + i * 24, (unsigned char)i);
@@ -524,13 +451,19 @@ static DWORD WINAPI heap_holder(void *event)
     return 0;
 }
 
-/* See test_exit_heap_locked: a block freed by combase too, which the report cannot tell from a leak any more. */
+/* See test_exit_heap_locked. ole32mem alone, loaded last: its exit report comes before any other module's detach,
+ * which may need the heap itself. Nothing may use the heap once the holder has it, the C runtime's stdio included:
+ * the summary comes first, and the process ends without the C runtime's exit. */
 static void child_exit_heap_locked(void)
 {
     HANDLE event = CreateEventA(NULL, TRUE, FALSE, NULL);
 
+    if (!load_allocator(LoadLibraryA("ole32mem.dll"), &om))
+    {
+        ok(0, "cannot load ole32mem.dll (error %lu)\n", GetLastError());
+        return;
+    }
     exit_leak();
-    /* Nothing may use the heap once the holder has it, the C runtime's stdio included: the summary comes first. */
     test_summary("exit-heap-locked");
     CreateThread(NULL, 0, heap_holder, event, 0, NULL);
     WaitForSingleObject(event, INFINITE);
@@ -570,48 +503,31 @@ static void child_load_unload(void)
        LOAD_CYCLES);
 }
 
+/* Each mode but load-unload and exit-heap-locked starts with load_both: ole32mem and combase, loaded at run time. */
+static const struct child_mode modes[] = {
+    {"reuse", child_reuse},
+    {"reuse-noguard", child_reuse_noguard},
+    {"spied", child_spied},
+    {"revoke-rules", child_revoke_rules},
+    {"exit", child_exit},
+    {"load-unload", child_load_unload},
+    {"freed-elsewhere", child_freed_elsewhere},
+    {"exit-heap-locked", child_exit_heap_locked},
+};
+
 int main(int argc, char **argv)
 {
-    GetModuleFileNameA(NULL, self_path, sizeof(self_path));
+    child_init("regress", child_settings);
     if (argc >= 3 && !strcmp(argv[1], "child"))
-    {
-        if (!strcmp(argv[2], "load-unload"))
-            child_load_unload();
-        else if (!strcmp(argv[2], "exit-heap-locked"))
-        {
-            /* ole32mem alone, loaded last: its exit report comes before any other module's detach, which may need
-             * the heap itself. */
-            if (load_allocator(LoadLibraryA("ole32mem.dll"), &om))
-                child_exit_heap_locked();
-        }
-        else if (load_both())
-        {
-            if (!strcmp(argv[2], "reuse"))
-                child_reuse();
-            else if (!strcmp(argv[2], "reuse-noguard"))
-                child_reuse_noguard();
-            else if (!strcmp(argv[2], "spied"))
-                child_spied();
-            else if (!strcmp(argv[2], "revoke-rules"))
-                child_revoke_rules();
-            else if (!strcmp(argv[2], "exit"))
-                child_exit();
-            else if (!strcmp(argv[2], "freed-elsewhere"))
-                child_freed_elsewhere();
-            else
-                ok(0, "unknown mode %s\n", argv[2]);
-        }
-        return test_summary(argv[2]);
-    }
+        return child_main(argv[2], argv[3], modes, ARRAYSIZE(modes));
     test_stale_record();
-    test_child_mode("spied", "\0");
-    test_child_mode("spied", "OLE32MEM_DEBUG=all\0");
-    test_child_mode("revoke-rules", "\0");
-    test_child_mode("revoke-rules", "OLE32MEM_DEBUG=all\0");
-    test_child_mode("load-unload", "OLE32MEM_DEBUG=all\0");
+    test_child_mode("spied", "spied", NULL);
+    test_child_mode("spied-all", "spied", "OLE32MEM_DEBUG=all");
+    test_child_mode("revoke-rules", "revoke-rules", NULL);
+    test_child_mode("revoke-rules-all", "revoke-rules", "OLE32MEM_DEBUG=all");
+    test_child_mode("load-unload-all", "load-unload", "OLE32MEM_DEBUG=all");
     test_exit_with_worker();
     test_freed_elsewhere();
     test_exit_heap_locked();
-    printf("SURVIVED\n");
     return test_summary("diagregress");
 }

@@ -2,9 +2,9 @@
  * Leak reports with call stacks (OLE32MEM_STACK_DEPTH, issue 11), suppressions, the exit code, the checkpoint
  * exports, and the loader-lock deadlock of a hook's nested call (issue 10, item 2).
  *
- * Child-process pattern: run without arguments, the program re-runs itself (stacks.exe MODE) with OLE32MEM_*
- * settings and OLE32MEM_LOG pointing to a file, waits for it (a time limit: a hang is a failure), then reads the
- * child's log and output and checks them with ok(). The children print "LINE|NAME|n" for each allocating call: n is
+ * Child-process pattern (tests/diag/child.h): run without arguments, the program re-runs itself as `stacks.exe child
+ * MODE` with OLE32MEM_* settings and its reports in its own OLE32MEM_LOG file, waits for it (a hang is a failure),
+ * then checks the child's log and output with ok(). The children print "LINE|NAME|n" for each allocating call: n is
  * __LINE__ taken on the line of the call itself, so the expected "stacks.c:n" of a frame comes from the source,
  * never from a number written here. Built with -g (mk/diag.mk) so that dbghelp finds functions and lines.
  *
@@ -26,19 +26,17 @@
 #include "ole32mem.h"
 #include "passthrough_spy.h"
 #include "test.h"
+#include "child.h"
 
 #define NOINLINE __attribute__((noinline, noclone))
 
 enum
 {
     CHILD_SECONDS = 60,
-    TEXT_MAX = 1 << 20,
-    PATH_CHARS = MAX_PATH * 2,
-    EXIT_CODE = 23,
+    EXIT_CODE = 23, /* OLE32MEM_LEAKS_EXITCODE */
 };
 
 static void *volatile sink[16];
-static char exe_path[PATH_CHARS], work_dir[PATH_CHARS];
 
 /* --- the children ----------------------------------------------------------------------------------------------- */
 
@@ -296,94 +294,13 @@ static void child_deadlock(void)
 
 /* --- the parent ------------------------------------------------------------------------------------------------ */
 
-struct child
-{
-    DWORD exit_code;
-    int finished;
-    char *out, *log;
-};
-
-static char *read_text(const char *path)
-{
-    char *text = calloc(1, TEXT_MAX), *in, *out;
-    FILE *file = fopen(path, "rb");
-    size_t length;
-
-    if (file)
-    {
-        length = fread(text, 1, TEXT_MAX - 1, file);
-        text[length] = 0;
-        fclose(file);
-        /* The children's stdout is in text mode: "\r\n" becomes "\n" for the checks. */
-        for (in = out = text; *in; in++)
-            if (*in != '\r')
-                *out++ = *in;
-        *out = 0;
-    }
-    return text;
-}
-
-/* Runs "stacks.exe mode" with `settings` ("NAME=value" strings, NULL-terminated) added to the environment. */
+/* One child, its reports in its own log: `stacks.exe child MODE`. */
 static struct child run_child(const char *label, const char *mode, const char *const *settings)
 {
-    static const char *const cleared[] = {"OLE32MEM_DEBUG",          "OLE32MEM_SUPPRESS",  "OLE32MEM_STACK_DEPTH",
-                                          "OLE32MEM_LEAKS_EXITCODE", "OLE32MEM_LEAKS_MAX", NULL};
-    char command[PATH_CHARS * 2], out_path[PATH_CHARS], log_path[PATH_CHARS], name[256];
-    SECURITY_ATTRIBUTES inherit = {sizeof(inherit), NULL, TRUE};
-    STARTUPINFOA startup;
-    PROCESS_INFORMATION process;
-    struct child child = {0};
-    HANDLE out;
-    unsigned i;
+    struct child child;
 
-    memset(&startup, 0, sizeof(startup));
-    startup.cb = sizeof(startup);
-    snprintf(out_path, sizeof(out_path), "%s\\stacks-%s.out", work_dir, label);
-    snprintf(log_path, sizeof(log_path), "%s\\stacks-%s.log", work_dir, label);
-    DeleteFileA(log_path);
-    for (i = 0; cleared[i]; i++)
-        SetEnvironmentVariableA(cleared[i], NULL);
-    SetEnvironmentVariableA("OLE32MEM_LOG", log_path);
-    for (i = 0; settings[i]; i++)
-    {
-        const char *equals = strchr(settings[i], '=');
-
-        snprintf(name, sizeof(name), "%.*s", (int)(equals - settings[i]), settings[i]);
-        SetEnvironmentVariableA(name, equals + 1);
-    }
-    out = CreateFileA(out_path, GENERIC_WRITE, FILE_SHARE_READ, &inherit, CREATE_ALWAYS, 0, NULL);
-    startup.dwFlags = STARTF_USESTDHANDLES;
-    startup.hStdOutput = out;
-    startup.hStdError = out;
-    startup.hStdInput = GetStdHandle(STD_INPUT_HANDLE);
-    snprintf(command, sizeof(command), "\"%s\" %s", exe_path, mode);
-    if (CreateProcessA(NULL, command, NULL, NULL, TRUE, 0, NULL, NULL, &startup, &process))
-    {
-        child.finished = WaitForSingleObject(process.hProcess, CHILD_SECONDS * 1000) == WAIT_OBJECT_0;
-        if (!child.finished)
-            TerminateProcess(process.hProcess, 99);
-        GetExitCodeProcess(process.hProcess, &child.exit_code);
-        CloseHandle(process.hProcess);
-        CloseHandle(process.hThread);
-    }
-    CloseHandle(out);
-    for (i = 0; settings[i]; i++)
-    {
-        const char *equals = strchr(settings[i], '=');
-
-        snprintf(name, sizeof(name), "%.*s", (int)(equals - settings[i]), settings[i]);
-        SetEnvironmentVariableA(name, NULL);
-    }
-    SetEnvironmentVariableA("OLE32MEM_LOG", NULL);
-    child.out = read_text(out_path);
-    child.log = read_text(log_path);
+    child_run(&child, label, mode, settings, CHILD_LOG, CHILD_SECONDS * 1000);
     return child;
-}
-
-static void free_child(struct child *child)
-{
-    free(child->out);
-    free(child->log);
 }
 
 /* The line number a child printed for NAME ("LINE|NAME|n"), or -1. */
@@ -397,38 +314,6 @@ static int child_line(const struct child *child, const char *name)
     return found ? atoi(found + strlen(key)) : -1;
 }
 
-/* The report line (whole) that contains both `a` and `b`, or NULL; copied to `line`. */
-static const char *find_line(const char *text, const char *a, const char *b, char *line, size_t size)
-{
-    const char *start = text;
-
-    while (start && *start)
-    {
-        const char *end = strchr(start, '\n');
-        size_t length = end ? (size_t)(end - start) : strlen(start);
-
-        if (length >= size)
-            length = size - 1;
-        memcpy(line, start, length);
-        line[length] = 0;
-        if (length && line[length - 1] == '\r')
-            line[length - 1] = 0;
-        if (strstr(line, a) && (!b || strstr(line, b)))
-            return line;
-        start = end ? end + 1 : NULL;
-    }
-    return NULL;
-}
-
-static int count_lines(const char *text, const char *a)
-{
-    int count = 0;
-
-    for (; (text = strstr(text, a)); text++)
-        count++;
-    return count;
-}
-
 /* Frame `index` of some leak stack names function `function` in stacks.exe at stacks.c:line. */
 static void check_frame(const struct child *child, const char *function, int line)
 {
@@ -436,7 +321,7 @@ static void check_frame(const struct child *child, const char *function, int lin
 
     snprintf(want_function, sizeof(want_function), "stacks.exe!%s+0x", function);
     snprintf(want_line, sizeof(want_line), "(stacks.c:%d)", line);
-    ok(line > 0 && find_line(child->log, want_function, want_line, found, sizeof(found)) != NULL,
+    ok(line > 0 && child_find_line(child->log, want_function, want_line, found, sizeof(found)) != NULL,
        "no frame \"%s... %s\" in the report:\n%s\n", want_function, want_line, child->log);
 }
 
@@ -450,7 +335,7 @@ static void test_stacks(void)
     ok(strstr(child.log, "ole32mem: leaks: 3 blocks, 250 bytes never freed") != NULL, "report:\n%s\n", child.log);
     ok(strstr(child.log, "2 allocation stacks:") != NULL, "not grouped by stack:\n%s\n", child.log);
     /* Largest group first: chain A's two blocks (200 bytes), then chain B's. */
-    ok(find_line(child.log, "leaks:   200 bytes in 2 blocks from stacks.exe+0x", NULL, found, sizeof(found)) &&
+    ok(child_find_line(child.log, "leaks:   200 bytes in 2 blocks from stacks.exe+0x", NULL, found, sizeof(found)) &&
            strstr(child.log, "200 bytes in 2 blocks") < strstr(child.log, "50 bytes in 1 blocks"),
        "groups:\n%s\n", child.log);
     check_frame(&child, "chain_a3", child_line(&child, "A"));
@@ -459,12 +344,12 @@ static void test_stacks(void)
     check_frame(&child, "chain_b3", child_line(&child, "B"));
     check_frame(&child, "chain_b2", child_line(&child, "B2"));
     check_frame(&child, "chain_b1", child_line(&child, "B1"));
-    ok(find_line(child.log, "#0 stacks.exe!chain_a3+0x", NULL, found, sizeof(found)) != NULL,
+    ok(child_find_line(child.log, "#0 stacks.exe!chain_a3+0x", NULL, found, sizeof(found)) != NULL,
        "frame #0 is not the allocating function (ole32mem's own frames must be skipped):\n%s\n", child.log);
     ok(!strstr(child.log, "ole32mem.dll!"), "a frame of ole32mem itself:\n%s\n", child.log);
-    ok(find_line(child.log, "ole32mem: stats: stack depot ", " stacks, ", found, sizeof(found)) != NULL,
+    ok(child_find_line(child.log, "ole32mem: stats: stack depot ", " stacks, ", found, sizeof(found)) != NULL,
        "no depot line in stats:\n%s\n", child.log);
-    free_child(&child);
+    child_free(&child);
 }
 
 static void test_depth_zero(void)
@@ -477,11 +362,11 @@ static void test_depth_zero(void)
     ok(strstr(child.log, "ole32mem: leaks: 3 blocks, 250 bytes never freed") &&
            strstr(child.log, "2 allocation sites:"),
        "report:\n%s\n", child.log);
-    ok(find_line(child.log, "leaks:   200 bytes in 2 blocks from stacks.exe+0x", ", e.g. ", found, sizeof(found)) !=
-           NULL,
+    ok(child_find_line(child.log, "leaks:   200 bytes in 2 blocks from stacks.exe+0x", ", e.g. ", found,
+                       sizeof(found)) != NULL,
        "report:\n%s\n", child.log);
     ok(!strstr(child.log, "#0 ") && !strstr(child.log, "!chain_"), "frames at depth 0:\n%s\n", child.log);
-    free_child(&child);
+    child_free(&child);
 }
 
 static void write_file(const char *path, const char *text)
@@ -511,14 +396,14 @@ static void test_suppressions(void)
         {"sup-module-wildcard", "leak:*.exe\n", "leak:*.exe hid 3 blocks, 250 bytes",
          "0 blocks, 0 bytes never freed (pid", 3},
     };
-    char path[PATH_CHARS], setting[PATH_CHARS + 32], text[512], found[1024];
+    char path[CHILD_PATH_MAX], setting[CHILD_PATH_MAX + 32], text[512], found[1024];
     const char *settings[3];
     struct child child;
     unsigned i;
 
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
     {
-        snprintf(path, sizeof(path), "%s\\%s.txt", work_dir, cases[i].label);
+        child_path(path, sizeof(path), cases[i].label, "txt");
         snprintf(text, sizeof(text), "%s", cases[i].file);
         write_file(path, text);
         snprintf(setting, sizeof(setting), "OLE32MEM_SUPPRESS=@%s", path);
@@ -527,33 +412,34 @@ static void test_suppressions(void)
         settings[2] = NULL;
         child = run_child(cases[i].label, "leaks", settings);
         ok(strstr(child.log, cases[i].left) != NULL, "%s: report:\n%s\n", cases[i].label, child.log);
-        ok(find_line(child.log, "ole32mem: suppressed: ", cases[i].hid, found, sizeof(found)) != NULL,
+        ok(child_find_line(child.log, "ole32mem: suppressed: ", cases[i].hid, found, sizeof(found)) != NULL,
            "%s: no \"%s\":\n%s\n", cases[i].label, cases[i].hid, child.log);
-        ok(find_line(child.log, "suppressed)", NULL, found, sizeof(found)) &&
+        ok(child_find_line(child.log, "suppressed)", NULL, found, sizeof(found)) &&
                strstr(found, cases[i].hidden_blocks == 1   ? "; 1 suppressed)"
                              : cases[i].hidden_blocks == 2 ? "; 2 suppressed)"
                                                            : "; 3 suppressed)"),
            "%s: header: %s\n", cases[i].label, found);
-        free_child(&child);
+        child_free(&child);
     }
 
     /* A malformed line is reported with its number and skipped; the good lines around it still work. */
-    snprintf(path, sizeof(path), "%s\\sup-bad.txt", work_dir);
+    child_path(path, sizeof(path), "sup-bad", "txt");
     write_file(path, "# comment\nleak:chain_b3\nthis is not a suppression\nleak:\nleak:chain_a1\n");
     snprintf(setting, sizeof(setting), "OLE32MEM_SUPPRESS=@%s", path);
     settings[0] = "OLE32MEM_DEBUG=leaks";
     settings[1] = setting;
     settings[2] = NULL;
     child = run_child("sup-bad", "leaks", settings);
-    ok(find_line(child.log, "sup-bad.txt:3: not a suppression", "this is not a suppression", found, sizeof(found)) !=
-           NULL,
+    ok(child_find_line(child.log, "sup-bad.txt:3: not a suppression", "this is not a suppression", found,
+                       sizeof(found)) != NULL,
        "malformed line 3 not reported:\n%s\n", child.log);
-    ok(find_line(child.log, "sup-bad.txt:4: not a suppression", NULL, found, sizeof(found)) != NULL,
+    ok(child_find_line(child.log, "sup-bad.txt:4: not a suppression", NULL, found, sizeof(found)) != NULL,
        "malformed line 4 not reported:\n%s\n", child.log);
-    ok(count_lines(child.log, "not a suppression (want") == 2, "malformed lines:\n%s\n", child.log);
+    ok(child_count_lines(child.log, "not a suppression (want", LINE_CONTAINS) == 2, "malformed lines:\n%s\n",
+       child.log);
     ok(strstr(child.log, "0 blocks, 0 bytes never freed (pid") && strstr(child.log, "; 3 suppressed)"),
        "good lines after the bad ones:\n%s\n", child.log);
-    free_child(&child);
+    child_free(&child);
 
     /* The plain module list keeps working. */
     settings[1] = "OLE32MEM_SUPPRESS=other.dll,stacks.exe";
@@ -561,7 +447,7 @@ static void test_suppressions(void)
     ok(strstr(child.log, "0 blocks, 0 bytes never freed (pid") &&
            strstr(child.log, "ole32mem: suppressed: stacks.exe hid 3 blocks, 250 bytes"),
        "plain list:\n%s\n", child.log);
-    free_child(&child);
+    child_free(&child);
 }
 
 static void test_exit_code(void)
@@ -574,10 +460,10 @@ static void test_exit_code(void)
     ok(child.finished && child.exit_code == EXIT_CODE, "exit code %lu, want %d\n", child.exit_code, EXIT_CODE);
     ok(strstr(child.log, "exiting with code 23 (OLE32MEM_LEAKS_EXITCODE)") != NULL, "log:\n%s\n", child.log);
     ok(strstr(child.out, "LINE|B|") != NULL, "the program's own output is lost:\n%s\n", child.out);
-    free_child(&child);
+    child_free(&child);
     child = run_child("exitcode-suppressed", "leaks", hidden);
     ok(child.finished && child.exit_code == 0, "all leaks suppressed: exit code %lu, want 0\n", child.exit_code);
-    free_child(&child);
+    child_free(&child);
 }
 
 static void test_checkpoints(void)
@@ -597,9 +483,10 @@ static void test_checkpoints(void)
     ok(report1 && report2 && report3 && at_exit, "per-case reports:\n%s\n", child.log);
     check_frame(&child, "case_one", child_line(&child, "C1"));
     check_frame(&child, "case_three", child_line(&child, "C3"));
-    ok(!find_line(child.log, "!case_two+0x", NULL, found, sizeof(found)), "case 2 reported:\n%s\n", child.log);
-    ok(count_lines(child.log, "!case_one+0x") == 1, "case 1's block reported again:\n%s\n", child.log);
-    free_child(&child);
+    ok(!child_find_line(child.log, "!case_two+0x", NULL, found, sizeof(found)), "case 2 reported:\n%s\n", child.log);
+    ok(child_count_lines(child.log, "!case_one+0x", LINE_CONTAINS) == 1, "case 1's block reported again:\n%s\n",
+       child.log);
+    child_free(&child);
 }
 
 static void test_double_free(void)
@@ -611,7 +498,8 @@ static void test_double_free(void)
     unsigned long first = 0;
 
     ok(child.finished && child.exit_code == 0, "exit code %lu, finished %d\n", child.exit_code, child.finished);
-    at = find_line(child.log, "double free (the block was already freed, first at stack #", NULL, found, sizeof(found));
+    at = child_find_line(child.log, "double free (the block was already freed, first at stack #", NULL, found,
+                         sizeof(found));
     ok(at != NULL, "no double-free line naming the first free's stack:\n%s\n", child.log);
     if (at && (at = strstr(found, "first at stack #")))
         first = strtoul(at + strlen("first at stack #"), NULL, 10);
@@ -629,7 +517,7 @@ static void test_double_free(void)
         ok(frame && (!next || frame < next) && strstr(frame, want) && (!next || strstr(frame, want) < next),
            "stack #%lu is not first_free at %s:\n%s\n", first, want, child.log);
     }
-    free_child(&child);
+    child_free(&child);
 }
 
 static void test_spy(void)
@@ -638,11 +526,11 @@ static void test_spy(void)
     static const char *const stacks[] = {"OLE32MEM_DEBUG=leaks,check,guard,fill", "OLE32MEM_STACK_DEPTH=32", NULL};
     struct child without = run_child("spy-plain", "spy", plain), with = run_child("spy-stacks", "spy", stacks);
 
-    ok(count_lines(without.out, "SPY|") >= 14, "the spy saw %d hooks:\n%s\n", count_lines(without.out, "SPY|"),
-       without.out);
+    ok(child_count_lines(without.out, "SPY|", LINE_STARTS) >= 14, "the spy saw %d hooks:\n%s\n",
+       child_count_lines(without.out, "SPY|", LINE_STARTS), without.out);
     ok(!strcmp(without.out, with.out), "the spy saw other calls with stacks on:\n%s\n---\n%s\n", without.out, with.out);
-    free_child(&without);
-    free_child(&with);
+    child_free(&without);
+    child_free(&with);
 }
 
 static void test_loader_lock(void)
@@ -652,32 +540,20 @@ static void test_loader_lock(void)
 
     ok(child.finished, "a hook's nested call and a DllMain's call deadlocked (killed after %d s)\n", CHILD_SECONDS);
     ok(strstr(child.out, "DEADLOCK|finished") != NULL, "output:\n%s\nlog:\n%s\n", child.out, child.log);
-    free_child(&child);
+    child_free(&child);
 }
+
+static const struct child_mode modes[] = {
+    {"leaks", child_leaks},       {"checkpoints", child_checkpoints}, {"spy", child_spy},
+    {"deadlock", child_deadlock}, {"doublefree", child_double_free},
+};
 
 int main(int argc, char **argv)
 {
-    char *slash;
-
     setvbuf(stdout, NULL, _IONBF, 0);
-    if (argc > 1)
-    {
-        if (!strcmp(argv[1], "leaks"))
-            child_leaks();
-        else if (!strcmp(argv[1], "checkpoints"))
-            child_checkpoints();
-        else if (!strcmp(argv[1], "spy"))
-            child_spy();
-        else if (!strcmp(argv[1], "deadlock"))
-            child_deadlock();
-        else if (!strcmp(argv[1], "doublefree"))
-            child_double_free();
-        return 0;
-    }
-    GetModuleFileNameA(NULL, exe_path, sizeof(exe_path));
-    snprintf(work_dir, sizeof(work_dir), "%s", exe_path);
-    if ((slash = strrchr(work_dir, '\\')))
-        *slash = 0;
+    child_init("stacks", NULL);
+    if (argc >= 3 && !strcmp(argv[1], "child"))
+        return child_main(argv[2], argv[3], modes, ARRAYSIZE(modes));
     test_stacks();
     test_depth_zero();
     test_suppressions();
