@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -42,16 +43,14 @@ void plat_log_write(const char *text, size_t length)
     }
 }
 
-void plat_log_open(const char *path)
+unsigned long plat_log_open(const char *path)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 
     if (fd < 0)
-    {
-        dprintf(STDERR_FILENO, "ole32mem: cannot open OLE32MEM_LOG=%s; using stderr\n", path);
-        return;
-    }
+        return (unsigned long)errno;
     log_fd = fd;
+    return 0;
 }
 
 void plat_log_close(void)

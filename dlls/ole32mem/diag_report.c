@@ -58,6 +58,7 @@ void diag_report(const char *format, ...)
 void diag_log_open(const char *path)
 {
     char expanded[LOG_PATH_CHARS];
+    unsigned long error;
     size_t out = 0;
 
     for (; *path && out < sizeof(expanded) - PID_CHARS; path++)
@@ -71,7 +72,8 @@ void diag_log_open(const char *path)
             expanded[out++] = *path;
     }
     expanded[out] = 0;
-    plat_log_open(expanded);
+    if ((error = plat_log_open(expanded)))
+        diag_report("ole32mem: cannot open OLE32MEM_LOG=%s (error %lu); using stderr", expanded, error);
 }
 
 void diag_call(enum diag_operation operation, const void *block, SIZE_T size, const void *result,

@@ -14,8 +14,9 @@
 #include <stdint.h>
 
 /* Sends reports to `path` (appended) instead of stderr. The path is used as given: the diagnostics have already
- * expanded "%p" (diag_report.c). On failure reports stay on stderr, with a line saying why. */
-void plat_log_open(const char *path);
+ * expanded "%p" (diag_report.c). Returns 0, or the system's error code when the file cannot be opened: reports
+ * then stay on stderr (the caller says why). */
+unsigned long plat_log_open(const char *path);
 
 /* Closes the log opened by plat_log_open (reports go to stderr again): when the DLL is unloaded. */
 void plat_log_close(void);

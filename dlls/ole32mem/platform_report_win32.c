@@ -16,8 +16,6 @@
 enum
 {
     PATH_CHARS = MAX_PATH * 2,
-    /* The complaint about a log that cannot be opened: the path and a few words. */
-    LOG_LINE_CHARS = PATH_CHARS + 96,
 };
 
 static HANDLE log_file = INVALID_HANDLE_VALUE;
@@ -36,26 +34,22 @@ void plat_log_write(const char *text, size_t length)
         WriteFile(handle, text, (DWORD)length, &written, NULL);
 }
 
-void plat_log_open(const char *path)
+unsigned long plat_log_open(const char *path)
 {
     HANDLE file = CreateFileA(path, FILE_APPEND_DATA, FILE_SHARE_READ | FILE_SHARE_WRITE, NULL, OPEN_ALWAYS,
                               FILE_ATTRIBUTE_NORMAL, NULL);
+
     if (file == INVALID_HANDLE_VALUE)
-    {
-        char line[LOG_LINE_CHARS];
-        int length = snprintf(line, sizeof(line), "ole32mem: cannot open OLE32MEM_LOG=%s (error %lu); using stderr\n",
-                              path, GetLastError());
-        plat_log_write(line, length > 0 ? (size_t)length : 0);
-        return;
-    }
+        return GetLastError();
     log_file = file;
+    return 0;
 }
 
+/* A report written while the DLL is unloaded goes to the file or to stderr, never to a closed handle. */
 void plat_log_close(void)
 {
-    HANDLE file = log_file;
+    HANDLE file = InterlockedExchangePointer(&log_file, INVALID_HANDLE_VALUE);
 
-    log_file = INVALID_HANDLE_VALUE;
     if (file != INVALID_HANDLE_VALUE)
         CloseHandle(file);
 }
