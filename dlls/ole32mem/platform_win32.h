@@ -136,23 +136,14 @@ static inline int plat_mutex_trylock(plat_mutex *m)
     return InterlockedCompareExchange(m, PLAT_MUTEX_HELD, PLAT_MUTEX_FREE) == PLAT_MUTEX_FREE;
 }
 
+/* The wait for a mutex another thread holds (platform_win32.c): out of line, so that the inline uncontended path is
+ * the one interlocked instruction and nothing more. */
+void plat_mutex_lock_contended(plat_mutex *m);
+
 static inline void plat_mutex_lock(plat_mutex *m)
 {
-    LONG contended = PLAT_MUTEX_CONTENDED;
-    unsigned spins;
-
-    if (plat_mutex_trylock(m))
-        return;
-    /* The lock is held for one spy call: usually shorter than a trip through WaitOnAddress. Spin a little first. */
-    for (spins = 0; spins < PLAT_MUTEX_SPINS; spins++)
-    {
-        YieldProcessor();
-        if (*m == PLAT_MUTEX_FREE && plat_mutex_trylock(m))
-            return;
-    }
-    /* Whoever takes it from here on marks it contended, so that its unlock wakes the next waiter. */
-    while (InterlockedExchange(m, PLAT_MUTEX_CONTENDED) != PLAT_MUTEX_FREE)
-        WaitOnAddress(m, &contended, sizeof(contended), INFINITE);
+    if (!plat_mutex_trylock(m))
+        plat_mutex_lock_contended(m);
 }
 
 static inline void plat_mutex_unlock(plat_mutex *m)
