@@ -54,9 +54,15 @@ static inline void *plat_heap_realloc(void *p, size_t n)
     return HeapReAlloc(plat_process_heap(), 0, p, n);
 }
 
+/* ntdll's heap functions, which kernel32's HeapFree and HeapValidate reach through a jump (HeapFree, to
+ * kernelbase's forwarder) or a wrapper function (HeapValidate, kernelbase's); HeapAlloc, HeapReAlloc and HeapSize are
+ * forwarded to ntdll at load time already. */
+DECLSPEC_IMPORT BOOLEAN NTAPI RtlFreeHeap(HANDLE heap, ULONG flags, void *block);
+DECLSPEC_IMPORT BOOLEAN NTAPI RtlValidateHeap(HANDLE heap, ULONG flags, const void *block);
+
 static inline void plat_heap_free(void *p)
 {
-    HeapFree(plat_process_heap(), 0, p);
+    RtlFreeHeap(plat_process_heap(), 0, p);
 }
 
 static inline size_t plat_heap_size(const void *p)
@@ -68,7 +74,7 @@ static inline size_t plat_heap_size(const void *p)
  * for pointers that are not blocks of the heap, which is what DidAlloc needs. */
 static inline int plat_heap_owns(const void *p)
 {
-    return HeapValidate(plat_process_heap(), 0, p) != 0;
+    return RtlValidateHeap(plat_process_heap(), 0, p) != 0;
 }
 
 static inline void plat_heap_minimize(void)
