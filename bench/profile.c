@@ -136,10 +136,53 @@ static IMallocSpy builtin_spy = {&spy_vtbl};
 static struct
 {
     void *(WINAPI *alloc)(SIZE_T size);
+    void *(WINAPI *realloc)(void *block, SIZE_T size);
     void(WINAPI *free)(void *block);
     IMalloc *malloc;
     void *probe;
 } builtin;
+
+enum
+{
+    CHAIN_MAX = 4096, /* make bench's spied realloc chain: 16 B doubled up to 4 KiB */
+};
+
+static void part_realloc_chain(void)
+{
+    void *block = CoTaskMemAlloc(BLOCK_SIZE);
+    SIZE_T size;
+
+    for (size = 2 * BLOCK_SIZE; size <= CHAIN_MAX; size *= 2)
+        block = CoTaskMemRealloc(block, size);
+    CoTaskMemFree(block);
+}
+
+static void part_builtin_realloc_chain(void)
+{
+    void *block = builtin.alloc(BLOCK_SIZE);
+    SIZE_T size;
+
+    for (size = 2 * BLOCK_SIZE; size <= CHAIN_MAX; size *= 2)
+        block = builtin.realloc(block, size);
+    builtin.free(block);
+}
+
+/* One Realloc that the heap does in place (a block shrunk to 16 bytes and grown back to 32), so that the allocator's
+ * own cost of a spied Realloc shows beside the heap's. */
+static void *realloc_block, *builtin_realloc_block;
+static SIZE_T realloc_size = BLOCK_SIZE, builtin_realloc_size = BLOCK_SIZE;
+
+static void part_realloc_in_place(void)
+{
+    realloc_size ^= 3 * BLOCK_SIZE;
+    realloc_block = CoTaskMemRealloc(realloc_block, realloc_size);
+}
+
+static void part_builtin_realloc_in_place(void)
+{
+    builtin_realloc_size ^= 3 * BLOCK_SIZE;
+    builtin_realloc_block = builtin.realloc(builtin_realloc_block, builtin_realloc_size);
+}
 
 static void part_builtin_pair(void)
 {
@@ -168,12 +211,13 @@ static int builtin_load(void)
     HRESULT(WINAPI * register_spy)(IMallocSpy * spy);
 
     if (!module || !GET_PROC(builtin.alloc, module, "CoTaskMemAlloc") ||
-        !GET_PROC(builtin.free, module, "CoTaskMemFree") || !GET_PROC(get_malloc, module, "CoGetMalloc") ||
+        !GET_PROC(builtin.realloc, module, "CoTaskMemRealloc") || !GET_PROC(builtin.free, module, "CoTaskMemFree") || !GET_PROC(get_malloc, module, "CoGetMalloc") ||
         !GET_PROC(register_spy, module, "CoRegisterMallocSpy") || FAILED(get_malloc(MEMCTX_TASK, &builtin.malloc)) ||
         FAILED(register_spy(&builtin_spy)))
         return 0;
     builtin.probe = builtin.alloc(BLOCK_SIZE);
-    return builtin.probe != NULL;
+    builtin_realloc_block = builtin.alloc(BLOCK_SIZE);
+    return builtin.probe && builtin_realloc_block;
 }
 
 static double cycles_per_op(part_fn part)
@@ -238,6 +282,8 @@ static void report(unsigned n)
         {"spied pair", part_full_pair, part_builtin_pair},
         {"spied GetSize", part_get_size, part_builtin_get_size},
         {"spied DidAlloc", part_did_alloc, part_builtin_did_alloc},
+        {"spied Realloc 32 <-> 16 B", part_realloc_in_place, part_builtin_realloc_in_place},
+        {"spied realloc chain 16 B..4 KiB (one op)", part_realloc_chain, part_builtin_realloc_chain},
     };
     double empty = cycles_per_op(part_empty), whole = cycles_per_op(part_full_pair) - empty, sum = 0;
     double heap = cycles_per_op(part_heap_pair) - empty;
@@ -289,6 +335,7 @@ int main(void)
         printf("no builtin ole32 with a spy to compare with\n");
     /* probe_keys[0] is a spied block (the queries' probe); the others are only keys for part_table. */
     probe_keys[0] = CoTaskMemAlloc(BLOCK_SIZE);
+    realloc_block = CoTaskMemAlloc(BLOCK_SIZE);
     for (i = 1; i < 64; i++)
         probe_keys[i] = HeapAlloc(GetProcessHeap(), 0, BLOCK_SIZE);
     report(0);
@@ -301,5 +348,6 @@ int main(void)
     for (i = 0; i < MAX_OUTSTANDING; i++)
         CoTaskMemFree(outstanding[i]);
     CoTaskMemFree(probe_keys[0]);
+    CoTaskMemFree(realloc_block);
     return CoRevokeMallocSpy() == S_OK ? 0 : 1;
 }
