@@ -450,7 +450,7 @@ void *task_realloc_slow(void *block, SIZE_T size, const void *caller)
     return result;
 }
 
-/* GetSize with the diagnostics on; task_get_size_slow below is the spied GetSize without them. */
+/* GetSize with the diagnostics on; query_spied below is the spied GetSize without them. */
 static NOINLINE SIZE_T get_size_diagnosed(void *block, const void *caller)
 {
     struct diag_block *record = NULL;
@@ -466,20 +466,7 @@ static NOINLINE SIZE_T get_size_diagnosed(void *block, const void *caller)
     return size;
 }
 
-SIZE_T task_get_size_slow(void *block, const void *caller)
-{
-    SIZE_T size;
-
-    /* No call site to name and no record to look up: a smaller frame than the diagnostics need. */
-    if (unlikely(diag_options))
-        return get_size_diagnosed(block, caller);
-    recursive_lock_enter(&core_lock);
-    size = task_get_size_locked(block, NULL);
-    core_leave();
-    return size;
-}
-
-/* DidAlloc with the diagnostics on; task_did_alloc_slow below is the spied DidAlloc without them. */
+/* DidAlloc with the diagnostics on; query_spied below is the spied DidAlloc without them. */
 static NOINLINE int did_alloc_diagnosed(void *block, const void *caller)
 {
     struct diag_block *record;
@@ -495,17 +482,26 @@ static NOINLINE int did_alloc_diagnosed(void *block, const void *caller)
     return result;
 }
 
-int task_did_alloc_slow(void *block, const void *caller)
+/* GetSize (did_alloc 0) or DidAlloc (1) under a spy with the diagnostics off: no call site to name and no record to
+ * look up, so the exported calls below keep a smaller frame than the diagnostics' versions need. */
+static CORE_INLINE SIZE_T query_spied(void *block, int did_alloc)
 {
-    int result;
+    SIZE_T result;
 
-    /* As task_get_size_slow. */
-    if (unlikely(diag_options))
-        return did_alloc_diagnosed(block, caller);
     recursive_lock_enter(&core_lock);
-    result = did_alloc_locked(block);
+    result = did_alloc ? (SIZE_T)did_alloc_locked(block) : task_get_size_locked(block, NULL);
     core_leave();
     return result;
+}
+
+SIZE_T task_get_size_slow(void *block, const void *caller)
+{
+    return unlikely(diag_options) ? get_size_diagnosed(block, caller) : query_spied(block, 0);
+}
+
+int task_did_alloc_slow(void *block, const void *caller)
+{
+    return unlikely(diag_options) ? did_alloc_diagnosed(block, caller) : (int)query_spied(block, 1);
 }
 
 void task_heap_minimize_slow(const void *caller)
