@@ -211,9 +211,9 @@ static int builtin_load(void)
     HRESULT(WINAPI * register_spy)(IMallocSpy * spy);
 
     if (!module || !GET_PROC(builtin.alloc, module, "CoTaskMemAlloc") ||
-        !GET_PROC(builtin.realloc, module, "CoTaskMemRealloc") || !GET_PROC(builtin.free, module, "CoTaskMemFree") || !GET_PROC(get_malloc, module, "CoGetMalloc") ||
-        !GET_PROC(register_spy, module, "CoRegisterMallocSpy") || FAILED(get_malloc(MEMCTX_TASK, &builtin.malloc)) ||
-        FAILED(register_spy(&builtin_spy)))
+        !GET_PROC(builtin.realloc, module, "CoTaskMemRealloc") || !GET_PROC(builtin.free, module, "CoTaskMemFree") ||
+        !GET_PROC(get_malloc, module, "CoGetMalloc") || !GET_PROC(register_spy, module, "CoRegisterMallocSpy") ||
+        FAILED(get_malloc(MEMCTX_TASK, &builtin.malloc)) || FAILED(register_spy(&builtin_spy)))
         return 0;
     builtin.probe = builtin.alloc(BLOCK_SIZE);
     builtin_realloc_block = builtin.alloc(BLOCK_SIZE);
