@@ -53,8 +53,9 @@ GEN_HEADER  := $(GENINC)/ole32mem_objidl.h $(GENINC)/ole32mem_markers.h
 # file under other names and checks that the values agree.
 GEN_IIDS    := $(GENINC)/ole32mem_objidl_i.c
 DLL_CPPFLAGS := -I$(GENINC) -Idlls/ole32mem $(if $(filter-out 0,$(DEBUG)),-DOLE32MEM_ASSERT)
-# libuuid: IID_IUnknown/IID_IMalloc/IID_IMallocSpy; libsynchronization: WaitOnAddress (platform_win32.h's mutex).
-DLL_LIBS     := -luuid -lsynchronization
+# libuuid: IID_IUnknown/IID_IMalloc/IID_IMallocSpy; libsynchronization: WaitOnAddress (platform_win32.h's mutex);
+# libntdll: RtlFreeHeap and RtlValidateHeap (platform_win32.h: one call fewer than kernel32's HeapFree/HeapValidate).
+DLL_LIBS     := -luuid -lsynchronization -lntdll
 
 # Test programs: tests/NAME.c, plus tests/NAME_*.c helper sources named in TEST_EXTRA_NAME.
 TESTS := abi allocator spy cross stress

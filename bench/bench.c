@@ -29,7 +29,9 @@
  *
  * Environment: BENCH_QUICK=1 (a short run: fewer repetitions, shorter batches, smaller budgets), BENCH_REPS=n and
  * BENCH_BATCH_MS=x override the repetition count and batch length, BENCH_LFH=1 asks for the low-fragmentation heap
- * on the process heap first (an experiment: off by default).
+ * on the process heap first (an experiment: off by default), BENCH_FILTER=a|b runs only the rows whose label contains
+ * one of the '|'-separated texts (and skips the bookkeeping measurement): a change can be measured with many
+ * repetitions in a minute, e.g. BENCH_FILTER='N=0:|GetSize 16|DidAlloc 16' BENCH_REPS=31.
  *
  * Copyright 2026 the ole32mem authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -101,6 +103,7 @@ enum
 struct config
 {
     int quick;
+    char filter[256]; /* BENCH_FILTER: '|'-separated texts, empty for every row */
     unsigned reps;
     double batch_ns;
     unsigned batches;
@@ -210,6 +213,27 @@ static struct row *new_row(const char *label, enum row_kind kind)
     row->cell[TARGET_HEAP] = kind == ROW_PLAIN ? CELL_MEASURED : CELL_NONE;
     row->cell[TARGET_REFERENCE] = kind == ROW_LEVEL && targets[TARGET_REFERENCE].module ? CELL_MEASURED : CELL_NONE;
     return row;
+}
+
+/* Whether BENCH_FILTER lets the row with this label run: every row without a filter, else a row whose label contains
+ * one of the filter's '|'-separated texts. */
+static int row_wanted(const char *label)
+{
+    const char *text = config.filter;
+
+    if (!*text)
+        return 1;
+    while (*text)
+    {
+        size_t length = strcspn(text, "|");
+        const char *at;
+
+        for (at = label; length && strlen(at) >= length; at++)
+            if (!strncmp(at, text, length))
+                return 1;
+        text += length + (text[length] == '|');
+    }
+    return 0;
 }
 
 static void format_ns(char *buffer, size_t size, const struct row *row, unsigned t)
@@ -408,11 +432,15 @@ static void measure(struct variant *variants, unsigned count, int same_ops)
     }
 }
 
+/* NULL when BENCH_FILTER leaves the row out. */
 static struct row *measure_one(const char *label, enum row_kind kind, kernel_fn kernel,
                                void *const states[TARGET_COUNT])
 {
-    struct variant variant = {new_row(label, kind), kernel, {0}, 1};
+    struct variant variant = {NULL, kernel, {0}, 1};
 
+    if (!row_wanted(label))
+        return NULL;
+    variant.row = new_row(label, kind);
     memcpy(variant.state, states, sizeof(variant.state));
     measure(&variant, 1, kind == ROW_PLAIN);
     return variant.row;
@@ -482,6 +510,8 @@ static void run_plain(void)
 
         snprintf(label, sizeof(label), "working set %s x %d-%d B, replace",
                  count_text(workset_counts[i], count, sizeof(count)), MIXED_MIN, WORKSET_MAX);
+        if (!row_wanted(label))
+            continue;
         if (worksets_init(sets, plain_targets, workset_counts[i]))
         {
             for (t = 0; t < TARGET_COUNT; t++)
@@ -516,15 +546,20 @@ static void run_threads(int spied)
 {
     static const struct threads_state one = {1}, two = {2};
     struct variant variants[2];
+    char labels[2][48];
     unsigned v, t, r;
 
+    for (t = 0; t < TARGET_COUNT; t++)
+        thread_scaling[spied][t] = NAN;
+    for (v = 0; v < 2; v++)
+        snprintf(labels[v], sizeof(labels[v]), "%s%u thread%s, pairs mixed%s", spied ? "spy, " : "", v + 1,
+                 v ? "s" : "", v ? " (aggr.)" : "");
+    /* The two rows make the scaling line: both or neither. */
+    if (!row_wanted(labels[0]) && !row_wanted(labels[1]))
+        return;
     for (v = 0; v < 2; v++)
     {
-        char label[48];
-
-        snprintf(label, sizeof(label), "%s%u thread%s, pairs mixed%s", spied ? "spy, " : "", v + 1, v ? "s" : "",
-                 v ? " (aggr.)" : "");
-        variants[v].row = threads_rows[spied][v] = new_row(label, spied ? ROW_SPIED : ROW_PLAIN);
+        variants[v].row = threads_rows[spied][v] = new_row(labels[v], spied ? ROW_SPIED : ROW_PLAIN);
         variants[v].kernel = kernel_threads;
         variants[v].batch_scale = THREAD_BATCH_SCALE;
         same_state(variants[v].state, (void *)(v ? &two : &one));
@@ -537,7 +572,6 @@ static void run_threads(int spied)
         double ratios[MAX_REPS];
         char cell[16] = "-";
 
-        thread_scaling[spied][t] = NAN;
         if (threads_rows[spied][0]->cell[t] == CELL_MEASURED && threads_rows[spied][1]->cell[t] == CELL_MEASURED)
         {
             for (r = 0; r < config.reps; r++)
@@ -664,6 +698,8 @@ static void run_spied(void)
             struct variant variant;
 
             snprintf(label, sizeof(label), "spy, N=%s: %s", count_text(n, count, sizeof(count)), names[k]);
+            if (!row_wanted(label))
+                continue;
             variant.row = level_rows[level][k] = new_row(label, ROW_LEVEL);
             variant.kernel = kernels[k];
             variant.batch_scale = 1;
@@ -695,6 +731,11 @@ static void run_memory(void)
     static const int spied_targets[] = {TARGET_OLE32MEM, TARGET_BUILTIN};
     unsigned i;
 
+    if (config.filter[0])
+    {
+        printf("\nmemory: not measured (BENCH_FILTER)\n");
+        return;
+    }
     printf("\nmemory: bookkeeping per outstanding spied 16-byte block = (busy bytes of all heaps with N blocks under "
            "the spy - the same without it) / N\n");
     for (i = 0; i < 2; i++)
@@ -904,6 +945,9 @@ static void configure(void)
     double reps;
 
     config.quick = length && length < sizeof(value) && strcmp(value, "0");
+    length = GetEnvironmentVariableA("BENCH_FILTER", config.filter, sizeof(config.filter));
+    if (length >= sizeof(config.filter))
+        config.filter[0] = 0;
     reps = environment_number("BENCH_REPS", config.quick ? QUICK_REPS : FULL_REPS);
     config.reps = reps < 1 ? 1 : reps > MAX_REPS ? MAX_REPS : (unsigned)reps;
     config.batch_ns = environment_number("BENCH_BATCH_MS", config.quick ? QUICK_BATCH_MS : FULL_BATCH_MS) * 1e6;
@@ -931,6 +975,8 @@ int main(void)
            "builtin budget %.0f s per spied level\n",
            (int)sizeof(void *) * 8, (unsigned long)system.dwNumberOfProcessors, config.quick ? "quick" : "full",
            config.reps, config.batches, config.batch_ns / 1e6, config.budget_seconds);
+    if (config.filter[0])
+        printf("BENCH_FILTER=%s: only the rows whose label contains one of these\n", config.filter);
     configure_heap();
     printf("targets, loaded by name:\n");
     if (!targets_load())

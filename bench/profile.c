@@ -106,6 +106,120 @@ static void part_route(void)
     sink = (void *)(uintptr_t)task_slow_path();
 }
 
+static IMalloc *task_malloc;
+static CRITICAL_SECTION critical_section;
+
+static void part_get_size(void)
+{
+    sink = (void *)IMalloc_GetSize(task_malloc, probe_keys[0]);
+}
+
+static void part_did_alloc(void)
+{
+    sink = (void *)(intptr_t)IMalloc_DidAlloc(task_malloc, probe_keys[0]);
+}
+
+static void part_heap_size(void)
+{
+    sink = (void *)HeapSize(GetProcessHeap(), 0, probe_keys[0]);
+}
+
+/* What the builtin's lock costs (Wine's combase takes a critical section for each spied call). */
+static void part_critical_section(void)
+{
+    EnterCriticalSection(&critical_section);
+    LeaveCriticalSection(&critical_section);
+}
+
+/* The same calls into Wine's builtin ole32 (loaded by name, under its own pass-through spy), for comparison at N=0. */
+static IMallocSpy builtin_spy = {&spy_vtbl};
+static struct
+{
+    void *(WINAPI *alloc)(SIZE_T size);
+    void *(WINAPI *realloc)(void *block, SIZE_T size);
+    void(WINAPI *free)(void *block);
+    IMalloc *malloc;
+    void *probe;
+} builtin;
+
+enum
+{
+    CHAIN_MAX = 4096, /* make bench's spied realloc chain: 16 B doubled up to 4 KiB */
+};
+
+static void part_realloc_chain(void)
+{
+    void *block = CoTaskMemAlloc(BLOCK_SIZE);
+    SIZE_T size;
+
+    for (size = 2 * BLOCK_SIZE; size <= CHAIN_MAX; size *= 2)
+        block = CoTaskMemRealloc(block, size);
+    CoTaskMemFree(block);
+}
+
+static void part_builtin_realloc_chain(void)
+{
+    void *block = builtin.alloc(BLOCK_SIZE);
+    SIZE_T size;
+
+    for (size = 2 * BLOCK_SIZE; size <= CHAIN_MAX; size *= 2)
+        block = builtin.realloc(block, size);
+    builtin.free(block);
+}
+
+/* One Realloc that the heap does in place (a block shrunk to 16 bytes and grown back to 32), so that the allocator's
+ * own cost of a spied Realloc shows beside the heap's. */
+static void *realloc_block, *builtin_realloc_block;
+static SIZE_T realloc_size = BLOCK_SIZE, builtin_realloc_size = BLOCK_SIZE;
+
+static void part_realloc_in_place(void)
+{
+    realloc_size ^= 3 * BLOCK_SIZE;
+    realloc_block = CoTaskMemRealloc(realloc_block, realloc_size);
+}
+
+static void part_builtin_realloc_in_place(void)
+{
+    builtin_realloc_size ^= 3 * BLOCK_SIZE;
+    builtin_realloc_block = builtin.realloc(builtin_realloc_block, builtin_realloc_size);
+}
+
+static void part_builtin_pair(void)
+{
+    builtin.free(builtin.alloc(BLOCK_SIZE));
+}
+
+static void part_builtin_get_size(void)
+{
+    sink = (void *)IMalloc_GetSize(builtin.malloc, builtin.probe);
+}
+
+static void part_builtin_did_alloc(void)
+{
+    sink = (void *)(intptr_t)IMalloc_DidAlloc(builtin.malloc, builtin.probe);
+}
+
+/* GetProcAddress into a typed pointer; the detour through void (*)(void) is how GCC spells "any function". */
+#define GET_PROC(var, module, name) ((var) = (__typeof__(var))(void (*)(void))GetProcAddress((module), (name)))
+
+/* Loads the builtin, registers its spy and allocates its probe (a spied block: Wine's builtin must have one before
+ * GetSize/DidAlloc under a spy). 0 when there is no builtin to compare with. */
+static int builtin_load(void)
+{
+    HMODULE module = LoadLibraryA("ole32.dll");
+    HRESULT(WINAPI * get_malloc)(DWORD context, IMalloc **malloc);
+    HRESULT(WINAPI * register_spy)(IMallocSpy * spy);
+
+    if (!module || !GET_PROC(builtin.alloc, module, "CoTaskMemAlloc") ||
+        !GET_PROC(builtin.realloc, module, "CoTaskMemRealloc") || !GET_PROC(builtin.free, module, "CoTaskMemFree") ||
+        !GET_PROC(get_malloc, module, "CoGetMalloc") || !GET_PROC(register_spy, module, "CoRegisterMallocSpy") ||
+        FAILED(get_malloc(MEMCTX_TASK, &builtin.malloc)) || FAILED(register_spy(&builtin_spy)))
+        return 0;
+    builtin.probe = builtin.alloc(BLOCK_SIZE);
+    builtin_realloc_block = builtin.alloc(BLOCK_SIZE);
+    return builtin.probe && builtin_realloc_block;
+}
+
 static double cycles_per_op(part_fn part)
 {
     double best = 1e300;
@@ -125,6 +239,30 @@ static double cycles_per_op(part_fn part)
     return best;
 }
 
+/* Two parts' cycles per op, their rounds alternated so that a busy moment of the machine hits both alike. */
+static void cycles_side_by_side(part_fn a, part_fn b, double *a_cycles, double *b_cycles)
+{
+    double best[2] = {1e300, 1e300};
+    part_fn parts[2] = {a, b};
+    unsigned r, i, k;
+
+    for (r = 0; r < 2 * ROUNDS; r++)
+    {
+        unsigned long long start;
+        double cycles;
+
+        k = r & 1;
+        start = __rdtsc();
+        for (i = 0; i < LOOPS; i++)
+            parts[k]();
+        cycles = (double)(__rdtsc() - start) / LOOPS;
+        if (cycles < best[k])
+            best[k] = cycles;
+    }
+    *a_cycles = best[0];
+    *b_cycles = best[1];
+}
+
 static void report(unsigned n)
 {
     static const struct
@@ -135,6 +273,17 @@ static void report(unsigned n)
         {"heap pair (HeapAlloc+HeapFree)", part_heap_pair},   {"2 x lock enter+leave", part_lock},
         {"2 x GetCurrentThreadId (in lock)", part_thread_id}, {"4 spy hooks via the spy's vtable", part_hooks},
         {"table reserve+insert+lookup+remove", part_table},   {"2 x route load", part_route},
+    };
+    static const struct
+    {
+        const char *name;
+        part_fn ours, theirs;
+    } versus[] = {
+        {"spied pair", part_full_pair, part_builtin_pair},
+        {"spied GetSize", part_get_size, part_builtin_get_size},
+        {"spied DidAlloc", part_did_alloc, part_builtin_did_alloc},
+        {"spied Realloc 32 <-> 16 B", part_realloc_in_place, part_builtin_realloc_in_place},
+        {"spied realloc chain 16 B..4 KiB (one op)", part_realloc_chain, part_builtin_realloc_chain},
     };
     double empty = cycles_per_op(part_empty), whole = cycles_per_op(part_full_pair) - empty, sum = 0;
     double heap = cycles_per_op(part_heap_pair) - empty;
@@ -156,16 +305,39 @@ static void report(unsigned n)
     /* The parts are timed one after the other on a shared machine: the heap's share moves most between runs. The
      * pair's own cost, whole minus a heap pair timed right after it, is the steadier figure. */
     printf("  %-36s %7.1f cycles\n", "whole - heap (ole32mem's own cost)", whole - heap);
+    /* The queries take the lock once; the probe block is spied (allocated under the spy in main). */
+    heap = cycles_per_op(part_heap_size) - empty;
+    whole = cycles_per_op(part_get_size) - empty;
+    printf("  spied GetSize %.1f cycles, HeapSize %.1f: ole32mem's own cost %.1f\n", whole, heap, whole - heap);
+    printf("  spied DidAlloc %.1f cycles\n", cycles_per_op(part_did_alloc) - empty);
+    printf("  1 x lock enter+leave %.1f cycles (a critical section's, as the builtin takes: %.1f)\n",
+           cycles_per_op(part_lock) - empty, cycles_per_op(part_critical_section) - empty);
+    if (n || !builtin.probe)
+        return;
+    printf("  side by side with Wine's builtin ole32, cycles   ole32mem  builtin\n");
+    for (i = 0; i < sizeof(versus) / sizeof(versus[0]); i++)
+    {
+        double ours, theirs;
+
+        cycles_side_by_side(versus[i].ours, versus[i].theirs, &ours, &theirs);
+        printf("    %-44s %8.1f %8.1f\n", versus[i].name, ours - empty, theirs - empty);
+    }
 }
 
 int main(void)
 {
     unsigned i;
 
-    for (i = 0; i < 64; i++)
-        probe_keys[i] = HeapAlloc(GetProcessHeap(), 0, BLOCK_SIZE);
-    if (FAILED(CoRegisterMallocSpy(&spy)))
+    InitializeCriticalSection(&critical_section);
+    if (FAILED(CoGetMalloc(MEMCTX_TASK, &task_malloc)) || FAILED(CoRegisterMallocSpy(&spy)))
         return 1;
+    if (!builtin_load())
+        printf("no builtin ole32 with a spy to compare with\n");
+    /* probe_keys[0] is a spied block (the queries' probe); the others are only keys for part_table. */
+    probe_keys[0] = CoTaskMemAlloc(BLOCK_SIZE);
+    realloc_block = CoTaskMemAlloc(BLOCK_SIZE);
+    for (i = 1; i < 64; i++)
+        probe_keys[i] = HeapAlloc(GetProcessHeap(), 0, BLOCK_SIZE);
     report(0);
     for (i = 0; i < MAX_OUTSTANDING; i++)
     {
@@ -175,5 +347,7 @@ int main(void)
     report(MAX_OUTSTANDING);
     for (i = 0; i < MAX_OUTSTANDING; i++)
         CoTaskMemFree(outstanding[i]);
+    CoTaskMemFree(probe_keys[0]);
+    CoTaskMemFree(realloc_block);
     return CoRevokeMallocSpy() == S_OK ? 0 : 1;
 }

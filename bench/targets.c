@@ -112,11 +112,15 @@ static ULONG WINAPI spy_Release(IMallocSpy *iface)
     return InterlockedDecrement(&impl_from_IMallocSpy(iface)->refcount);
 }
 
+/* A table in vtable order, IUnknown's three methods first: clang-format would put one a line. */
+/* clang-format off */
 static const IMallocSpyVtbl passthrough_spy_vtbl = {
-    spy_QueryInterface, spy_AddRef,       spy_Release,         passthrough_PreAlloc,          passthrough_PostAlloc,
-    passthrough_PreFree,        passthrough_PostFree,     passthrough_PreRealloc,      passthrough_PostRealloc,       passthrough_PreGetSize,
-    passthrough_PostGetSize,    passthrough_PreDidAlloc,  passthrough_PostDidAlloc,    passthrough_PreHeapMinimize,   passthrough_PostHeapMinimize,
+    spy_QueryInterface, spy_AddRef, spy_Release,
+    passthrough_PreAlloc, passthrough_PostAlloc, passthrough_PreFree, passthrough_PostFree,
+    passthrough_PreRealloc, passthrough_PostRealloc, passthrough_PreGetSize, passthrough_PostGetSize,
+    passthrough_PreDidAlloc, passthrough_PostDidAlloc, passthrough_PreHeapMinimize, passthrough_PostHeapMinimize,
 };
+/* clang-format on */
 
 /* One spy per COM target, so that neither sees the other's calls. */
 static struct passthrough_spy spies[TARGET_COUNT] = {

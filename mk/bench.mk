@@ -4,7 +4,8 @@
 #                               (copied next to the exe), Wine's builtin ole32.dll and the raw process heap, timed in
 #                               one process, alternating; a table of medians and the performance targets on stdout
 #   BENCH_QUICK=1 make bench    a short run (under 30 s for both arches); BENCH_REPS / BENCH_BATCH_MS tune a full one;
-#                               BENCH_LFH=1 asks for the low-fragmentation heap first (an experiment)
+#                               BENCH_LFH=1 asks for the low-fragmentation heap first (an experiment);
+#                               BENCH_FILTER='N=0:|GetSize 16' runs only the rows whose label contains one of the texts
 #   make bench-profile          the cycles of a spied call, part by part (bench/profile.c)
 #
 # Not part of `make check`: timings depend on the machine and are reported, not asserted.

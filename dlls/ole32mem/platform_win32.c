@@ -1,6 +1,7 @@
 /*
- * The out-of-line part of the Windows platform layer: the private heap for the core's bookkeeping, the
- * readability test of the exit-time report, and whether the process heap's lock is free at process exit.
+ * The out-of-line part of the Windows platform layer: the private heap for the core's bookkeeping, the wait for a
+ * contended mutex, the readability test of the exit-time report, and whether the process heap's lock is free at
+ * process exit.
  *
  * Copyright 2026 the ole32mem authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -37,6 +38,23 @@ void plat_meta_heap_destroy(void)
 
     if (heap)
         HeapDestroy(heap);
+}
+
+void plat_mutex_lock_contended(plat_mutex *m)
+{
+    LONG contended = PLAT_MUTEX_CONTENDED;
+    unsigned spins;
+
+    /* The lock is held for one spy call: usually shorter than a trip through WaitOnAddress. Spin a little first. */
+    for (spins = 0; spins < PLAT_MUTEX_SPINS; spins++)
+    {
+        YieldProcessor();
+        if (*m == PLAT_MUTEX_FREE && plat_mutex_trylock(m))
+            return;
+    }
+    /* Whoever takes it from here on marks it contended, so that its unlock wakes the next waiter. */
+    while (InterlockedExchange(m, PLAT_MUTEX_CONTENDED) != PLAT_MUTEX_FREE)
+        WaitOnAddress(m, &contended, sizeof(contended), INFINITE);
 }
 
 /* VirtualQuery asks the kernel about the pages, which takes no lock a thread ended at process exit could hold

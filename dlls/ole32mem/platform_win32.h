@@ -14,36 +14,72 @@
 #include <winerror.h>
 #include <synchapi.h>
 
+/* The process heap, read where GetProcessHeap() reads it: the PEB's ProcessHeap field (the PEB at gs:0x60 on x86_64,
+ * fs:0x30 on i686; the field at 0x30 and 0x18), the layout Windows and Wine share. It is on every call of the
+ * allocator, with a spy or without: inline, it saves a call through the import table each time (2-3% of a no-spy
+ * DidAlloc, 1-2 ns). The handle never changes during a process's life. */
+enum
+{
+#if defined(__x86_64__)
+    PLAT_PEB_PROCESS_HEAP = 0x30,
+#else
+    PLAT_PEB_PROCESS_HEAP = 0x18,
+#endif
+};
+
+static inline HANDLE plat_process_heap(void)
+{
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+    const char *peb;
+
+    /* Not volatile: the PEB's address never changes, and neither does the field. */
+#if defined(__x86_64__)
+    __asm__("movq %%gs:0x60, %0" : "=r"(peb));
+#else
+    __asm__("movl %%fs:0x30, %0" : "=r"(peb));
+#endif
+    return *(HANDLE const *)(peb + PLAT_PEB_PROCESS_HEAP);
+#else
+    return GetProcessHeap();
+#endif
+}
+
 static inline void *plat_heap_alloc(size_t n)
 {
-    return HeapAlloc(GetProcessHeap(), 0, n);
+    return HeapAlloc(plat_process_heap(), 0, n);
 }
 
 static inline void *plat_heap_realloc(void *p, size_t n)
 {
-    return HeapReAlloc(GetProcessHeap(), 0, p, n);
+    return HeapReAlloc(plat_process_heap(), 0, p, n);
 }
+
+/* ntdll's heap functions, which kernel32's HeapFree and HeapValidate reach through a jump (HeapFree, to
+ * kernelbase's forwarder) or a wrapper function (HeapValidate, kernelbase's); HeapAlloc, HeapReAlloc and HeapSize are
+ * forwarded to ntdll at load time already. */
+DECLSPEC_IMPORT BOOLEAN NTAPI RtlFreeHeap(HANDLE heap, ULONG flags, void *block);
+DECLSPEC_IMPORT BOOLEAN NTAPI RtlValidateHeap(HANDLE heap, ULONG flags, const void *block);
 
 static inline void plat_heap_free(void *p)
 {
-    HeapFree(GetProcessHeap(), 0, p);
+    RtlFreeHeap(plat_process_heap(), 0, p);
 }
 
 static inline size_t plat_heap_size(const void *p)
 {
-    return HeapSize(GetProcessHeap(), 0, p);
+    return HeapSize(plat_process_heap(), 0, p);
 }
 
 /* HeapValidate with a block pointer checks that one block only; both Windows and Wine answer FALSE (not a fault)
  * for pointers that are not blocks of the heap, which is what DidAlloc needs. */
 static inline int plat_heap_owns(const void *p)
 {
-    return HeapValidate(GetProcessHeap(), 0, p) != 0;
+    return RtlValidateHeap(plat_process_heap(), 0, p) != 0;
 }
 
 static inline void plat_heap_minimize(void)
 {
-    HeapCompact(GetProcessHeap(), 0);
+    HeapCompact(plat_process_heap(), 0);
 }
 
 /* Bookkeeping lives in a private heap (platform_win32.c): never at an address the process heap could hand to the
@@ -109,23 +145,14 @@ static inline int plat_mutex_trylock(plat_mutex *m)
     return InterlockedCompareExchange(m, PLAT_MUTEX_HELD, PLAT_MUTEX_FREE) == PLAT_MUTEX_FREE;
 }
 
+/* The wait for a mutex another thread holds (platform_win32.c): out of line, so that the inline uncontended path is
+ * the one interlocked instruction and nothing more. */
+void plat_mutex_lock_contended(plat_mutex *m);
+
 static inline void plat_mutex_lock(plat_mutex *m)
 {
-    LONG contended = PLAT_MUTEX_CONTENDED;
-    unsigned spins;
-
-    if (plat_mutex_trylock(m))
-        return;
-    /* The lock is held for one spy call: usually shorter than a trip through WaitOnAddress. Spin a little first. */
-    for (spins = 0; spins < PLAT_MUTEX_SPINS; spins++)
-    {
-        YieldProcessor();
-        if (*m == PLAT_MUTEX_FREE && plat_mutex_trylock(m))
-            return;
-    }
-    /* Whoever takes it from here on marks it contended, so that its unlock wakes the next waiter. */
-    while (InterlockedExchange(m, PLAT_MUTEX_CONTENDED) != PLAT_MUTEX_FREE)
-        WaitOnAddress(m, &contended, sizeof(contended), INFINITE);
+    if (!plat_mutex_trylock(m))
+        plat_mutex_lock_contended(m);
 }
 
 static inline void plat_mutex_unlock(plat_mutex *m)

@@ -64,7 +64,7 @@ static int spy_moves_blocks;
 static unsigned idle_depth = 1;
 static struct block_table spied_blocks = BLOCK_TABLE_INIT_KEYS;
 
-static SIZE_T task_get_size_locked(void *block, const struct diag_block *record);
+static CORE_INLINE SIZE_T task_get_size_locked(void *block, const struct diag_block *record);
 
 /* A spy's vtable as the hooks' caller reads it: once per call, as a COM caller does (memcpy: the object's first
  * member is a pointer of its own type). */
@@ -387,7 +387,7 @@ static void forget_dead_spied_block(void *block)
         block_table_remove(&spied_blocks, block, NULL);
 }
 
-static SIZE_T task_get_size_locked(void *block, const struct diag_block *record)
+static CORE_INLINE SIZE_T task_get_size_locked(void *block, const struct diag_block *record)
 {
     BOOL spyed;
     void *actual;
@@ -405,7 +405,7 @@ static SIZE_T task_get_size_locked(void *block, const struct diag_block *record)
     return hook_table()->post_get_size(hook_target, record ? diag_visible_size(record, size) : size, spyed);
 }
 
-static int did_alloc_locked(void *block)
+static CORE_INLINE int did_alloc_locked(void *block)
 {
     BOOL spyed;
     void *actual;
@@ -468,7 +468,8 @@ void *task_realloc_slow(void *block, SIZE_T size, const void *caller)
     return result;
 }
 
-SIZE_T task_get_size_slow(void *block, const void *caller)
+/* GetSize with the diagnostics on; query_spied below is the spied GetSize without them. */
+static NOINLINE SIZE_T get_size_diagnosed(void *block, const void *caller)
 {
     struct diag_block *record = NULL;
     struct diag_site site;
@@ -483,7 +484,8 @@ SIZE_T task_get_size_slow(void *block, const void *caller)
     return size;
 }
 
-int task_did_alloc_slow(void *block, const void *caller)
+/* DidAlloc with the diagnostics on; query_spied below is the spied DidAlloc without them. */
+static NOINLINE int did_alloc_diagnosed(void *block, const void *caller)
 {
     struct diag_block *record;
     struct diag_site site;
@@ -496,6 +498,28 @@ int task_did_alloc_slow(void *block, const void *caller)
         diag_call(DIAG_OP_DID_ALLOC, block, 0, (void *)(intptr_t)result, &site);
     core_leave();
     return result;
+}
+
+/* GetSize (did_alloc 0) or DidAlloc (1) under a spy with the diagnostics off: no call site to name and no record to
+ * look up, so the exported calls below keep a smaller frame than the diagnostics' versions need. */
+static CORE_INLINE SIZE_T query_spied(void *block, int did_alloc)
+{
+    SIZE_T result;
+
+    recursive_lock_enter(&core_lock);
+    result = did_alloc ? (SIZE_T)did_alloc_locked(block) : task_get_size_locked(block, NULL);
+    core_leave();
+    return result;
+}
+
+SIZE_T task_get_size_slow(void *block, const void *caller)
+{
+    return unlikely(diag_options) ? get_size_diagnosed(block, caller) : query_spied(block, 0);
+}
+
+int task_did_alloc_slow(void *block, const void *caller)
+{
+    return unlikely(diag_options) ? did_alloc_diagnosed(block, caller) : (int)query_spied(block, 1);
 }
 
 void task_heap_minimize_slow(const void *caller)
