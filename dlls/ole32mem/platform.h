@@ -3,8 +3,8 @@
  *
  * The core (task_memory.c, blocktable.c) names no operating-system call: everything it needs from the system goes
  * through the functions declared here, so the same core compiles into ole32mem.dll (platform_win32.h: the process
- * heap, a futex-style mutex) and into host test programs on Linux (platform_posix.h: malloc with a size header, a pthread
- * mutex; the host port in host/, outside the DLL's folder), where sanitizers and fuzzers can run on it.
+ * heap, a futex-style mutex) and into host test programs on Linux (platform_posix.h: malloc with a size header, a
+ * pthread mutex; the host port in host/, outside the DLL's folder), where sanitizers and fuzzers can run on it.
  *
  * Contract of every implementation:
  *   plat_heap_alloc(n)      a block of n bytes (n may be 0), aligned for any type; NULL on failure.

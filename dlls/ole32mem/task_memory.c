@@ -238,8 +238,9 @@ static CORE_INLINE void core_leave(void)
 
 /* The operations below run under core_lock. Each reads Pre -> heap -> Post: the spy's Pre hook (if a spy is
  * registered), the heap call and the Post hook, keeping the spied-block table in step; the diagnostics' records
- * are kept by calls before the hooks (diag_admit*, diag_reserve_record) and one after the heap call. The diagnostics only add guard bytes
- * behind the block and look at pointers; the spy sees the same calls and pointers as without them. */
+ * are kept by calls before the hooks (diag_admit*, diag_reserve_record) and one after the heap call. The
+ * diagnostics only add guard bytes behind the block and look at pointers; the spy sees the same calls and pointers
+ * as without them. */
 
 static CORE_INLINE void *alloc_locked(SIZE_T size, const struct diag_site *site)
 {
