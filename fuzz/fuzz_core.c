@@ -13,8 +13,9 @@
  * every line the diagnostics write is one the input asked for (trace; the leak report of a leak check) and never a
  * check:, guard: or any other line; every block the program gets has its record (a call whose bookkeeping fails
  * fails as a whole, with Windows' failure answer); the leak check (OP_MINIMIZE's other use) reports exactly the
- * blocks allocated since its last checkpoint; a block grown by Realloc has the fresh-memory fill in its new part. The options are switched between inputs, when no
- * block, record or spy is live, by writing the option globals directly (diag_configure only ever turns them on).
+ * blocks allocated since its last checkpoint; a block grown by Realloc has the fresh-memory fill in its new part.
+ * The options are switched between inputs, when no block, record or spy is live, by writing the option globals
+ * directly (diag_configure only ever turns them on).
  *
  * A violated invariant aborts with a message, which libFuzzer records as a crash; fuzz/regressions/ keeps the
  * inputs of real findings and `make check-host` replays them.
