@@ -136,6 +136,7 @@ struct diag_leaks
     size_t group_count, capacity;
     struct block_table index; /* group key (stack id, or caller address) -> 1 + index in groups */
     size_t freed_elsewhere;   /* freed through the system ole32 or the heap: not leaks */
+    size_t freed_elsewhere_bytes;
     size_t unverified;        /* leaks that nothing proves are still ours (diag_record_is_current) */
     unsigned long long checkpoint, newest;
     struct diag_live_totals totals;
@@ -154,6 +155,7 @@ static void collect_leak(const void *block, void *value, void *context)
     if (state == DIAG_RECORD_STALE)
     {
         leaks->freed_elsewhere++;
+        leaks->freed_elsewhere_bytes += record->size;
         return;
     }
     if (leaks->flags & DIAG_COLLECT_EXIT)
@@ -202,7 +204,7 @@ struct diag_leaks *diag_leaks_collect(unsigned flags)
     leaks->checkpoint = reported_through;
     if (!leaks->groups)
         leaks->capacity = 0;
-    if (diag_options & (DIAG_LEAKS | DIAG_GUARD))
+    if (diag_options & (DIAG_LEAKS | DIAG_GUARD | DIAG_STATS))
         diag_foreach_record(collect_leak, leaks);
     /* Everything outstanding now counts as reported: a later report lists only what is newer. */
     if ((flags & DIAG_COLLECT_MARK) && leaks->newest > reported_through)
@@ -364,9 +366,15 @@ size_t diag_leaks_emit(struct diag_leaks *leaks)
             depot = diag_stack_totals();
             for (op = 0; op < DIAG_OP_COUNT; op++)
                 diag_report("ole32mem: stats: %-12s %llu calls", diag_operation_names[op], leaks->calls[op]);
+            /* The records of blocks that another allocator freed are not live blocks, though no call has met
+             * them since: the peak may still count some. */
             diag_report("ole32mem: stats: live now %lu blocks, %lu bytes; peak %lu blocks, %lu bytes",
-                        (unsigned long)leaks->totals.count, (unsigned long)leaks->totals.bytes,
+                        (unsigned long)(leaks->totals.count - leaks->freed_elsewhere),
+                        (unsigned long)(leaks->totals.bytes - leaks->freed_elsewhere_bytes),
                         (unsigned long)leaks->totals.peak_count, (unsigned long)leaks->totals.peak_bytes);
+            if (leaks->freed_elsewhere)
+                diag_report("ole32mem: stats: %lu blocks, %lu bytes freed or moved by another allocator",
+                            (unsigned long)leaks->freed_elsewhere, (unsigned long)leaks->freed_elsewhere_bytes);
             if (diag_stack_depth)
                 diag_report("ole32mem: stats: stack depot %lu stacks, %lu bytes (OLE32MEM_STACK_DEPTH=%u)",
                             (unsigned long)depot.stacks, (unsigned long)depot.bytes, diag_stack_depth);
