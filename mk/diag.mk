@@ -44,9 +44,10 @@ $(BUILD)/$(1)/diag/stackshelp2.dll: $(BUILD)/$(1)/diag/stackshelp.dll
 
 # Issue 10's regressions (tests/diag/regress.c: loads ole32mem at run time, imports nothing of it) and the combase
 # hook's prologue check (tests/diag/hook.c, with the proxy's dlls/ole32/combase_hook.c compiled in).
+# -gdwarf-4: Wine 8's dbghelp reads no DWARF 5, and regress.c checks that its exit report names its source lines.
 $(BUILD)/$(1)/diag/diagregress.exe: tests/diag/regress.c $(DIAG_HARNESS) tests/passthrough_spy.h | $(GEN_HEADER)
 	@mkdir -p $$(@D)
-	$$($(1)_CC) $(DIAG_CFLAGS) -o $$@ $$< -luuid
+	$$($(1)_CC) $(DIAG_CFLAGS) -gdwarf-4 -o $$@ $$< -luuid
 
 $(BUILD)/$(1)/diag/diaghook.exe: tests/diag/hook.c dlls/ole32/combase_hook.c dlls/ole32/combase_hook.h \
                                  $(DIAG_HARNESS) tests/passthrough_spy.h $(BUILD)/$(1)/libole32mem.dll.a \

@@ -109,8 +109,8 @@ void diag_configure(const char *options, const char *log_path, const char *leaks
     if ((diag_stack_depth && (diag_options & (DIAG_LEAKS | DIAG_GUARD | DIAG_CHECK))) ||
         diag_suppressions_need_functions())
         plat_symbols_prepare();
-    /* While every thread runs: how the exit report will know whether it may ask the heap (diag_records.c). */
-    if (diag_options & (DIAG_LEAKS | DIAG_GUARD))
-        plat_heap_probe_lock();
+    /* While every thread runs: how the exit report will know whether it may ask the heap (diag_records.c) and
+     * name frames through dbghelp. Every option reports at exit (stats, and the stacks that check: reports named). */
+    plat_heap_probe_lock();
     atomic_fetch_or_explicit(&task_route, TASK_ROUTE_DIAGNOSTICS, memory_order_release);
 }

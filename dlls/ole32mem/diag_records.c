@@ -151,13 +151,13 @@ enum diag_record_state diag_record_is_current(const struct diag_block *record, i
     return identity_intact(record) ? DIAG_RECORD_CURRENT : DIAG_RECORD_STALE;
 }
 
-int diag_records_at_process_exit(void)
+enum plat_heap_lock_state diag_records_at_process_exit(void)
 {
     enum plat_heap_lock_state heap_lock = plat_heap_lock_state();
 
     at_process_exit = 1;
     heap_askable = heap_lock == PLAT_HEAP_LOCK_FREE;
-    return heap_lock != PLAT_HEAP_LOCK_HELD;
+    return heap_lock;
 }
 
 int diag_records_consistent(void)

@@ -350,6 +350,16 @@ static size_t report_leaks(struct diag_leaks *leaks)
     return blocks;
 }
 
+void diag_leaks_note_heap(enum plat_heap_lock_state heap_lock)
+{
+    if (heap_lock == PLAT_HEAP_LOCK_HELD)
+        diag_report("ole32mem: leaks-note: the process exit ended a thread that held the process heap's lock: blocks "
+                    "are judged by their guard alone, frames are not named (see docs/diagnostics.md)");
+    else if (heap_lock == PLAT_HEAP_LOCK_UNKNOWN)
+        diag_report("ole32mem: leaks-note: the process heap's lock was not found: blocks are judged by their guard "
+                    "alone (see docs/diagnostics.md)");
+}
+
 size_t diag_leaks_emit(struct diag_leaks *leaks)
 {
     size_t blocks = 0;

@@ -73,13 +73,24 @@ static void *depot_alloc(size_t size)
     return memory;
 }
 
+/* Set at process exit when a thread was ended holding depot_lock: nobody will ever release it. */
+static int depot_unusable;
+
+void diag_stacks_at_process_exit(void)
+{
+    if (plat_mutex_trylock(&depot_lock))
+        plat_mutex_unlock(&depot_lock);
+    else
+        depot_unusable = 1;
+}
+
 uint32_t diag_stack_intern(const void *const *frames, unsigned count, int *added)
 {
     uint32_t hash = hash_frames(frames, count), id = 0;
     struct stack *stack;
 
     *added = 0;
-    if (!count || count > DIAG_STACK_DEPTH_MAX)
+    if (!count || count > DIAG_STACK_DEPTH_MAX || depot_unusable)
         return 0;
     plat_mutex_lock(&depot_lock);
     if (!buckets && (buckets = plat_meta_alloc(BUCKET_COUNT * sizeof(*buckets))))
@@ -122,6 +133,8 @@ static const struct stack *stack_of(uint32_t id)
 {
     const struct stack *stack = NULL;
 
+    if (depot_unusable)
+        return NULL;
     plat_mutex_lock(&depot_lock);
     if (id && id <= stack_count)
         stack = id_pages[(id - 1) / IDS_PER_PAGE][(id - 1) % IDS_PER_PAGE];
@@ -154,8 +167,10 @@ int diag_stack_is_referenced(uint32_t id)
 
 struct diag_depot_totals diag_stack_totals(void)
 {
-    struct diag_depot_totals totals;
+    struct diag_depot_totals totals = {0, 0};
 
+    if (depot_unusable)
+        return totals;
     plat_mutex_lock(&depot_lock);
     totals.stacks = stack_count;
     totals.bytes = depot_bytes;

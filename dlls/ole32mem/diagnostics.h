@@ -154,9 +154,17 @@ void diag_symbols_unsafe(void);
 
 /* Process exit (DLL_PROCESS_DETACH with reserved != NULL): other threads are gone, wherever they were, possibly
  * holding the process heap's lock. From this call on the records are judged without calling into the process heap
- * unless its lock is known to be free (diag_records.c). Returns 0 when the heap's lock is known to be held by an
- * ended thread: then nothing that may use the process heap (dbghelp) may run either. */
-int diag_records_at_process_exit(void);
+ * unless its lock is known to be free (diag_records.c). Answers the lock's state: when an ended thread holds it,
+ * nothing that may use the process heap (dbghelp) may run either. */
+enum plat_heap_lock_state diag_records_at_process_exit(void);
+
+/* Process exit, before the report: one line saying why the report could not ask the process heap, when it could
+ * not (an ended thread holds the heap's lock, or the lock was not found). */
+void diag_leaks_note_heap(enum plat_heap_lock_state heap_lock);
+
+/* Process exit: the stack depot is usable unless a thread was ended while it held the depot's lock (then no stack
+ * is read or printed any more: the report names callers only). */
+void diag_stacks_at_process_exit(void);
 /* At process exit, when the core's lock could not be taken (a thread was ended holding it): nonzero when the
  * records and the bookkeeping heap can still be read (that thread was not changing them); otherwise says so in one
  * report line and answers 0. */

@@ -45,7 +45,7 @@ unsigned long plat_log_open(const char *path)
     return 0;
 }
 
-/* A report written while the DLL is unloaded goes to the file or to stderr, never to a closed handle. */
+/* The handle is swapped out before it is closed: a report that starts after the swap goes to stderr. */
 void plat_log_close(void)
 {
     HANDLE file = InterlockedExchangePointer(&log_file, INVALID_HANDLE_VALUE);

@@ -269,8 +269,12 @@ static CORE_INLINE void *alloc_locked(SIZE_T size, const struct diag_site *site)
         spy_moves_blocks = 1;
     if (!actual || !result)
     {
-        /* Failed, or a spy's answer that is not this block: nothing of ours to keep track of. */
-        diag_unreserve_record(record);
+        /* A heap block that the spy swallowed (PostAlloc answered NULL) still has our guard: it keeps its record,
+         * under its own address, and is a leak unless freed. A spy's answer without a heap block is not ours. */
+        if (actual && record)
+            diag_allocated(record, actual, actual, size, actual_size, 0, site);
+        else
+            diag_unreserve_record(record);
         return result;
     }
     if (current_spy)
@@ -361,7 +365,12 @@ static void *realloc_locked(void *block, SIZE_T size, const struct diag_site *si
     if (current_spy && result != actual)
         spy_moves_blocks = 1;
     if (!result)
-        goto refused;
+    {
+        /* The heap block the spy swallowed (PostRealloc answered NULL) keeps its record: see alloc_locked. */
+        if (new_record)
+            diag_allocated(new_record, actual, actual, size, actual_size, old_size, site);
+        return NULL;
+    }
     if (current_spy)
     {
         core_assert(block_table_has_room(&spied_blocks, 1), "rule 5: the room was reserved before PreRealloc");
@@ -545,14 +554,16 @@ void task_report_at_exit(int process_exit)
      * the thread was ended while changing the records; and call into the process heap only when its lock is known
      * to be free (diag_records.c). The report itself is written after the lock is left (symbols are looked up
      * then, which may take the loader's lock and the process heap's). */
-    int locked = 1, heap_usable = 1;
+    enum plat_heap_lock_state heap_lock = PLAT_HEAP_LOCK_FREE;
+    int locked = 1;
     struct diag_leaks *leaks = NULL;
 
     if (!diag_options)
         return;
     if (process_exit)
     {
-        heap_usable = diag_records_at_process_exit();
+        heap_lock = diag_records_at_process_exit();
+        diag_stacks_at_process_exit();
         locked = recursive_lock_try_enter(&core_lock);
     }
     else
@@ -562,10 +573,13 @@ void task_report_at_exit(int process_exit)
 
     if (locked)
         recursive_lock_leave(&core_lock);
-    if (!locked || !heap_usable)
+    if (!locked || heap_lock == PLAT_HEAP_LOCK_HELD)
         diag_symbols_unsafe();
     if (leaks)
+    {
+        diag_leaks_note_heap(heap_lock);
         diag_leaks_emit(leaks);
+    }
 }
 
 size_t task_check_leaks(unsigned flags)

@@ -127,45 +127,61 @@ static void test_exit_with_worker(void)
 
 /* Item 1 at exit and at run time: ole32mem blocks freed through combase, next to each other so that the heap merges
  * them with their free neighbours (Wine then leaves a stale header, size and all, inside free memory): neither a
- * leak check nor the exit report may count them, with or without the guard. */
+ * leak check nor the exit report may count them, with or without the guard, nor the exit stats as live blocks. */
 static void test_freed_elsewhere(void)
 {
-    static const char *const debug[] = {"OLE32MEM_DEBUG=leaks", "OLE32MEM_DEBUG=all"};
+    static const char *const debug[] = {"OLE32MEM_DEBUG=leaks", "OLE32MEM_DEBUG=all", "OLE32MEM_DEBUG=stats",
+                                        "OLE32MEM_DEBUG=check,stats"};
     struct child child;
     unsigned i;
 
     for (i = 0; i < ARRAYSIZE(debug); i++)
     {
         const char *settings[] = {debug[i], NULL};
+        int leaks = !!strstr(debug[i], "leaks") || !!strstr(debug[i], "all");
+        int stats = !!strstr(debug[i], "stats") || !!strstr(debug[i], "all");
 
         child_run(&child, "freed-elsewhere", "freed-elsewhere", settings, CHILD_LOG, CHILD_TIMEOUT_MS);
         ok(child.exit_code == 0, "freed-elsewhere child (%s): exit code %ld\n", debug[i], (long)child.exit_code);
-        ok(child_count_lines(child.log, "ole32mem: leaks: 0 blocks, 0 bytes never freed", LINE_STARTS) == 1,
+        ok(child_count_lines(child.log, "ole32mem: leaks: 0 blocks, 0 bytes never freed", LINE_STARTS) == leaks,
            "(%s) blocks freed by combase reported at exit:\n%.2000s", debug[i], child.log);
         ok(child_count_lines(child.log, "ole32mem: guard:", LINE_STARTS) == 0, "(%s) a false overrun report:\n%.2000s",
            debug[i], child.log);
-        ok(!strstr(child.log, "unverified"), "(%s) the exit report could not ask the heap:\n%.2000s", debug[i],
-           child.log);
-        /* `all` has `stats`: the 64 records left behind are not live blocks, and are counted apart. */
-        ok(i == 0 || (child_count_lines(child.log, "ole32mem: stats: live now 0 blocks, 0 bytes;", LINE_STARTS) == 1 &&
-                      child_count_lines(child.log, "ole32mem: stats: 64 blocks, 50944 bytes freed or moved by another "
-                                                   "allocator", LINE_IS) == 1),
+        ok(!strstr(child.log, "unverified") && !strstr(child.log, "process heap's lock"),
+           "(%s) the exit report could not ask the heap:\n%.2000s", debug[i], child.log);
+        /* The 64 records left behind are not live blocks, and are counted apart. */
+        ok(!stats ||
+               (child_count_lines(child.log, "ole32mem: stats: live now 0 blocks, 0 bytes;", LINE_STARTS) == 1 &&
+                child_count_lines(child.log, "ole32mem: stats: 64 blocks, 50944 bytes freed or moved by another "
+                                             "allocator", LINE_IS) == 1),
            "(%s) the stats count the blocks freed by combase as live:\n%.2000s", debug[i], child.log);
         child_free(&child);
     }
 }
 
 /* Item 4, the worst case made certain: a thread holds the process heap's lock for ever when the process exits. The
- * exit report must not wait for it (the leak is still reported, from what the records hold) and must not name
- * symbols (dbghelp would wait for the heap too). */
+ * exit report must say so, judge the blocks without the heap (the leak is still reported, from what the records
+ * hold) and name no symbol (dbghelp allocates from the heap). The same child without the holder is the control: the
+ * heap can be asked, and the frames are named with their source lines (built with -gdwarf-4, mk/diag.mk). */
 static void test_exit_heap_locked(void)
 {
     static const char *const settings[] = {"OLE32MEM_DEBUG=leaks,guard", "OLE32MEM_STACK_DEPTH=4", NULL};
+    static const char held[] = "ole32mem: leaks-note: the process exit ended a thread that held the process heap's "
+                               "lock: blocks are judged by their guard alone, frames are not named";
     struct child child;
 
-    child_run(&child, "exit-heap-locked", "exit-heap-locked", settings, CHILD_LOG, EXIT_TIMEOUT_MS);
+    child_run(&child, "exit-heap-free", "exit-heap free", settings, CHILD_LOG, EXIT_TIMEOUT_MS);
+    ok(child.finished, "control: the process did not exit within %u ms\n", EXIT_TIMEOUT_MS);
+    ok(strstr(child.log, "777 bytes in 1 blocks") != NULL, "control: no leak report:\n%.2000s", child.log);
+    ok(!strstr(child.log, "leaks-note"), "control: a note on the heap's lock:\n%.2000s", child.log);
+    ok(strstr(child.log, "regress.c:") != NULL, "control: the frames are not named:\n%.2000s", child.log);
+    child_free(&child);
+
+    child_run(&child, "exit-heap-locked", "exit-heap locked", settings, CHILD_LOG, EXIT_TIMEOUT_MS);
     ok(child.finished, "the process did not exit within %u ms\n", EXIT_TIMEOUT_MS);
     ok(strstr(child.log, "777 bytes in 1 blocks") != NULL, "no leak report:\n%.2000s", child.log);
+    ok(child_count_lines(child.log, held, LINE_STARTS) == 1, "the report does not say the heap was locked:\n%.2000s",
+       child.log);
     ok(!strstr(child.log, "regress.c"),
        "symbols were looked up with the heap's lock held by an ended thread:\n%.2000s", child.log);
     child_free(&child);
@@ -456,12 +472,14 @@ static DWORD WINAPI heap_holder(void *event)
     return 0;
 }
 
-/* See test_exit_heap_locked. ole32mem alone, loaded last: its exit report comes before any other module's detach,
- * which may need the heap itself. Nothing may use the heap once the holder has it, the C runtime's stdio included:
- * the summary comes first, and the process ends without the C runtime's exit. */
-static void child_exit_heap_locked(void)
+/* See test_exit_heap_locked: `exit-heap locked` or `exit-heap free` (the control). ole32mem alone, loaded last: its
+ * exit report comes before any other module's detach, which may need the heap itself. Nothing may use the heap
+ * once the holder has it, the C runtime's stdio included: the summary comes first, and the process ends without
+ * the C runtime's exit. */
+static void child_exit_heap(void)
 {
     HANDLE event = CreateEventA(NULL, TRUE, FALSE, NULL);
+    int locked = child_arg && !strcmp(child_arg, "locked");
 
     if (!load_allocator(LoadLibraryA("ole32mem.dll"), &om))
     {
@@ -469,9 +487,12 @@ static void child_exit_heap_locked(void)
         return;
     }
     exit_leak();
-    test_summary("exit-heap-locked");
-    CreateThread(NULL, 0, heap_holder, event, 0, NULL);
-    WaitForSingleObject(event, INFINITE);
+    test_summary(locked ? "exit-heap locked" : "exit-heap free");
+    if (locked)
+    {
+        CreateThread(NULL, 0, heap_holder, event, 0, NULL);
+        WaitForSingleObject(event, INFINITE);
+    }
     ExitProcess(0);
 }
 
@@ -508,7 +529,7 @@ static void child_load_unload(void)
        LOAD_CYCLES);
 }
 
-/* Each mode but load-unload and exit-heap-locked starts with load_both: ole32mem and combase, loaded at run time. */
+/* Each mode but load-unload and exit-heap starts with load_both: ole32mem and combase, loaded at run time. */
 static const struct child_mode modes[] = {
     {"reuse", child_reuse},
     {"reuse-noguard", child_reuse_noguard},
@@ -517,7 +538,7 @@ static const struct child_mode modes[] = {
     {"exit", child_exit},
     {"load-unload", child_load_unload},
     {"freed-elsewhere", child_freed_elsewhere},
-    {"exit-heap-locked", child_exit_heap_locked},
+    {"exit-heap", child_exit_heap},
 };
 
 int main(int argc, char **argv)
