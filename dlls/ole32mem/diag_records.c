@@ -141,8 +141,8 @@ enum diag_record_state diag_record_is_current(const struct diag_block *record, i
     if (from_report && !plat_memory_readable((const char *)record->actual - HEAP_HEADER_PROBE, HEAP_HEADER_PROBE + 1))
         return DIAG_RECORD_STALE;
     /* The size alone proves nothing: a block that another allocator freed and the heap merged into the free block
-     * before it keeps its old header, size and all, inside free memory. Validating the one block (O(1), no walk)
-     * looks at its neighbours too, which the merge changed. */
+     * before it keeps its old header, size and all, inside free memory. Validating the one block looks at its
+     * neighbours too, which the merge changed (no walk of the blocks; Wine searches only its list of regions). */
     if (heap_askable && (plat_heap_size(record->actual) != record->actual_size + diag_guard_size() ||
                          !plat_heap_owns(record->actual)))
         return DIAG_RECORD_STALE;
@@ -252,13 +252,9 @@ int diag_admit_realloc(void *block, SIZE_T size, const struct diag_site *site, s
 
 struct diag_block *diag_reserve_record(size_t calls)
 {
-    struct diag_block *record;
-
     if (!block_table_reserve(&live_blocks, calls))
         return NULL;
-    if (!(record = plat_meta_alloc(sizeof(*record))))
-        return NULL;
-    return record;
+    return plat_meta_alloc(sizeof(struct diag_block));
 }
 
 void diag_unreserve_record(struct diag_block *record)
