@@ -40,19 +40,20 @@ GENINC   := $(BUILD)/include
 export WINEPREFIX
 WINE_ENV := WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
 
-# The sources, each list written once (all in dlls/ole32mem/). The core is OS-free: the DLL builds it over the
-# Windows port with the COM plumbing (ole32mem.c); mk/host.mk builds it over the Linux port in host/; the prefix
-# proxy (mk/prefix.mk) links the DLL's objects.
-CORE_SOURCES       := task_memory.c blocktable.c diag_options.c diag_sites.c diag_records.c diag_freed.c diag_report.c \
-                      diag_stacks.c diag_suppress.c
-WIN32_PORT_SOURCES := platform_win32.c platform_report_win32.c platform_stacks_win32.c ole32mem_leaks.c
+# The sources, each list written once (paths under dlls/ole32mem/; the diagnostics in their own folder, diag/). The
+# core is OS-free: the DLL builds it over the Windows port with the COM plumbing (ole32mem.c); mk/host.mk builds it
+# over the Linux port in host/; the prefix proxy (mk/prefix.mk) links the DLL's objects.
+DIAG_SOURCES       := $(addprefix diag/,diag_options.c diag_sites.c diag_records.c diag_freed.c diag_report.c \
+                      diag_stacks.c diag_suppress.c)
+CORE_SOURCES       := task_memory.c blocktable.c $(DIAG_SOURCES)
+WIN32_PORT_SOURCES := platform_win32.c diag/platform_report_win32.c diag/platform_stacks_win32.c ole32mem_leaks.c
 DLL_SOURCES        := ole32mem.c $(CORE_SOURCES) $(WIN32_PORT_SOURCES)
 GEN_HEADER  := $(GENINC)/ole32mem_objidl.h $(GENINC)/ole32mem_markers.h
 # IID definitions as widl writes them. The DLL takes its IIDs from the SDK's libuuid (which also has IID_IUnknown
 # and defines IID_IMalloc in the same object, so the two cannot be linked together); tests/abi.c compiles this
 # file under other names and checks that the values agree.
 GEN_IIDS    := $(GENINC)/ole32mem_objidl_i.c
-DLL_CPPFLAGS := -I$(GENINC) -Idlls/ole32mem $(if $(filter-out 0,$(DEBUG)),-DOLE32MEM_ASSERT)
+DLL_CPPFLAGS := -I$(GENINC) -Idlls/ole32mem -Idlls/ole32mem/diag $(if $(filter-out 0,$(DEBUG)),-DOLE32MEM_ASSERT)
 # libuuid: IID_IUnknown/IID_IMalloc/IID_IMallocSpy; libsynchronization: WaitOnAddress (platform_win32.h's mutex);
 # libntdll: RtlFreeHeap and RtlValidateHeap (platform_win32.h: one call fewer than kernel32's HeapFree/HeapValidate).
 DLL_LIBS     := -luuid -lsynchronization -lntdll
@@ -140,7 +141,7 @@ $(BUILD)/$(1)/tests/%_builtin.exe: tests/%.c $(TEST_HEADERS) | $(GEN_HEADER) $(G
 endef
 
 $(foreach a,$(ARCHES),$(eval $(call ARCH_RULES,$(a))))
--include $(wildcard $(foreach a,$(ARCHES),$(BUILD)/$(a)/obj/*.d))
+-include $(wildcard $(foreach a,$(ARCHES),$(BUILD)/$(a)/obj/*.d $(BUILD)/$(a)/obj/diag/*.d))
 
 TEST_EXES := $(foreach a,$(ARCHES),$(foreach t,$(TESTS),$(BUILD)/$(a)/tests/$(t).exe $(BUILD)/$(a)/tests/$(t)_builtin.exe))
 

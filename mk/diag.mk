@@ -1,4 +1,4 @@
-# mk/diag.mk: the diagnostics suite of `make check` (OLE32MEM_DEBUG & co., see dlls/ole32mem/diag_options.c).
+# mk/diag.mk: the diagnostics suite of `make check` (OLE32MEM_DEBUG & co., see dlls/ole32mem/diag/diag_options.c).
 # build/<arch>/diag/ holds four test programs that run their own children and check them in C (tests/diag/child.h):
 # diag.exe (the reports against what each child expects, tests/diag/expect.h), stacks.exe (call stacks,
 # suppressions, checkpoints), diagregress.exe and diaghook.exe (issue 10); their helpers diaghelp.dll, diagdyn.exe,

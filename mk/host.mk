@@ -19,8 +19,8 @@ CHECK_FUZZ_SECONDS ?= 25
 HOST_DIR      := $(BUILD)/host
 HOST_PORT_SOURCES := host/platform_posix.c host/platform_report_posix.c host/platform_stacks_posix.c
 HOST_CORE     := $(addprefix dlls/ole32mem/,$(CORE_SOURCES)) $(HOST_PORT_SOURCES)
-HOST_HEADERS  := $(wildcard dlls/ole32mem/*.h host/*.h tests/host/*.h) tests/harness.h tests/hook_log.h
-HOST_CPPFLAGS := -Idlls/ole32mem -Ihost -Itests/host -DOLE32MEM_ASSERT
+HOST_HEADERS  := $(wildcard dlls/ole32mem/*.h dlls/ole32mem/diag/*.h host/*.h tests/host/*.h) tests/harness.h tests/hook_log.h
+HOST_CPPFLAGS := -Idlls/ole32mem -Idlls/ole32mem/diag -Ihost -Itests/host -DOLE32MEM_ASSERT
 HOST_LIBS     := -ldl -lpthread
 HOST_ASAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 HOST_TSAN     := -fsanitize=thread
