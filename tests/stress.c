@@ -18,11 +18,11 @@
  * builtin handling is a known difference (realloc-null-*, realloc-zero-via-prerealloc) that breaks the counts.
  *
  * Wine 10's heap answers HeapSize of a block that HeapReAlloc shrank in place, once its low-fragmentation heap serves
- * the size class, larger than the size by a multiple of its block alignment (2 * sizeof(void *)), for ole32mem and the builtin alike (heapsize-after-shrink,
- * docs/semantics.md section 6; docs/wine-bugs/heapsize-after-shrink.c shows it without COM). That one answer, of a
- * block whose last Realloc shrank it in place, is counted apart and checked once for the whole run with
- * ok_wine_version (todo on Wine 10 and later, a failure on an earlier Wine; one check, so that the counts do not
- * depend on how the threads interleaved); every other wrong GetSize answer is a failure.
+ * the size class, larger than the size by a multiple of its alignment (2 * sizeof(void *)), for ole32mem and the
+ * builtin alike (heapsize-after-shrink, docs/semantics.md section 6; docs/wine-bugs/heapsize-after-shrink.c shows it
+ * without COM). That one answer, of a block whose last Realloc shrank it in place, is counted apart and checked once
+ * for the whole run with ok_wine_version (todo on Wine 10 and later, a failure on an earlier Wine; one check, so that
+ * the counts do not depend on how the threads interleaved); every other wrong GetSize answer is a failure.
  *
  * ITERATIONS per worker and phase; the environment variable STRESS_ITERATIONS may set it higher.
  *
@@ -242,8 +242,7 @@ static void worker_check(struct worker *worker, const unsigned char *block)
 
     if (size != header->size)
     {
-        if (header->shrunk_in_place && size > header->size &&
-            (size - header->size) % HEAP_ALIGNMENT == 0)
+        if (header->shrunk_in_place && size > header->size && (size - header->size) % HEAP_ALIGNMENT == 0)
             worker->shrunk_size_answers++;
         else
             worker->size_errors++;

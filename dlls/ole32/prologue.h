@@ -20,10 +20,10 @@ enum prologue_arch
 enum prologue_verdict
 {
     PROLOGUE_OK,
-    PROLOGUE_TRUNCATED, /* the bytes given end inside an instruction */
-    PROLOGUE_UNKNOWN,   /* an instruction of a kind the check does not know */
-    PROLOGUE_JUMP,      /* a jump, call or return: another tool's hook, a thunk, or the end of the function */
-    PROLOGUE_BRANCH_IN, /* a conditional branch back, or into the bytes the patch overwrites */
+    PROLOGUE_TRUNCATED,  /* the bytes given end inside an instruction */
+    PROLOGUE_UNKNOWN,    /* an instruction of a kind the check does not know */
+    PROLOGUE_JUMP,       /* a jump, call or return: another tool's hook, a thunk, or the end of the function */
+    PROLOGUE_BRANCH_IN,  /* a conditional branch back, or into the bytes the patch overwrites */
     PROLOGUE_BRANCH_OUT, /* a conditional branch past the bytes given (out of the image) */
 };
 

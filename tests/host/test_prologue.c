@@ -112,8 +112,8 @@ static int pe_load(const char *path, struct pe *pe)
     pe->arch = get16(pe, header + 4) == PE_MACHINE_AMD64 ? PROLOGUE_X86_64 : PROLOGUE_I386;
     pe->sections = get16(pe, header + 6);
     pe->section_table = optional + get16(pe, header + 20);
-    pe->exports = get32(pe, optional + (magic == PE_OPTIONAL_MAGIC_PE32PLUS ? PE_DATA_DIRECTORIES_PE32PLUS
-                                                                            : PE_DATA_DIRECTORIES_PE32));
+    pe->exports = get32(
+        pe, optional + (magic == PE_OPTIONAL_MAGIC_PE32PLUS ? PE_DATA_DIRECTORIES_PE32PLUS : PE_DATA_DIRECTORIES_PE32));
     return get32(pe, 0) != 0 && (get16(pe, header + 4) == PE_MACHINE_AMD64 || get16(pe, header + 4) == PE_MACHINE_I386);
 }
 
@@ -152,8 +152,8 @@ static void test_fixtures(void)
     {
         const struct combase_prologue *fixture = &combase_prologues[i];
 
-        verdict = prologue_check(fixture->bytes, sizeof(fixture->bytes), fixture->arch, patch_size(fixture->arch),
-                                 &offset);
+        verdict =
+            prologue_check(fixture->bytes, sizeof(fixture->bytes), fixture->arch, patch_size(fixture->arch), &offset);
         ok(verdict == PROLOGUE_OK, "Wine %s %s %s: refused, %s at +%llu\n", fixture->wine, arch_name(fixture->arch),
            fixture->function, prologue_verdict_text(verdict), SZ(offset));
     }
@@ -201,41 +201,84 @@ struct refusal
 
 /* Wine 10.0's x86_64 CoGetMalloc: cmp ecx,1; jne +0x13 (to +0x18, past the 12 patched bytes); lea rcx,[rip+...];
  * xor eax,eax; mov [rdx],rcx; ret. */
-#define W10_GETMALLOC 0x83, 0xf9, 0x01, 0x75, 0x13, 0x48, 0x8d, 0x0d, 0x04, 0xe9, 0x01, 0x00, 0x31, 0xc0, 0x48, 0x89, \
-                      0x0a, 0xc3
+#define W10_GETMALLOC                                                                                                  \
+    0x83, 0xf9, 0x01, 0x75, 0x13, 0x48, 0x8d, 0x0d, 0x04, 0xe9, 0x01, 0x00, 0x31, 0xc0, 0x48, 0x89, 0x0a, 0xc3
 /* Wine 10.0's i386 CoRegisterMallocSpy: push ebp; mov ebp,esp; push ebx; sub esp,0x14; test byte [abs],8; jne. */
 #define W10_REGISTER_I386 0x55, 0x89, 0xe5, 0x53, 0x83, 0xec, 0x14, 0xf6, 0x05, 0xf0, 0x91, 0x02, 0x10, 0x08, 0x75, 0x48
 
 static const struct refusal refusals[] = {
     {"Wine 10 CoGetMalloc as given", PROLOGUE_X86_64, {W10_GETMALLOC}, 0, PROLOGUE_OK, 12},
-    {"its jne to the first byte past the patch", PROLOGUE_X86_64, {0x83, 0xf9, 0x01, 0x75, 0x07, 0x48, 0x8d, 0x0d, 0x04,
-                                                                   0xe9, 0x01, 0x00}, 0, PROLOGUE_OK, 12},
-    {"its jne near (0f 85 rel32) past the patch", PROLOGUE_X86_64,
-     {0x83, 0xf9, 0x01, 0x0f, 0x85, 0x10, 0x00, 0x00, 0x00, 0x48, 0x8d, 0x0d, 0x04, 0xe9, 0x01, 0x00}, 0, PROLOGUE_OK,
+    {"its jne to the first byte past the patch",
+     PROLOGUE_X86_64,
+     {0x83, 0xf9, 0x01, 0x75, 0x07, 0x48, 0x8d, 0x0d, 0x04, 0xe9, 0x01, 0x00},
+     0,
+     PROLOGUE_OK,
+     12},
+    {"its jne near (0f 85 rel32) past the patch",
+     PROLOGUE_X86_64,
+     {0x83, 0xf9, 0x01, 0x0f, 0x85, 0x10, 0x00, 0x00, 0x00, 0x48, 0x8d, 0x0d, 0x04, 0xe9, 0x01, 0x00},
+     0,
+     PROLOGUE_OK,
      16},
-    {"its jne into the patched bytes", PROLOGUE_X86_64, {0x83, 0xf9, 0x01, 0x75, 0x06, 0x48, 0x8d, 0x0d, 0x04, 0xe9,
-                                                         0x01, 0x00}, 0, PROLOGUE_BRANCH_IN, 3},
-    {"its jne back to the entry", PROLOGUE_X86_64, {0x83, 0xf9, 0x01, 0x75, 0xfb, 0x48, 0x8d, 0x0d, 0x04, 0xe9, 0x01,
-                                                    0x00}, 0, PROLOGUE_BRANCH_IN, 3},
-    {"its jne before the function", PROLOGUE_X86_64, {0x83, 0xf9, 0x01, 0x0f, 0x85, 0x00, 0xff, 0xff, 0xff, 0x48, 0x8d,
-                                                      0x0d, 0x04, 0xe9, 0x01, 0x00}, 0, PROLOGUE_BRANCH_IN, 3},
+    {"its jne into the patched bytes",
+     PROLOGUE_X86_64,
+     {0x83, 0xf9, 0x01, 0x75, 0x06, 0x48, 0x8d, 0x0d, 0x04, 0xe9, 0x01, 0x00},
+     0,
+     PROLOGUE_BRANCH_IN,
+     3},
+    {"its jne back to the entry",
+     PROLOGUE_X86_64,
+     {0x83, 0xf9, 0x01, 0x75, 0xfb, 0x48, 0x8d, 0x0d, 0x04, 0xe9, 0x01, 0x00},
+     0,
+     PROLOGUE_BRANCH_IN,
+     3},
+    {"its jne before the function",
+     PROLOGUE_X86_64,
+     {0x83, 0xf9, 0x01, 0x0f, 0x85, 0x00, 0xff, 0xff, 0xff, 0x48, 0x8d, 0x0d, 0x04, 0xe9, 0x01, 0x00},
+     0,
+     PROLOGUE_BRANCH_IN,
+     3},
     {"its jne out of the image", PROLOGUE_X86_64, {W10_GETMALLOC}, 20, PROLOGUE_BRANCH_OUT, 3},
-    {"the bytes end inside an instruction", PROLOGUE_X86_64, {0x48, 0x8b, 0x05, 0xd9, 0xb9, 0x01, 0x00, 0x48, 0x8b,
-                                                              0x40, 0x18}, 9, PROLOGUE_TRUNCATED, 7},
-    {"a ret inside the patch", PROLOGUE_X86_64, {0x83, 0xf9, 0x01, 0xc3, 0x48, 0x8d, 0x0d, 0x04, 0xe9, 0x01, 0x00}, 0,
-     PROLOGUE_JUMP, 3},
-    {"jmp [rip+0] at the entry (a detour)", PROLOGUE_X86_64, {0xff, 0x25, 0x00, 0x00, 0x00, 0x00, 0x11, 0x22, 0x33,
-                                                              0x44, 0x55, 0x66, 0x77, 0x00}, 0, PROLOGUE_JUMP, 0},
+    {"the bytes end inside an instruction",
+     PROLOGUE_X86_64,
+     {0x48, 0x8b, 0x05, 0xd9, 0xb9, 0x01, 0x00, 0x48, 0x8b, 0x40, 0x18},
+     9,
+     PROLOGUE_TRUNCATED,
+     7},
+    {"a ret inside the patch",
+     PROLOGUE_X86_64,
+     {0x83, 0xf9, 0x01, 0xc3, 0x48, 0x8d, 0x0d, 0x04, 0xe9, 0x01, 0x00},
+     0,
+     PROLOGUE_JUMP,
+     3},
+    {"jmp [rip+0] at the entry (a detour)",
+     PROLOGUE_X86_64,
+     {0xff, 0x25, 0x00, 0x00, 0x00, 0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x00},
+     0,
+     PROLOGUE_JUMP,
+     0},
     {"jmp rel32 at the entry", PROLOGUE_X86_64, {0xe9, 0x10, 0x20, 0x30, 0x00, W10_GETMALLOC}, 0, PROLOGUE_JUMP, 0},
     {"jmp rel8 at the entry", PROLOGUE_I386, {0xeb, 0x05, W10_REGISTER_I386}, 0, PROLOGUE_JUMP, 0},
     {"call rel32 at the entry", PROLOGUE_I386, {0xe8, 0x10, 0x20, 0x30, 0x00, W10_REGISTER_I386}, 0, PROLOGUE_JUMP, 0},
-    {"the hook's own x86_64 patch (hooked twice)", PROLOGUE_X86_64,
-     {0x48, 0xb8, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x00, 0xff, 0xe0, W10_GETMALLOC}, 0, PROLOGUE_JUMP, 10},
-    {"the hook's own i386 patch (hooked twice)", PROLOGUE_I386,
-     {0xb8, 0x11, 0x22, 0x33, 0x44, 0xff, 0xe0, W10_REGISTER_I386}, 0, PROLOGUE_JUMP, 5},
+    {"the hook's own x86_64 patch (hooked twice)",
+     PROLOGUE_X86_64,
+     {0x48, 0xb8, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x00, 0xff, 0xe0, W10_GETMALLOC},
+     0,
+     PROLOGUE_JUMP,
+     10},
+    {"the hook's own i386 patch (hooked twice)",
+     PROLOGUE_I386,
+     {0xb8, 0x11, 0x22, 0x33, 0x44, 0xff, 0xe0, W10_REGISTER_I386},
+     0,
+     PROLOGUE_JUMP,
+     5},
     {"int3 at the entry (a breakpoint)", PROLOGUE_I386, {0xcc, W10_REGISTER_I386}, 0, PROLOGUE_UNKNOWN, 0},
-    {"x86_64 code read as i386 (dec eax)", PROLOGUE_I386, {0x48, 0x8b, 0x05, 0xd9, 0xb9, 0x01, 0x00, 0x48, 0x8b, 0x40,
-                                                           0x18}, 0, PROLOGUE_UNKNOWN, 0},
+    {"x86_64 code read as i386 (dec eax)",
+     PROLOGUE_I386,
+     {0x48, 0x8b, 0x05, 0xd9, 0xb9, 0x01, 0x00, 0x48, 0x8b, 0x40, 0x18},
+     0,
+     PROLOGUE_UNKNOWN,
+     0},
     {"Wine 10 i386 CoRegisterMallocSpy as given", PROLOGUE_I386, {W10_REGISTER_I386}, 0, PROLOGUE_OK, 7},
 };
 
@@ -282,8 +325,8 @@ static int dump(const char *version, const char *path)
             free(pe.data);
             return 1;
         }
-        printf("    {\"%s\", %s, \"%s\", %#x,\n     {", version, pe.arch == PROLOGUE_X86_64 ? "PROLOGUE_X86_64" : "PROLOGUE_I386",
-               hooked_names[i], (unsigned)rva);
+        printf("    {\"%s\", %s, \"%s\", %#x,\n     {", version,
+               pe.arch == PROLOGUE_X86_64 ? "PROLOGUE_X86_64" : "PROLOGUE_I386", hooked_names[i], (unsigned)rva);
         for (j = 0; j < COMBASE_PROLOGUE_BYTES; j++)
             printf("%s0x%02x", !j ? "" : j % BYTES_PER_LINE ? ", " : ",\n      ", code[j]);
         printf("}},\n");
