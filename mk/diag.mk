@@ -50,6 +50,7 @@ $(BUILD)/$(1)/diag/diagregress.exe: tests/diag/regress.c $(DIAG_HARNESS) tests/p
 	$$($(1)_CC) $(DIAG_CFLAGS) -gdwarf-4 -o $$@ $$< -luuid
 
 $(BUILD)/$(1)/diag/diaghook.exe: tests/diag/hook.c dlls/ole32/combase_hook.c dlls/ole32/combase_hook.h \
+                                 dlls/ole32/prologue.c dlls/ole32/prologue.h \
                                  $(DIAG_HARNESS) tests/passthrough_spy.h $(BUILD)/$(1)/libole32mem.dll.a \
                                  | $(GEN_HEADER)
 	@mkdir -p $$(@D)

@@ -2,7 +2,9 @@
 # none of them). The same sources as the DLL (CORE_SOURCES, listed once in the Makefile) over the Linux port in
 # host/ (HOST_PORT_SOURCES): no copies. Every host build has the core's assertions on (OLE32MEM_ASSERT).
 #
-#   make check-host   ASan+UBSan unit tests (tests/host/test_core.c, test_blocktable.c), the TSan stress
+#   make check-host   ASan+UBSan unit tests (tests/host/test_core.c, test_blocktable.c, and test_prologue.c: the
+#                     combase hook's prologue check on every supported Wine's bytes and the installed Wine's
+#                     combase.dll, WINE_DLLDIR_* of mk/prefix.mk), the TSan stress
 #                     (tests/host/stress.c), the fuzz regressions replayed (fuzz/regressions/) and a short fuzz run
 #                     (CHECK_FUZZ_SECONDS); suite "host" of `make check`
 #   make fuzz         fuzz for FUZZ_SECONDS (corpus in $(BUILD)/host/fuzz-corpus, findings in
@@ -26,8 +28,8 @@ HOST_ASAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 HOST_TSAN     := -fsanitize=thread
 HOST_FUZZ     := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 HOST_COMPILE   = $(HOST_CC) $(CSTD) $(HOST_CFLAGS) $(WARNINGS) $(HOST_CPPFLAGS)
-HOST_PROGRAMS := $(HOST_DIR)/asan/test_core $(HOST_DIR)/asan/test_blocktable $(HOST_DIR)/tsan/stress \
-                 $(HOST_DIR)/fuzz/fuzz_core
+HOST_PROGRAMS := $(HOST_DIR)/asan/test_core $(HOST_DIR)/asan/test_blocktable $(HOST_DIR)/asan/test_prologue \
+                 $(HOST_DIR)/tsan/stress $(HOST_DIR)/fuzz/fuzz_core
 
 CHECK_SUITES += host
 .PHONY: check-host fuzz host-programs
@@ -40,6 +42,12 @@ $(HOST_DIR)/asan/test_blocktable: tests/host/test_blocktable.c dlls/ole32mem/blo
                                   $(HOST_HEADERS) | deps
 	@mkdir -p $(@D)
 	$(HOST_COMPILE) $(HOST_ASAN) -o $@ $(filter %.c,$^) $(HOST_LIBS)
+
+# The proxy's prologue check alone: plain C over bytes, no allocator.
+$(HOST_DIR)/asan/test_prologue: tests/host/test_prologue.c dlls/ole32/prologue.c dlls/ole32/prologue.h \
+                                tests/host/combase_prologues.h $(HOST_HEADERS) | deps
+	@mkdir -p $(@D)
+	$(HOST_COMPILE) -Idlls/ole32 $(HOST_ASAN) -o $@ $(filter %.c,$^) $(HOST_LIBS)
 
 $(HOST_DIR)/tsan/stress: tests/host/stress.c tests/host/test_spy.c $(HOST_CORE) $(HOST_HEADERS) | deps
 	@mkdir -p $(@D)
@@ -57,6 +65,7 @@ check-host: $(HOST_PROGRAMS)
 	    bash tests/host/run.sh $(BUILD)/results/host \
 	    test:host_core:$(HOST_DIR)/asan/test_core \
 	    test:host_blocktable:$(HOST_DIR)/asan/test_blocktable \
+	    "test:host_prologue:$(HOST_DIR)/asan/test_prologue:$(WINE_DLLDIR_x86_64) $(WINE_DLLDIR_i686)" \
 	    test:host_stress:$(HOST_DIR)/tsan/stress \
 	    replay:fuzz_regressions:$(HOST_DIR)/fuzz/fuzz_core:fuzz/regressions \
 	    fuzz:fuzz_short:$(HOST_DIR)/fuzz/fuzz_core:$(CHECK_FUZZ_SECONDS)

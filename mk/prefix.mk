@@ -22,7 +22,7 @@ SYMLINK      ?=
 # FORCE=1: programs running in the prefix are ended (wineserver -k) instead of the command being refused.
 FORCE        ?=
 
-PROXY_OWN_SOURCES := proxy.c combase_hook.c
+PROXY_OWN_SOURCES := proxy.c combase_hook.c prologue.c
 PROXY_TEST_BUILD  := $(BUILD)/prefix-tests
 
 define PROXY_RULES
