@@ -13,8 +13,8 @@
  * the dbghelp handle and its functions (written once by the first report, under the report's order: reports never
  * run concurrently with each other's symbol lookups because dbghelp is not thread-safe, see symbols_lock).
  *
- * dbghelp's options are the process's, not a session's (SymSetOptions takes no process handle, and Wine keeps them
- * in one variable of the DLL): a private process handle would not keep ours apart from the program's. So each use
+ * dbghelp's options are the process's, not a session's (SymSetOptions takes no process handle): a private process
+ * handle would not keep ours apart from the program's. So each use
  * sets ours and puts the program's back before symbols_lock is left; the program sees its own options between our
  * lookups. Must never wait for symbols_lock at process exit: an ended thread may hold it for ever (Wine lets a
  * critical-section wait through while the process shuts down, but not an SRW lock's).
