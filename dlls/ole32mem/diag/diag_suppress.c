@@ -209,10 +209,16 @@ static void read_file(const char *path)
         diag_report("ole32mem: suppress: cannot read OLE32MEM_SUPPRESS file %s", path);
         return;
     }
-    if (!small_enough(file) || fseek(file, 0, SEEK_SET))
+    if (!small_enough(file))
     {
         diag_report("ole32mem: suppress: %s is larger than %d MiB: not read, no suppression from it applies", path,
                     FILE_MAX_MIB);
+        fclose(file);
+        return;
+    }
+    if (fseek(file, 0, SEEK_SET))
+    {
+        diag_report("ole32mem: suppress: cannot read OLE32MEM_SUPPRESS file %s twice (not a regular file?)", path);
         fclose(file);
         return;
     }
