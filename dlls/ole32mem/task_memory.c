@@ -573,8 +573,8 @@ void task_report_at_exit(int process_exit)
         recursive_lock_enter(&core_lock);
     /* OLE32MEM_LEAKS_EXITCODE ends the process at its exit only: after an unload the program goes on. */
     if (locked || diag_records_consistent())
-        leaks = diag_leaks_collect(DIAG_COLLECT_REPORT | DIAG_COLLECT_EXIT |
-                                   (process_exit ? DIAG_COLLECT_EXIT_CODE : 0));
+        leaks =
+            diag_leaks_collect(DIAG_COLLECT_REPORT | DIAG_COLLECT_EXIT | (process_exit ? DIAG_COLLECT_EXIT_CODE : 0));
 
     if (locked)
         recursive_lock_leave(&core_lock);

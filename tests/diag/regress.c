@@ -232,7 +232,8 @@ static void test_exit_during_checkpoint(void)
         ok(child.finished, "run %d: the process did not exit within %u ms\n", run, HANG_TIMEOUT_MS);
         ok(child_count_lines(child.log, "ole32mem: leaks: 1 blocks, 777 bytes never freed", LINE_STARTS) == 1 ||
                strstr(child.log, "no report: the process exit ended") != NULL,
-           "run %d: no exit report:\n%.3000s", run, child.log + (strlen(child.log) > 3000 ? strlen(child.log) - 3000 : 0));
+           "run %d: no exit report:\n%.3000s", run,
+           child.log + (strlen(child.log) > 3000 ? strlen(child.log) - 3000 : 0));
         noted += child_count_lines(child.log, note, LINE_STARTS);
         child_free(&child);
     }
@@ -331,8 +332,7 @@ static void test_suppress_long_lines(void)
     ok(complaint_count(&child, "supp-long", 1, why) == 1, "the long pattern was not said:\n%.3000s", child.log);
     snprintf(why, sizeof(why), "longer than %d bytes", SUPPRESS_LINE_MAX);
     ok(complaint_count(&child, "supp-long", 2, why) == 1, "the long line was not said:\n%.3000s", child.log);
-    ok(child_count_lines(child.log, "ole32mem: suppress:", LINE_STARTS) == 2, "other complaints:\n%.3000s",
-       child.log);
+    ok(child_count_lines(child.log, "ole32mem: suppress:", LINE_STARTS) == 2, "other complaints:\n%.3000s", child.log);
     ok(child_count_lines(child.log, leak_hidden, LINE_STARTS) == 1 &&
            child_count_lines(child.log, "ole32mem: suppressed: leak:* hid 1 blocks", LINE_STARTS) == 1,
        "line 4 (leak:*) did not apply:\n%.3000s", child.log);
@@ -376,8 +376,8 @@ static void test_suppress_big_files(void)
     child_run(&child, "supp-huge", "leak-one", settings, CHILD_LOG, CHILD_TIMEOUT_MS);
     trace("supp-huge: the child ran %lu ms\n", GetTickCount() - start);
     DeleteFileA(path);
-    snprintf(refused, sizeof(refused), "ole32mem: suppress: %s is larger than %d MiB: not read, no suppression from "
-             "it applies", path, SUPPRESS_FILE_MAX_MIB);
+    snprintf(refused, sizeof(refused), "ole32mem: suppress: %s is larger than %d MiB: not read, no suppression %s",
+             path, SUPPRESS_FILE_MAX_MIB, "from it applies");
     ok(child_count_lines(child.log, refused, LINE_IS) == 1, "the huge file was not refused:\n%.2000s", child.log);
     ok(child_count_lines(child.log, leak_shown, LINE_STARTS) == 1, "no leak report:\n%.2000s", child.log);
     child_free(&child);
@@ -396,8 +396,8 @@ static void test_suppress_big_files(void)
     ok(child.finished, "the child did not end within %u ms\n", CHILD_TIMEOUT_MS);
     ok(child_count_lines(child.log, "ole32mem: suppress:", LINE_STARTS) == SUPPRESS_COMPLAINTS_SHOWN + 1 &&
            child_count_lines(child.log, rest, LINE_IS) == 1,
-       "the complaints are not capped: %d lines\n%.2000s", child_count_lines(child.log, "ole32mem: suppress:",
-                                                                             LINE_STARTS), child.log);
+       "the complaints are not capped: %d lines\n%.2000s",
+       child_count_lines(child.log, "ole32mem: suppress:", LINE_STARTS), child.log);
     ok(child_count_lines(child.log, leak_shown, LINE_STARTS) == 1, "no leak report:\n%.2000s", child.log);
     child_free(&child);
     free(junk);
@@ -447,8 +447,8 @@ static void test_number_settings(void)
         ok(child.exit_code == 0, "%s: exit code %ld\n", rows[i].setting, (long)child.exit_code);
         ok(child_count_lines(child.log, rows[i].said, LINE_IS) == 1, "%s: not said:\n%.2000s", rows[i].setting,
            child.log);
-        ok(!strstr(child.log, "4294967295;") || strstr(rows[i].setting, "LEAKS_MAX"), "%s:\n%.2000s",
-           rows[i].setting, child.log);
+        ok(!strstr(child.log, "4294967295;") || strstr(rows[i].setting, "LEAKS_MAX"), "%s:\n%.2000s", rows[i].setting,
+           child.log);
         /* The leak is listed (OLE32MEM_LEAKS_MAX is 20, not 0) and ends nothing. */
         ok(child_count_lines(child.log, "ole32mem: leaks:   777 bytes in 1 blocks from", LINE_STARTS) == 1,
            "%s: the leak is not listed:\n%.2000s", rows[i].setting, child.log);
@@ -878,9 +878,9 @@ static void *WINAPI swallow_PostAlloc(IMallocSpy *iface, void *actual)
 }
 
 static const IMallocSpyVtbl swallow_vtbl = {
-    passthrough_QueryInterface, passthrough_static_AddRef,  passthrough_static_Release, passthrough_PreAlloc,
-    swallow_PostAlloc,          passthrough_PreFree,        passthrough_PostFree,       passthrough_PreRealloc,
-    passthrough_PostRealloc,    passthrough_PreGetSize,     passthrough_PostGetSize,    passthrough_PreDidAlloc,
+    passthrough_QueryInterface, passthrough_static_AddRef,   passthrough_static_Release,   passthrough_PreAlloc,
+    swallow_PostAlloc,          passthrough_PreFree,         passthrough_PostFree,         passthrough_PreRealloc,
+    passthrough_PostRealloc,    passthrough_PreGetSize,      passthrough_PostGetSize,      passthrough_PreDidAlloc,
     passthrough_PostDidAlloc,   passthrough_PreHeapMinimize, passthrough_PostHeapMinimize,
 };
 
