@@ -203,7 +203,7 @@ void diag_sites_at_process_exit(void)
     {
         modules_unusable = 1;
         diag_report("ole32mem: leaks-note: the process exit ended a thread that held the module cache's lock: frames "
-                    "are named by address only (see docs/diagnostics.md)");
+                    "not named when their call was made are named by address only (see docs/diagnostics.md)");
     }
     if (!plat_symbols_at_process_exit())
         diag_report("ole32mem: leaks-note: the process exit ended a thread inside a symbol lookup: frames are not "
