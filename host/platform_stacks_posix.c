@@ -38,6 +38,12 @@ int plat_symbolize(const void *address, struct plat_symbol *symbol)
     return 1;
 }
 
+/* dladdr takes only the dynamic linker's own lock, which a process exit does not leave held. */
+int plat_symbols_at_process_exit(void)
+{
+    return 1;
+}
+
 const char *plat_setting(const char *name, char *buffer, size_t size)
 {
     const char *value = getenv(name);

@@ -265,7 +265,8 @@ static CORE_INLINE void *alloc_locked(SIZE_T size, const struct diag_site *site)
     if (actual_size + guard >= actual_size)
         actual = plat_heap_alloc(actual_size + guard);
     result = current_spy ? hook_table()->post_alloc(hook_target, actual) : actual;
-    if (current_spy && result != actual)
+    /* NULL is a refusal (the spy keeps the heap block), not a pointer of its own. */
+    if (current_spy && result && result != actual)
         spy_moves_blocks = 1;
     if (!actual || !result)
     {
@@ -362,7 +363,7 @@ static void *realloc_locked(void *block, SIZE_T size, const struct diag_site *si
     /* The documented meaning of fSpyed in PostRealloc is "the original allocation was made under this spy", the
      * same as PreRealloc's; from now on the block counts as spied either way. */
     result = current_spy ? hook_table()->post_realloc(hook_target, actual, spyed) : actual;
-    if (current_spy && result != actual)
+    if (current_spy && result && result != actual)
         spy_moves_blocks = 1;
     if (!result)
     {
@@ -562,14 +563,18 @@ void task_report_at_exit(int process_exit)
         return;
     if (process_exit)
     {
+        /* Every lock of the report is tried from here on, never waited for (docs/hacking.md). */
+        diag_sites_at_process_exit();
         heap_lock = diag_records_at_process_exit();
         diag_stacks_at_process_exit();
         locked = recursive_lock_try_enter(&core_lock);
     }
     else
         recursive_lock_enter(&core_lock);
+    /* OLE32MEM_LEAKS_EXITCODE ends the process at its exit only: after an unload the program goes on. */
     if (locked || diag_records_consistent())
-        leaks = diag_leaks_collect(DIAG_COLLECT_REPORT | DIAG_COLLECT_EXIT);
+        leaks =
+            diag_leaks_collect(DIAG_COLLECT_REPORT | DIAG_COLLECT_EXIT | (process_exit ? DIAG_COLLECT_EXIT_CODE : 0));
 
     if (locked)
         recursive_lock_leave(&core_lock);

@@ -85,7 +85,8 @@ void task_heap_minimize_slow(const void *caller);
 
 /* The diagnostics' end-of-process reports (nothing when they are off). process_exit: DllMain's detach at process
  * exit (reserved != NULL), when other threads are gone and may have died holding any lock: then no call into the
- * process heap is made. 0: an unload (FreeLibrary), every thread still runs. */
+ * process heap is made, no lock is waited for, and OLE32MEM_LEAKS_EXITCODE may end the process. 0: an unload
+ * (FreeLibrary), every thread still runs and the program goes on: the report never ends the process. */
 void task_report_at_exit(int process_exit);
 /* The checkpoint exports: with DIAG_COLLECT_REPORT reports the blocks outstanding since the last checkpoint and
  * returns their count (unsuppressed); with DIAG_COLLECT_MARK takes a checkpoint (diagnostics.h). 0 when the

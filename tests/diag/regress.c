@@ -38,6 +38,19 @@ enum
     HANDLE_SLACK = 2,
     EXIT_RUNS = 4,
     FILL_NEW = 0xcd,
+    /* Exit with a worker inside a checkpoint: runs, and the time limit of each (a hang is a failure). */
+    CHECKPOINT_EXIT_RUNS = 8,
+    HANG_TIMEOUT_MS = 20000,
+    /* The suppression file's limits (dlls/ole32mem/diag/diag_suppress.c) and inputs past them. */
+    SUPPRESS_LINE_MAX = 1023,
+    SUPPRESS_PATTERN_MAX = 255,
+    SUPPRESS_FILE_MAX_MIB = 32,
+    SUPPRESS_COMPLAINTS_SHOWN = 10,
+    HUGE_FILE_MIB = 1024,
+    JUNK_LINES = 10000000,
+    JUNK_LINES_PER_WRITE = 10000,
+    /* A program's own dbghelp options: SYMOPT_NO_PROMPTS | SYMOPT_DEFERRED_LOADS. */
+    PROGRAM_SYMOPTIONS = 0x80004,
 };
 
 struct allocator
@@ -199,6 +212,248 @@ static void test_child_mode(const char *label, const char *mode, const char *deb
            child_count_lines(child.log, "ole32mem: guard:", LINE_STARTS) == 0,
        "%s child: unexpected reports:\n%s", label, child.log);
     child_free(&child);
+}
+
+/* --- nothing waits at exit, exit and unload apart, settings (issue: diagnostics safe to leave on, round two) --- */
+
+/* A worker thread reports leaks in a loop (naming frames through dbghelp) while main returns: the process exit ends
+ * it wherever it is, often inside a symbol lookup, holding its lock for ever. The exit report must come, and the
+ * process end, within the time limit; it says in one line when it had to go on without names. */
+static void test_exit_during_checkpoint(void)
+{
+    static const char *const settings[] = {"OLE32MEM_DEBUG=leaks", "OLE32MEM_STACK_DEPTH=8", NULL};
+    static const char note[] = "ole32mem: leaks-note: the process exit ended a thread inside a symbol lookup";
+    struct child child;
+    int run, noted = 0;
+
+    for (run = 0; run < CHECKPOINT_EXIT_RUNS; run++)
+    {
+        child_run(&child, "exit-checkpoint", "exit-checkpoint", settings, CHILD_LOG, HANG_TIMEOUT_MS);
+        ok(child.finished, "run %d: the process did not exit within %u ms\n", run, HANG_TIMEOUT_MS);
+        ok(child_count_lines(child.log, "ole32mem: leaks: 1 blocks, 777 bytes never freed", LINE_STARTS) == 1 ||
+               strstr(child.log, "no report: the process exit ended") != NULL,
+           "run %d: no exit report:\n%.3000s", run,
+           child.log + (strlen(child.log) > 3000 ? strlen(child.log) - 3000 : 0));
+        noted += child_count_lines(child.log, note, LINE_STARTS);
+        child_free(&child);
+    }
+    trace("exit-checkpoint: %d of %d runs ended the worker inside a symbol lookup\n", noted, CHECKPOINT_EXIT_RUNS);
+}
+
+/* OLE32MEM_LEAKS_EXITCODE applies at process exit, never at FreeLibrary: the program unloads ole32mem with a leak
+ * outstanding, goes on, and exits with its own code. The unload's report still lists the leak. */
+static void test_unload_with_exit_code(void)
+{
+    static const char *const settings[] = {"OLE32MEM_DEBUG=leaks", "OLE32MEM_LEAKS_EXITCODE=3", NULL};
+    struct child child;
+
+    child_run(&child, "unload-exitcode", "unload-exitcode", settings, CHILD_LOG, CHILD_TIMEOUT_MS);
+    ok(child.exit_code == 0, "the program's exit code was replaced: %ld\n", (long)child.exit_code);
+    ok(child.summary, "the program did not go on after FreeLibrary:\n%s", child.out);
+    ok(child_count_lines(child.log, "ole32mem: leaks: 1 blocks, 777 bytes never freed", LINE_STARTS) == 1,
+       "no report at the unload:\n%.2000s", child.log);
+    ok(!strstr(child.log, "exiting with code"), "the unload ended the process:\n%.2000s", child.log);
+    child_free(&child);
+}
+
+/* Writes `count` copies of `size` bytes to a new file. */
+static int write_repeated(const char *path, const void *data, DWORD size, unsigned count)
+{
+    HANDLE file = CreateFileA(path, GENERIC_WRITE, 0, NULL, CREATE_ALWAYS, 0, NULL);
+    DWORD written;
+    int good = file != INVALID_HANDLE_VALUE;
+
+    while (good && count--)
+        good = WriteFile(file, data, size, &written, NULL) && written == size;
+    if (file != INVALID_HANDLE_VALUE)
+        CloseHandle(file);
+    ok(good, "cannot write %s: error %lu\n", path, GetLastError());
+    return good;
+}
+
+/* A suppression file of `length` bytes of `text` for the child "leak-one" (one 777-byte leak); runs the child with
+ * it and leaves the result in `child`. The file is made at test time and removed after. */
+static void run_with_suppressions(struct child *child, const char *label, const char *text, size_t length)
+{
+    char path[CHILD_PATH_MAX], setting[CHILD_PATH_MAX + 32];
+    const char *settings[] = {"OLE32MEM_DEBUG=leaks", setting, NULL};
+
+    child_path(path, sizeof(path), label, "supp");
+    snprintf(setting, sizeof(setting), "OLE32MEM_SUPPRESS=@%s", path);
+    write_repeated(path, text, (DWORD)length, 1);
+    child_run(child, label, "leak-one", settings, CHILD_LOG, CHILD_TIMEOUT_MS);
+    DeleteFileA(path);
+}
+
+/* A complaint about line `number` of the file of `label`, saying `why`. */
+static int complaint_count(const struct child *child, const char *label, unsigned number, const char *why)
+{
+    char path[CHILD_PATH_MAX], line[CHILD_LINE_MAX];
+
+    child_path(path, sizeof(path), label, "supp");
+    snprintf(line, sizeof(line), "ole32mem: suppress: %s:%u: %s, skipped: ", path, number, why);
+    return child_count_lines(child->log, line, LINE_STARTS);
+}
+
+static const char leak_shown[] = "ole32mem: leaks: 1 blocks, 777 bytes never freed";
+static const char leak_hidden[] = "ole32mem: leaks: 0 blocks, 0 bytes never freed";
+
+/* A line of more than 1,023 bytes is one line: a long comment ending in leak:* hides nothing, a long suppression
+ * line is said once with its number, a long pattern too; the line after them still counts as line 4. */
+static void test_suppress_long_lines(void)
+{
+    char *text = malloc(8192), why[64];
+    struct child child;
+    size_t length;
+
+    /* The comment's tail from byte 1,023 on is "leak:*": what a reader cutting lines there would have kept. */
+    memset(text, 0, 8192);
+    text[0] = '#';
+    memset(text + 1, 'x', SUPPRESS_LINE_MAX - 1);
+    strcat(text, "leak:*\n");
+    run_with_suppressions(&child, "supp-comment", text, strlen(text));
+    ok(child_count_lines(child.log, leak_shown, LINE_STARTS) == 1, "a long comment hid the leak:\n%.2000s", child.log);
+    ok(!strstr(child.log, "ole32mem: suppress"), "a comment was complained about:\n%.2000s", child.log);
+    child_free(&child);
+
+    /* 1: a pattern of 300 characters; 2: a line of 1,100 bytes; 3: a blank; 4: leak:* (hides the leak). */
+    strcpy(text, "leak:");
+    length = strlen(text);
+    memset(text + length, 'a', 300);
+    length += 300;
+    memcpy(text + length, "\r\nleak:", 7);
+    length += 7;
+    memset(text + length, 'b', 1100);
+    length += 1100;
+    memcpy(text + length, "\n  \nleak:*\n", 11);
+    length += 11;
+    run_with_suppressions(&child, "supp-long", text, length);
+    snprintf(why, sizeof(why), "a pattern longer than %d characters", SUPPRESS_PATTERN_MAX);
+    ok(complaint_count(&child, "supp-long", 1, why) == 1, "the long pattern was not said:\n%.3000s", child.log);
+    snprintf(why, sizeof(why), "longer than %d bytes", SUPPRESS_LINE_MAX);
+    ok(complaint_count(&child, "supp-long", 2, why) == 1, "the long line was not said:\n%.3000s", child.log);
+    ok(child_count_lines(child.log, "ole32mem: suppress:", LINE_STARTS) == 2, "other complaints:\n%.3000s", child.log);
+    ok(child_count_lines(child.log, leak_hidden, LINE_STARTS) == 1 &&
+           child_count_lines(child.log, "ole32mem: suppressed: leak:* hid 1 blocks", LINE_STARTS) == 1,
+       "line 4 (leak:*) did not apply:\n%.3000s", child.log);
+    child_free(&child);
+    free(text);
+}
+
+/* Byte 0x1A is a byte (a text-mode reader stops there): the suppression after it applies. */
+static void test_suppress_byte_1a(void)
+{
+    static const char text[] = "# a comment with \x1a in it\nleak:*\n";
+    struct child child;
+
+    run_with_suppressions(&child, "supp-1a", text, sizeof(text) - 1);
+    ok(child_count_lines(child.log, leak_hidden, LINE_STARTS) == 1, "the file was cut at byte 0x1A:\n%.2000s",
+       child.log);
+    child_free(&child);
+}
+
+/* A file of 1 GiB (sparse: made by setting its end) is refused in one line, after reading no more than the limit;
+ * 10 M junk lines (20 MB, under the limit) give 10 complaints and one line counting the rest. */
+static void test_suppress_big_files(void)
+{
+    char path[CHILD_PATH_MAX], setting[CHILD_PATH_MAX + 32], refused[CHILD_PATH_MAX + 128], rest[CHILD_PATH_MAX + 128];
+    const char *settings[] = {"OLE32MEM_DEBUG=leaks", setting, NULL};
+    LARGE_INTEGER end;
+    char *junk = malloc(JUNK_LINES_PER_WRITE * 2);
+    struct child child;
+    HANDLE file;
+    DWORD start;
+    unsigned i;
+
+    child_path(path, sizeof(path), "supp-huge", "supp");
+    snprintf(setting, sizeof(setting), "OLE32MEM_SUPPRESS=@%s", path);
+    file = CreateFileA(path, GENERIC_WRITE, 0, NULL, CREATE_ALWAYS, 0, NULL);
+    end.QuadPart = (LONGLONG)HUGE_FILE_MIB << 20;
+    ok(file != INVALID_HANDLE_VALUE && SetFilePointerEx(file, end, NULL, FILE_BEGIN) && SetEndOfFile(file),
+       "cannot make a %u MiB file: error %lu\n", HUGE_FILE_MIB, GetLastError());
+    CloseHandle(file);
+    start = GetTickCount();
+    child_run(&child, "supp-huge", "leak-one", settings, CHILD_LOG, CHILD_TIMEOUT_MS);
+    trace("supp-huge: the child ran %lu ms\n", GetTickCount() - start);
+    DeleteFileA(path);
+    snprintf(refused, sizeof(refused), "ole32mem: suppress: %s is larger than %d MiB: not read, no suppression %s",
+             path, SUPPRESS_FILE_MAX_MIB, "from it applies");
+    ok(child_count_lines(child.log, refused, LINE_IS) == 1, "the huge file was not refused:\n%.2000s", child.log);
+    ok(child_count_lines(child.log, leak_shown, LINE_STARTS) == 1, "no leak report:\n%.2000s", child.log);
+    child_free(&child);
+
+    for (i = 0; i < JUNK_LINES_PER_WRITE; i++)
+        memcpy(junk + 2 * i, "j\n", 2);
+    child_path(path, sizeof(path), "supp-junk", "supp");
+    snprintf(setting, sizeof(setting), "OLE32MEM_SUPPRESS=@%s", path);
+    write_repeated(path, junk, JUNK_LINES_PER_WRITE * 2, JUNK_LINES / JUNK_LINES_PER_WRITE);
+    start = GetTickCount();
+    child_run(&child, "supp-junk", "leak-one", settings, CHILD_LOG, CHILD_TIMEOUT_MS);
+    trace("supp-junk: the child ran %lu ms\n", GetTickCount() - start);
+    DeleteFileA(path);
+    snprintf(rest, sizeof(rest), "ole32mem: suppress: %s: %u more lines skipped (not shown)", path,
+             JUNK_LINES - SUPPRESS_COMPLAINTS_SHOWN);
+    ok(child.finished, "the child did not end within %u ms\n", CHILD_TIMEOUT_MS);
+    ok(child_count_lines(child.log, "ole32mem: suppress:", LINE_STARTS) == SUPPRESS_COMPLAINTS_SHOWN + 1 &&
+           child_count_lines(child.log, rest, LINE_IS) == 1,
+       "the complaints are not capped: %d lines\n%.2000s",
+       child_count_lines(child.log, "ole32mem: suppress:", LINE_STARTS), child.log);
+    ok(child_count_lines(child.log, leak_shown, LINE_STARTS) == 1, "no leak report:\n%.2000s", child.log);
+    child_free(&child);
+    free(junk);
+}
+
+/* The program's dbghelp options are its own: a checkpoint and the exit report name frames through dbghelp and put
+ * them back (the child checks SymGetOptions; the log shows that frames were named). */
+static void test_dbghelp_options(void)
+{
+    static const char *const settings[] = {"OLE32MEM_DEBUG=leaks", "OLE32MEM_STACK_DEPTH=4", NULL};
+    struct child child;
+
+    child_run(&child, "dbghelp-options", "dbghelp-options", settings, CHILD_LOG, CHILD_TIMEOUT_MS);
+    ok(child.exit_code == 0, "dbghelp-options child: exit code %ld\n", (long)child.exit_code);
+    ok(strstr(child.log, "regress.c:") != NULL, "no frame was named through dbghelp:\n%.2000s", child.log);
+    child_free(&child);
+}
+
+/* Number settings that are not numbers in range: said in one line, and not used (the default applies, or the
+ * exit code is off). The child leaks one block and exits 0. */
+static void test_number_settings(void)
+{
+    static const struct
+    {
+        const char *setting;
+        const char *said;
+    } rows[] = {
+        {"OLE32MEM_LEAKS_MAX=abc", "ole32mem: OLE32MEM_LEAKS_MAX=abc: not a number from 0 to 4294967295; using 20"},
+        {"OLE32MEM_LEAKS_MAX=-1", "ole32mem: OLE32MEM_LEAKS_MAX=-1: not a number from 0 to 4294967295; using 20"},
+        {"OLE32MEM_LEAKS_MAX=99999999999", "ole32mem: OLE32MEM_LEAKS_MAX=99999999999: not a number from 0 to "
+                                           "4294967295; using 20"},
+        {"OLE32MEM_LEAKS_EXITCODE=abc", "ole32mem: OLE32MEM_LEAKS_EXITCODE=abc: not a number from 0 to 255; the "
+                                        "option is off"},
+        {"OLE32MEM_LEAKS_EXITCODE=256", "ole32mem: OLE32MEM_LEAKS_EXITCODE=256: not a number from 0 to 255; the "
+                                        "option is off"},
+        {"OLE32MEM_LEAKS_EXITCODE=-1", "ole32mem: OLE32MEM_LEAKS_EXITCODE=-1: not a number from 0 to 255; the "
+                                       "option is off"},
+    };
+    struct child child;
+    unsigned i;
+
+    for (i = 0; i < ARRAYSIZE(rows); i++)
+    {
+        const char *settings[] = {"OLE32MEM_DEBUG=leaks", rows[i].setting, NULL};
+
+        child_run(&child, "number-setting", "leak-one", settings, CHILD_LOG, CHILD_TIMEOUT_MS);
+        ok(child.exit_code == 0, "%s: exit code %ld\n", rows[i].setting, (long)child.exit_code);
+        ok(child_count_lines(child.log, rows[i].said, LINE_IS) == 1, "%s: not said:\n%.2000s", rows[i].setting,
+           child.log);
+        ok(!strstr(child.log, "4294967295;") || strstr(rows[i].setting, "LEAKS_MAX"), "%s:\n%.2000s", rows[i].setting,
+           child.log);
+        /* The leak is listed (OLE32MEM_LEAKS_MAX is 20, not 0) and ends nothing. */
+        ok(child_count_lines(child.log, "ole32mem: leaks:   777 bytes in 1 blocks from", LINE_STARTS) == 1,
+           "%s: the leak is not listed:\n%.2000s", rows[i].setting, child.log);
+        child_free(&child);
+    }
 }
 
 /* --- the children --------------------------------------------------------------------------------------------- */
@@ -529,6 +784,129 @@ static void child_load_unload(void)
        LOAD_CYCLES);
 }
 
+/* See test_exit_during_checkpoint. */
+static DWORD(WINAPI *checkpoint_report)(void);
+static volatile LONG checkpoint_reports;
+
+static DWORD WINAPI checkpoint_worker(void *arg)
+{
+    (void)arg;
+    for (;;)
+    {
+        checkpoint_report();
+        InterlockedIncrement(&checkpoint_reports);
+    }
+    return 0;
+}
+
+static void child_exit_checkpoint(void)
+{
+    if (!load_both())
+        return;
+    checkpoint_report = (void *)GetProcAddress(GetModuleHandleA("ole32mem.dll"), "Ole32memReportLeaks");
+    ok(checkpoint_report != NULL, "no Ole32memReportLeaks\n");
+    if (!checkpoint_report)
+        return;
+    exit_leak();
+    CreateThread(NULL, 0, checkpoint_worker, NULL, 0, NULL);
+    /* Past the first report (dbghelp's start): from then on the worker spends its time naming frames. */
+    while (checkpoint_reports < 2)
+        Sleep(1);
+    Sleep(20);
+}
+
+/* See test_unload_with_exit_code: a leak, FreeLibrary, and the program goes on. */
+static void child_unload_exitcode(void)
+{
+    HMODULE module = LoadLibraryA("ole32mem.dll");
+
+    if (!load_allocator(module, &om))
+    {
+        ok(0, "cannot load ole32mem.dll (error %lu)\n", GetLastError());
+        return;
+    }
+    exit_leak();
+    ok(FreeLibrary(module), "FreeLibrary: error %lu\n", GetLastError());
+    ok(!GetModuleHandleA("ole32mem.dll"), "ole32mem.dll is still loaded\n");
+}
+
+/* One 777-byte leak, nothing else. */
+static void child_leak_one(void)
+{
+    if (load_allocator(LoadLibraryA("ole32mem.dll"), &om))
+        exit_leak();
+    else
+        ok(0, "cannot load ole32mem.dll (error %lu)\n", GetLastError());
+}
+
+/* See test_dbghelp_options. */
+static void child_dbghelp_options(void)
+{
+    HMODULE dbghelp = LoadLibraryA("dbghelp.dll");
+    DWORD(WINAPI * set_options)(DWORD) = dbghelp ? (void *)GetProcAddress(dbghelp, "SymSetOptions") : NULL;
+    DWORD(WINAPI * get_options)(void) = dbghelp ? (void *)GetProcAddress(dbghelp, "SymGetOptions") : NULL;
+    DWORD(WINAPI * report_leaks)(void);
+
+    if (!set_options || !get_options || !load_both())
+    {
+        ok(0, "cannot load dbghelp.dll or ole32mem.dll\n");
+        return;
+    }
+    report_leaks = (void *)GetProcAddress(GetModuleHandleA("ole32mem.dll"), "Ole32memReportLeaks");
+    set_options(PROGRAM_SYMOPTIONS);
+    ok(get_options() == PROGRAM_SYMOPTIONS, "SymGetOptions %#lx after SymSetOptions(%#x)\n", get_options(),
+       PROGRAM_SYMOPTIONS);
+    exit_leak();
+    ok(report_leaks && report_leaks() == 1, "the checkpoint did not report the leak\n");
+    ok(get_options() == PROGRAM_SYMOPTIONS, "SymGetOptions %#lx after a checkpoint, want %#x\n", get_options(),
+       PROGRAM_SYMOPTIONS);
+}
+
+/* A spy whose PostAlloc swallows the first block after `swallow_next` is set (answers NULL, keeping the heap
+ * block), and passes every other one through. */
+static void *swallowed;
+static int swallow_next;
+
+static void *WINAPI swallow_PostAlloc(IMallocSpy *iface, void *actual)
+{
+    (void)iface;
+    if (!swallow_next)
+        return actual;
+    swallow_next = 0;
+    swallowed = actual;
+    return NULL;
+}
+
+static const IMallocSpyVtbl swallow_vtbl = {
+    passthrough_QueryInterface, passthrough_static_AddRef,   passthrough_static_Release,   passthrough_PreAlloc,
+    swallow_PostAlloc,          passthrough_PreFree,         passthrough_PostFree,         passthrough_PreRealloc,
+    passthrough_PostRealloc,    passthrough_PreGetSize,      passthrough_PostGetSize,      passthrough_PreDidAlloc,
+    passthrough_PostDidAlloc,   passthrough_PreHeapMinimize, passthrough_PostHeapMinimize,
+};
+
+/* A PostAlloc that answers NULL refuses a block; it does not make the spy one that moves blocks: a spied block
+ * that combase frees afterwards still leaves the spied table when DidAlloc finds it gone, and the revoke completes. */
+static void child_swallow(void)
+{
+    static IMallocSpy spy = {(IMallocSpyVtbl *)&swallow_vtbl};
+    void *p;
+    HRESULT hr;
+
+    if (!load_both())
+        return;
+    ok(om.register_spy(&spy) == S_OK, "register\n");
+    swallow_next = 1;
+    ok(om.alloc(40) == NULL, "the spy's NULL answer was not the result\n");
+    p = om.alloc(40);
+    combase.free(p);
+    ok(IMalloc_DidAlloc(om_malloc, p) == 0, "DidAlloc of a spied block freed by combase: %d\n",
+       IMalloc_DidAlloc(om_malloc, p));
+    hr = om.revoke_spy();
+    ok(hr == S_OK, "revoke after a NULL from PostAlloc and a spied block freed by combase: %#lx\n", hr);
+    /* The swallowed heap block is the spy's to free; it is not spied. */
+    om.free(swallowed);
+}
+
 /* Each mode but load-unload and exit-heap starts with load_both: ole32mem and combase, loaded at run time. */
 static const struct child_mode modes[] = {
     {"reuse", child_reuse},
@@ -539,6 +917,11 @@ static const struct child_mode modes[] = {
     {"load-unload", child_load_unload},
     {"freed-elsewhere", child_freed_elsewhere},
     {"exit-heap", child_exit_heap},
+    {"exit-checkpoint", child_exit_checkpoint},
+    {"unload-exitcode", child_unload_exitcode},
+    {"leak-one", child_leak_one},
+    {"dbghelp-options", child_dbghelp_options},
+    {"swallow", child_swallow},
 };
 
 int main(int argc, char **argv)
@@ -555,5 +938,14 @@ int main(int argc, char **argv)
     test_exit_with_worker();
     test_freed_elsewhere();
     test_exit_heap_locked();
+    test_child_mode("swallow", "swallow", NULL);
+    test_child_mode("swallow-all", "swallow", "OLE32MEM_DEBUG=all");
+    test_exit_during_checkpoint();
+    test_unload_with_exit_code();
+    test_suppress_long_lines();
+    test_suppress_byte_1a();
+    test_suppress_big_files();
+    test_dbghelp_options();
+    test_number_settings();
     return test_summary("diagregress");
 }

@@ -8,6 +8,9 @@
  *                             (diag_suppress.c)
  * OLE32MEM_STACK_DEPTH=n      frames of the allocation stack kept (default 16, at most 64; 0: the caller only)
  * OLE32MEM_LEAKS_EXITCODE=n   when unsuppressed leaks are found at process exit, the process exits with code n
+ *                             (0 to 255; never at an unload)
+ * A number setting that is not decimal digits within its range is reported in one line and not used: the default
+ * applies, or for OLE32MEM_LEAKS_EXITCODE the option is off.
  *
  * Owns diag_options, the leak-report limit, the stack depth and the exit code. Invariant: all of them are written only
  * by diag_configure, before the first allocation, and only read after it; the diagnostics route
@@ -22,12 +25,13 @@
 #include "platform_stacks.h"
 #include "task_memory.h"
 
-#include <stdlib.h>
+#include <limits.h>
 #include <string.h>
 
 enum
 {
     DEFAULT_LEAKS_MAX = 20,
+    EXITCODE_MAX = 255,
     NUMBER_CHARS = 32,
 };
 
@@ -73,26 +77,44 @@ static int parse_options(const char *text)
     return options;
 }
 
-/* A number setting: its value, or `fallback` (with a report) when it is not a number in [0, max]. */
-static unsigned long number_setting(const char *name, unsigned long fallback, unsigned long max)
+/* A number setting's value: decimal digits only, at most `max` (no sign, no blank, no overflow). Anything else is
+ * reported in one line, saying what applies instead (`instead`, or "using `fallback`" when NULL), and answers
+ * `fallback`. */
+static unsigned long parse_number(const char *name, const char *text, unsigned long max, unsigned long fallback,
+                                  const char *instead)
 {
-    char buffer[NUMBER_CHARS], *end;
-    const char *text = plat_setting(name, buffer, sizeof(buffer));
-    unsigned long value;
+    unsigned long value = 0, digit;
+    const char *p;
 
     if (!text || !*text)
         return fallback;
-    value = strtoul(text, &end, 10);
-    if (*end || value > max)
+    for (p = text; *p >= '0' && *p <= '9'; p++)
     {
-        diag_report("ole32mem: %s=%s: not a number from 0 to %lu; using %lu", name, text, max, fallback);
-        return fallback;
+        digit = (unsigned long)(*p - '0');
+        if (value > (max - digit) / 10 || digit > max)
+            break;
+        value = value * 10 + digit;
     }
-    return value;
+    if (p != text && !*p)
+        return value;
+    if (instead)
+        diag_report("ole32mem: %s=%s: not a number from 0 to %lu; %s", name, text, max, instead);
+    else
+        diag_report("ole32mem: %s=%s: not a number from 0 to %lu; using %lu", name, text, max, fallback);
+    return fallback;
+}
+
+static unsigned long number_setting(const char *name, unsigned long max, unsigned long fallback, const char *instead)
+{
+    char buffer[NUMBER_CHARS];
+
+    return parse_number(name, plat_setting(name, buffer, sizeof(buffer)), max, fallback, instead);
 }
 
 void diag_configure(const char *options, const char *log_path, const char *leaks_limit, const char *suppress)
 {
+    char exitcode[NUMBER_CHARS];
+
     if (!options || !*options)
         return;
     /* The log first, so that complaints about the options go there too. */
@@ -101,10 +123,12 @@ void diag_configure(const char *options, const char *log_path, const char *leaks
     diag_options = parse_options(options);
     if (!diag_options)
         return;
-    if (leaks_limit && *leaks_limit)
-        diag_leaks_max = strtoul(leaks_limit, NULL, 10);
-    diag_stack_depth = (unsigned)number_setting("OLE32MEM_STACK_DEPTH", DIAG_STACK_DEPTH_DEFAULT, DIAG_STACK_DEPTH_MAX);
-    diag_leaks_exitcode = (int)number_setting("OLE32MEM_LEAKS_EXITCODE", (unsigned long)-1, 255);
+    diag_leaks_max = parse_number("OLE32MEM_LEAKS_MAX", leaks_limit, ULONG_MAX, DEFAULT_LEAKS_MAX, NULL);
+    diag_stack_depth =
+        (unsigned)number_setting("OLE32MEM_STACK_DEPTH", DIAG_STACK_DEPTH_MAX, DIAG_STACK_DEPTH_DEFAULT, NULL);
+    if (plat_setting("OLE32MEM_LEAKS_EXITCODE", exitcode, sizeof(exitcode)))
+        diag_leaks_exitcode = (int)parse_number("OLE32MEM_LEAKS_EXITCODE", exitcode, EXITCODE_MAX, (unsigned long)-1,
+                                                "the option is off");
     diag_suppress_configure(suppress);
     if ((diag_stack_depth && (diag_options & (DIAG_LEAKS | DIAG_GUARD | DIAG_CHECK))) ||
         diag_suppressions_need_functions())

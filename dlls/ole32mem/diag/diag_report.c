@@ -391,7 +391,8 @@ size_t diag_leaks_emit(struct diag_leaks *leaks)
         }
     }
     plat_meta_free(leaks->groups);
-    if ((leaks->flags & DIAG_COLLECT_EXIT) && blocks && diag_leaks_exitcode >= 0)
+    /* At process exit only: an unload (FreeLibrary) returns to a program that goes on (docs/diagnostics.md). */
+    if ((leaks->flags & DIAG_COLLECT_EXIT_CODE) && blocks && diag_leaks_exitcode >= 0)
     {
         diag_report("ole32mem: leaks: exiting with code %d (OLE32MEM_LEAKS_EXITCODE)", diag_leaks_exitcode);
         plat_meta_free(leaks);

@@ -11,7 +11,8 @@
  * this file. This is the one part of the diagnostics that runs WITHOUT the core's lock (diag_resolve_site, before
  * the call takes it) for a top-level call; asking the loader (plat_describe_address) may take the loader's lock, so
  * it is never done when the thread holds the core's lock (DIAG_SITE_NESTED: a spy hook's nested call). Stack
- * capture takes no lock but the depot's leaf lock (platform_stacks_win32.c says why the unwinder takes none).
+ * capture takes no lock but the depot's leaf lock (platform_stacks_win32.c says why the unwinder takes none). At
+ * process exit module_lock is tried, never waited for (docs/hacking.md, "Nothing waits at exit").
  *
  * Copyright 2026 the ole32mem authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -37,13 +38,30 @@ static struct
 } modules[MODULES_MAX];
 static unsigned module_count;
 static plat_mutex module_lock = PLAT_MUTEX_INIT;
+/* Set once at process exit by the one thread left (diag_sites_at_process_exit): module_lock is tried, never waited
+ * for; modules_unusable: an ended thread holds it, and the cache, which it may have been changing, is not read. */
+static int modules_at_exit, modules_unusable;
+
+/* Takes module_lock; answers 0 (without it) only at process exit, when it cannot be had. */
+static int modules_enter(void)
+{
+    if (modules_unusable)
+        return 0;
+    if (!modules_at_exit)
+    {
+        plat_mutex_lock(&module_lock);
+        return 1;
+    }
+    return plat_mutex_trylock(&module_lock);
+}
 
 static const char *cached_module(uintptr_t address, uintptr_t *base)
 {
     const char *name = NULL;
     unsigned i;
 
-    plat_mutex_lock(&module_lock);
+    if (!modules_enter())
+        return NULL;
     for (i = module_count; i-- > 0;)
     {
         if (modules[i].base <= address && address < modules[i].end)
@@ -63,7 +81,8 @@ static const char *keep_module(const char *name, uintptr_t base, size_t image_si
     const char *kept = NULL;
     unsigned i;
 
-    plat_mutex_lock(&module_lock);
+    if (!modules_enter())
+        return NULL;
     for (i = 0; i < module_count && !kept; i++)
         if (modules[i].base == base && !strcmp(modules[i].name, name))
             kept = modules[i].name;
@@ -173,6 +192,22 @@ const char *diag_describe_caller(const struct diag_site *site, char *buffer, siz
     else
         snprintf(buffer, size, "%p", site->address);
     return buffer;
+}
+
+void diag_sites_at_process_exit(void)
+{
+    modules_at_exit = 1;
+    if (plat_mutex_trylock(&module_lock))
+        plat_mutex_unlock(&module_lock);
+    else
+    {
+        modules_unusable = 1;
+        diag_report("ole32mem: leaks-note: the process exit ended a thread that held the module cache's lock: frames "
+                    "not named when their call was made are named by address only (see docs/diagnostics.md)");
+    }
+    if (!plat_symbols_at_process_exit())
+        diag_report("ole32mem: leaks-note: the process exit ended a thread inside a symbol lookup: frames are not "
+                    "named by function or line (see docs/diagnostics.md)");
 }
 
 /* Set when the exit report was collected without the core's lock (a thread ended inside ole32mem): that thread

@@ -136,12 +136,13 @@ void diag_call(enum diag_operation operation, const void *block, SIZE_T size, co
  * under the core's lock (or without it at process exit when another thread died holding it) and copies what the
  * report needs; diag_leaks_emit runs outside every lock, names the stacks, applies the suppressions, writes the
  * report and frees the collection. DIAG_COLLECT_EXIT: the end-of-process report (guard check of live blocks,
- * statistics, exit code); DIAG_COLLECT_MARK: the blocks collected count as reported from now on (a checkpoint). */
+ * statistics); DIAG_COLLECT_MARK: the blocks collected count as reported from now on (a checkpoint). */
 enum diag_collect_flags
 {
     DIAG_COLLECT_REPORT = 1 << 0,
     DIAG_COLLECT_MARK = 1 << 1,
     DIAG_COLLECT_EXIT = 1 << 2,
+    DIAG_COLLECT_EXIT_CODE = 1 << 3, /* process exit only: OLE32MEM_LEAKS_EXITCODE applies (never at an unload) */
 };
 struct diag_leaks;
 struct diag_leaks *diag_leaks_collect(unsigned flags);
@@ -162,6 +163,11 @@ enum plat_heap_lock_state diag_records_at_process_exit(void);
  * not (an ended thread holds the heap's lock, or the lock was not found). */
 void diag_leaks_note_heap(enum plat_heap_lock_state heap_lock);
 
+/* Process exit, before anything of the report: from now on the module cache's and the symbol lookups' locks are tried,
+ * never waited for; one report line for each that an ended thread holds (the report then goes on without module
+ * names, or without functions and lines). */
+void diag_sites_at_process_exit(void);
+
 /* Process exit: the stack depot is usable unless a thread was ended while it held the depot's lock (then no stack
  * is read or printed any more: the report names callers only). */
 void diag_stacks_at_process_exit(void);
@@ -169,9 +175,5 @@ void diag_stacks_at_process_exit(void);
  * records and the bookkeeping heap can still be read (that thread was not changing them); otherwise says so in one
  * report line and answers 0. */
 int diag_records_consistent(void);
-
-/* The end-of-process reports: leaks, guard check of live blocks, statistics; then the exit code
- * (OLE32MEM_LEAKS_EXITCODE). Called once, at unload or exit, without the core's lock (it takes it to collect). */
-void diag_report_at_exit(void);
 
 #endif /* OLE32MEM_DIAGNOSTICS_H */

@@ -41,8 +41,14 @@ struct plat_symbol
 void plat_symbols_prepare(void);
 
 /* Names `address` (a code address, not a return address: callers pass the return address minus one). Report time
- * only, outside every lock of ours. Returns 0 when nothing is known. */
+ * only, outside every lock of ours. Returns 0 when nothing is known. Leaves the process's own symbol-handler state
+ * as it found it (the program may use dbghelp itself). */
 int plat_symbolize(const void *address, struct plat_symbol *symbol);
+
+/* Process exit (the other threads are gone, wherever they were): from now on plat_symbolize tries its locks and never
+ * waits for one. Answers 0 when an ended thread holds one of them, i.e. was ended inside a lookup: plat_symbolize then
+ * answers 0 for good, since whatever that lock guards may be half changed. */
+int plat_symbols_at_process_exit(void);
 
 /* An environment setting, or NULL when unset or longer than `size`. */
 const char *plat_setting(const char *name, char *buffer, size_t size);
