@@ -8,7 +8,9 @@
  *   diag_records.c  the record of each live block: admission of pointers, guard bytes and fill patterns
  *   diag_freed.c    the ring of recently freed pointers (double-free detection)
  *   diag_report.c   every line the diagnostics write: the log file, the trace, the leak report and the statistics
- * Everything but diag_sites.c runs under task_memory.c's lock.
+ *   diag_symbols.c  the names of a report's frames (dbghelp, then the external symbolizer), report time only
+ * Everything but diag_sites.c, diag_symbols.c and the leak report's second step (diag_leaks_emit) runs under
+ * task_memory.c's lock.
  *
  * Copyright 2026 the ole32mem authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
