@@ -687,7 +687,8 @@ static void test_symbolizer(void)
        "frames named with OLE32MEM_SYMBOLIZER=none:\n%s\n", child.log);
     ok(child_count_lines(child.log, "ole32mem: symbols: module symchainfp.dll: ", LINE_CONTAINS) == 2 &&
            child_find_line(child.log, "ole32mem: symbols: module symchainfp.dll: ",
-                           sizeof(void *) == 8 ? "symchainfp.dll (x86_64, image base 0x" : "symchainfp.dll (i686, image base 0x",
+                           sizeof(void *) == 8 ? "symchainfp.dll (x86_64, image base 0x"
+                                               : "symchainfp.dll (i686, image base 0x",
                            found, sizeof(found)),
        "no line naming the module's file in each report:\n%s\n", child.log);
     ok(!strstr(child.log, "no symbolizer found"), "the hint although the symbolizer is off:\n%s\n", child.log);
@@ -723,8 +724,8 @@ static void test_symbolizer_time(void)
         ok(time && strstr(child.log, "ole32mem: leaks: 100 blocks, 1450 bytes outstanding") &&
                strstr(child.log, "100 allocation stacks:"),
            "%s: no report of 100 stacks:\n%s\n%s\n", labels[i], child.out, child.log);
-        ok(i || strstr(child.log, "symchainfp.dll!many_leaf (symchain.c:"),
-           "%s: not named:\n%s\n", labels[i], child.log);
+        ok(i || strstr(child.log, "symchainfp.dll!many_leaf (symchain.c:"), "%s: not named:\n%s\n", labels[i],
+           child.log);
         if (time && (first = strstr(child.out, "FIRST_US|")))
             printf("stacks: a report of 100 stacks took %lu us, the first report %lu us (%s)\n",
                    strtoul(time + strlen("REPORT_US|"), NULL, 10), strtoul(first + strlen("FIRST_US|"), NULL, 10),
@@ -734,8 +735,8 @@ static void test_symbolizer_time(void)
 }
 
 static const struct child_mode modes[] = {
-    {"leaks", child_leaks},         {"checkpoints", child_checkpoints}, {"spy", child_spy},
-    {"deadlock", child_deadlock},   {"doublefree", child_double_free},  {"symchain", child_symchain},
+    {"leaks", child_leaks},           {"checkpoints", child_checkpoints}, {"spy", child_spy},
+    {"deadlock", child_deadlock},     {"doublefree", child_double_free},  {"symchain", child_symchain},
     {"symchainfp", child_symchainfp}, {"symhundred", child_symhundred},
 };
 

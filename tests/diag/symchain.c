@@ -60,16 +60,36 @@ static NOINLINE void many_leaf(int site, int slot)
 {
     switch (site)
     {
-    case 0: sink[slot] = CoTaskMemAlloc(10); break;
-    case 1: sink[slot] = CoTaskMemAlloc(11); break;
-    case 2: sink[slot] = CoTaskMemAlloc(12); break;
-    case 3: sink[slot] = CoTaskMemAlloc(13); break;
-    case 4: sink[slot] = CoTaskMemAlloc(14); break;
-    case 5: sink[slot] = CoTaskMemAlloc(15); break;
-    case 6: sink[slot] = CoTaskMemAlloc(16); break;
-    case 7: sink[slot] = CoTaskMemAlloc(17); break;
-    case 8: sink[slot] = CoTaskMemAlloc(18); break;
-    default: sink[slot] = CoTaskMemAlloc(19); break;
+    case 0:
+        sink[slot] = CoTaskMemAlloc(10);
+        break;
+    case 1:
+        sink[slot] = CoTaskMemAlloc(11);
+        break;
+    case 2:
+        sink[slot] = CoTaskMemAlloc(12);
+        break;
+    case 3:
+        sink[slot] = CoTaskMemAlloc(13);
+        break;
+    case 4:
+        sink[slot] = CoTaskMemAlloc(14);
+        break;
+    case 5:
+        sink[slot] = CoTaskMemAlloc(15);
+        break;
+    case 6:
+        sink[slot] = CoTaskMemAlloc(16);
+        break;
+    case 7:
+        sink[slot] = CoTaskMemAlloc(17);
+        break;
+    case 8:
+        sink[slot] = CoTaskMemAlloc(18);
+        break;
+    default:
+        sink[slot] = CoTaskMemAlloc(19);
+        break;
     }
     after_call++;
 }

@@ -317,9 +317,9 @@ static void run_symbolizer(struct diag_names *names)
                 continue;
             module->order[module->asked++] = i;
             /* The call's own instruction: the byte before the return address. */
-            length += (size_t)snprintf(input + length, ADDRESS_CHARS, "0x%llx\n",
-                                       (unsigned long long)(module->info.file_base +
-                                                            ((uintptr_t)entry->address - 1 - module->base)));
+            length += (size_t)snprintf(
+                input + length, ADDRESS_CHARS, "0x%llx\n",
+                (unsigned long long)(module->info.file_base + ((uintptr_t)entry->address - 1 - module->base)));
         }
         length += (size_t)snprintf(input + length, ADDRESS_CHARS, "0x0\n");
         module->job.module = &module->info;
@@ -412,8 +412,7 @@ unsigned diag_names_of(struct diag_names *names, const void *address, const char
     return i;
 }
 
-const char *diag_names_frame(struct diag_names *names, const void *address, unsigned index, char *buffer,
-                             size_t size)
+const char *diag_names_frame(struct diag_names *names, const void *address, unsigned index, char *buffer, size_t size)
 {
     const struct entry *entry = entry_of(names, address);
     const struct name *name;

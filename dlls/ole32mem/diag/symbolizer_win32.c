@@ -354,8 +354,8 @@ static int read_more(struct plat_symbolizer_job *job, struct running *run)
             job->output = bigger;
             run->capacity *= 2;
         }
-        if (!ReadFile(run->reader, job->output + job->output_length,
-                      (DWORD)(run->capacity - 1 - job->output_length), &got, NULL) ||
+        if (!ReadFile(run->reader, job->output + job->output_length, (DWORD)(run->capacity - 1 - job->output_length),
+                      &got, NULL) ||
             !got)
             break;
         job->output_length += got;
