@@ -668,8 +668,9 @@ static void test_symbolizer(void)
     static const char *const off[] = {"OLE32MEM_DEBUG=leaks", "OLE32MEM_SYMBOLIZER=none", NULL};
     static const char *const missing[] = {"OLE32MEM_DEBUG=leaks", "OLE32MEM_SYMBOLIZER=Z:\\nonexistent\\addr2line",
                                           NULL};
+    const char *suppress[] = {"OLE32MEM_DEBUG=leaks", NULL, symbolizer, NULL};
+    char found[1024], path[CHILD_PATH_MAX], setting[CHILD_PATH_MAX + 32];
     struct child child;
-    char found[1024];
 
     /* The default build (-O2 -g): on i686 no frame pointers, so the frames above the first need the DWARF unwinder. */
     child = run_child("sym-o2", "symchain", named);
@@ -692,6 +693,17 @@ static void test_symbolizer(void)
                            found, sizeof(found)),
        "no line naming the module's file in each report:\n%s\n", child.log);
     ok(!strstr(child.log, "no symbolizer found"), "the hint although the symbolizer is off:\n%s\n", child.log);
+    child_free(&child);
+
+    /* Suppressions match the names the symbolizer gives, an inlined function's too. */
+    child_path(path, sizeof(path), "sym-suppress", "txt");
+    write_file(path, "leak:symchain_inlined\n");
+    snprintf(setting, sizeof(setting), "OLE32MEM_SUPPRESS=@%s", path);
+    suppress[1] = setting;
+    child = run_child("sym-suppress", "symchainfp", suppress);
+    ok(child_count_lines(child.log, "ole32mem: suppressed: leak:symchain_inlined hid 1 blocks, 42 bytes",
+                         LINE_CONTAINS) == 2,
+       "the inlined function's name does not suppress the leak in both reports:\n%s\n", child.log);
     child_free(&child);
 
     /* Missing: the same, and how to get names, once for the two reports. */
