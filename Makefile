@@ -44,9 +44,10 @@ WINE_ENV := WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
 # core is OS-free: the DLL builds it over the Windows port with the COM plumbing (ole32mem.c); mk/host.mk builds it
 # over the Linux port in host/; the prefix proxy (mk/prefix.mk) links the DLL's objects.
 DIAG_SOURCES       := $(addprefix diag/,diag_options.c diag_sites.c diag_records.c diag_freed.c diag_report.c \
-                      diag_stacks.c diag_suppress.c)
+                      diag_stacks.c diag_suppress.c diag_symbols.c)
 CORE_SOURCES       := task_memory.c blocktable.c $(DIAG_SOURCES)
-WIN32_PORT_SOURCES := platform_win32.c diag/platform_report_win32.c diag/platform_stacks_win32.c ole32mem_leaks.c
+WIN32_PORT_SOURCES := platform_win32.c diag/platform_report_win32.c diag/platform_stacks_win32.c \
+                      diag/symbolizer_win32.c ole32mem_leaks.c
 DLL_SOURCES        := ole32mem.c $(CORE_SOURCES) $(WIN32_PORT_SOURCES)
 GEN_HEADER  := $(GENINC)/ole32mem_objidl.h $(GENINC)/ole32mem_markers.h
 # IID definitions as widl writes them. The DLL takes its IIDs from the SDK's libuuid (which also has IID_IUnknown

@@ -1,6 +1,6 @@
 /*
  * Call stacks on the Linux host build: glibc's backtrace() to capture, dladdr to name (exported functions only,
- * no source lines). Only what the host tests need: the DLL's report is the one users read.
+ * no source lines), and no external symbolizer. Only what the host tests need: the DLL's report is the one users read.
  *
  * Copyright 2026 the ole32mem authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "platform_stacks.h"
+#include "platform_symbolizer.h"
 
 unsigned plat_capture_stack(void **frames, unsigned max)
 {
@@ -57,4 +58,21 @@ const char *plat_setting(const char *name, char *buffer, size_t size)
 void plat_exit_process(int code)
 {
     _exit(code);
+}
+
+/* The host build names no frames beyond dladdr's: no external symbolizer (platform_symbolizer.h). */
+int plat_debug_module(const void *address, struct plat_debug_module *module)
+{
+    (void)address;
+    memset(module, 0, sizeof(*module));
+    return 0;
+}
+
+void plat_symbolizer_run(struct plat_symbolizer_job *jobs, unsigned count, unsigned timeout_ms)
+{
+    unsigned i;
+
+    (void)timeout_ms;
+    for (i = 0; i < count; i++)
+        jobs[i].state = PLAT_SYMBOLIZER_MISSING;
 }

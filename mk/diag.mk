@@ -1,15 +1,16 @@
 # mk/diag.mk: the diagnostics suite of `make check` (OLE32MEM_DEBUG & co., see dlls/ole32mem/diag/diag_options.c).
 # build/<arch>/diag/ holds four test programs that run their own children and check them in C (tests/diag/child.h):
 # diag.exe (the reports against what each child expects, tests/diag/expect.h), stacks.exe (call stacks,
-# suppressions, checkpoints), diagregress.exe and diaghook.exe (issue 10); their helpers diaghelp.dll, diagdyn.exe,
-# stackshelp.dll and stackshelp2.dll; and a copy of ole32mem.dll. tests/diag/run.sh runs the four under wine.
+# suppressions, checkpoints, the external symbolizer), diagregress.exe and diaghook.exe (issue 10); their helpers
+# diaghelp.dll, diagdyn.exe, stackshelp.dll, stackshelp2.dll, symchain.dll and symchainfp.dll; symchainapp.exe (for
+# the prefix suite); and a copy of ole32mem.dll. tests/diag/run.sh runs the four under wine.
 #
 # The programs are built with -fno-optimize-sibling-calls: a CoTaskMemFree in tail position would be a jump, and
 # ole32mem would rightly name the caller's caller.
 
 DIAG_CFLAGS := $(CSTD) $(CFLAGS) $(WARNINGS) -fno-optimize-sibling-calls -I$(GENINC) -Itests
 DIAG_FILES  := diag.exe diaghelp.dll diagdyn.exe ole32mem.dll stacks.exe stackshelp.dll stackshelp2.dll \
-               diagregress.exe diaghook.exe
+               diagregress.exe diaghook.exe symchain.dll symchainfp.dll symchainapp.exe
 DIAG_BUILT  := $(foreach a,$(ARCHES),$(addprefix $(BUILD)/$(a)/diag/,$(DIAG_FILES)))
 # What every test program of the folder includes.
 DIAG_HARNESS := tests/diag/child.h tests/test.h tests/harness.h
@@ -41,6 +42,21 @@ $(BUILD)/$(1)/diag/stackshelp.dll: tests/diag/stackshelp.c $(BUILD)/$(1)/libole3
 
 $(BUILD)/$(1)/diag/stackshelp2.dll: $(BUILD)/$(1)/diag/stackshelp.dll
 	cp $$< $$@
+
+# tests/diag/symchain.c: the compiler's default -g (DWARF 5 with GCC 12: only the external symbolizer names it), at
+# -O2 (no frame pointers) and -O1 with frame pointers; symchainapp.exe against the system ole32 (the prefix proxy).
+$(BUILD)/$(1)/diag/symchain.dll: tests/diag/symchain.c $(BUILD)/$(1)/libole32mem.dll.a
+	@mkdir -p $$(@D)
+	$$($(1)_CC) $(CSTD) -O2 -g $(WARNINGS) -fno-optimize-sibling-calls -shared -o $$@ $$< -L$(BUILD)/$(1) -lole32mem
+
+$(BUILD)/$(1)/diag/symchainfp.dll: tests/diag/symchain.c $(BUILD)/$(1)/libole32mem.dll.a
+	@mkdir -p $$(@D)
+	$$($(1)_CC) $(CSTD) -O1 -fno-omit-frame-pointer -g $(WARNINGS) -fno-optimize-sibling-calls -shared -o $$@ $$< \
+	    -L$(BUILD)/$(1) -lole32mem
+
+$(BUILD)/$(1)/diag/symchainapp.exe: tests/diag/symchain.c
+	@mkdir -p $$(@D)
+	$$($(1)_CC) $(CSTD) -O2 -g $(WARNINGS) -fno-optimize-sibling-calls -DSYMCHAIN_PROGRAM -o $$@ $$< -lole32
 
 # Issue 10's regressions (tests/diag/regress.c: loads ole32mem at run time, imports nothing of it) and the combase
 # hook's prologue check (tests/diag/hook.c, with the proxy's dlls/ole32/combase_hook.c compiled in).

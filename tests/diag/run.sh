@@ -5,10 +5,11 @@
 # script runs them under wine, each with a clean OLE32MEM_* environment and a time limit, and adds up their summary
 # lines.
 #
-# The one thing done here: where each function of diag.exe, diaghelp.dll and diagdyn.exe ends, by the cross nm
-# (NM_<arch>), written to out/extents.txt and named in DIAG_EXTENTS (lines "module|symbol|start|next", hex): a report
-# must name an offset inside the function, [start, next symbol). Without NM_<arch>, diag.exe takes [start,
-# start + 0x200).
+# Done here: tools/ole32mem-symbolize on two of stacks.exe's reports (check_filter); and where each function of
+# diag.exe, diaghelp.dll and diagdyn.exe ends, by the cross nm (NM_<arch>), written to out/extents.txt and named in
+# DIAG_EXTENTS (lines "module|symbol|start|next", hex): a report must name an offset inside the function, [start,
+# next symbol). Without NM_<arch>, diag.exe takes [start, start + 0x200). DIAG_SYMBOLIZER, when set, is passed to
+# stacks.exe's symbolizer cases as OLE32MEM_SYMBOLIZER (a root whose mingw binutils are elsewhere).
 #
 # Environment: ARCHES BUILD WINE64 WINE32 WINESERVER RESULT, optional NM_x86_64 NM_i686. Writes "PASSED FAILED
 # SKIPPED" to $RESULT; exits 0 when it could run (failures are counted, not fatal), 1 when it could not.
@@ -33,6 +34,25 @@ extents()
             $1 != at { for (i = 0; i < n; i++) print module "|" names[i] "|" at "|" $1; n = 0; at = $1 }
             $2 ~ /^[tT]$/ { names[n++] = $3 }'
     done
+}
+
+# tools/ole32mem-symbolize on real reports: stacks.exe's child sym-none (OLE32MEM_SYMBOLIZER=none: frames of the
+# default -g DLL left module+0xoffset, the module's file named) filtered must give exactly the frames of its child
+# sym-fp (the same program, named by the live symbolizer).
+check_filter()
+{
+    local none=$outdir/stacks-sym-none.log named=$outdir/stacks-sym-fp.log filtered=$outdir/stacks-sym-filtered.log
+    if [ ! -s "$none" ] || [ ! -s "$named" ]; then
+        lib_fail "$arch ole32mem-symbolize: stacks.exe left no sym-none/sym-fp logs"
+        return
+    fi
+    "$(dirname "$0")/../../tools/ole32mem-symbolize" "$none" >"$filtered" 2>"$outdir/stacks-sym-filtered.err"
+    lib_check "$arch ole32mem-symbolize: the filtered report names no chain ($filtered)" \
+        grep -q "symchainfp.dll!symchain_c (symchain.c:" "$filtered"
+    lib_check "$arch ole32mem-symbolize: frames differ from the live symbolizer's ($outdir/stacks-sym-filter.diff)" \
+        diff <(grep '#[0-9]' "$filtered") <(grep '#[0-9]' "$named") >"$outdir/stacks-sym-filter.diff"
+    lib_check "$arch ole32mem-symbolize: the lines about the named module are left in ($filtered)" \
+        test "$(grep -c 'ole32mem: symbols:' "$filtered")" = 0
 }
 
 # run_program PROGRAM SECONDS: runs one program in its folder; its summary line is its result.
@@ -80,6 +100,7 @@ for arch in $ARCHES; do
     for program in $PROGRAMS; do
         run_program "${program%:*}" "${program#*:}"
     done
+    check_filter
     echo "run.sh: $arch: $((LIB_PASSED + LIB_FAILED - before)) checks, $((LIB_FAILED - failed_before)) failed"
 done
 

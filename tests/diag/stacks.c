@@ -292,6 +292,55 @@ static void child_deadlock(void)
     printf("DEADLOCK|finished\n");
 }
 
+/* The external symbolizer: tests/diag/symchain.c, built with the default -g (DWARF 5), which dbghelp cannot read.
+ * The chain leaks once; a report while the program runs, then the one at exit. With `many`, the time of a first
+ * report (the chain: "FIRST_US|n") and of one of 100 distinct stacks ("REPORT_US|n"). */
+static void symchain_run(const char *dll, int many)
+{
+    HMODULE module = LoadLibraryA(dll);
+    void (*chain)(SIZE_T) = module ? (void (*)(SIZE_T))(void (*)(void))GetProcAddress(module, "symchain_a") : NULL;
+    void (*hundred)(void) = module ? (void (*)(void))GetProcAddress(module, "symchain_many") : NULL;
+    LARGE_INTEGER frequency, start, end;
+
+    if (!chain || !hundred)
+    {
+        printf("SYMCHAIN|%s not loaded\n", dll);
+        return;
+    }
+    if (!many)
+    {
+        chain(40);
+        Ole32memReportLeaks();
+        return;
+    }
+    /* The first report pays for dbghelp's start (SymInitialize reads every module's symbols): timed apart. */
+    QueryPerformanceFrequency(&frequency);
+    QueryPerformanceCounter(&start);
+    chain(40);
+    Ole32memReportLeaks();
+    QueryPerformanceCounter(&end);
+    printf("FIRST_US|%lu\n", (unsigned long)((end.QuadPart - start.QuadPart) * 1000000 / frequency.QuadPart));
+    Ole32memMarkLeaksReported();
+    hundred();
+    QueryPerformanceCounter(&start);
+    Ole32memReportLeaks();
+    QueryPerformanceCounter(&end);
+    printf("REPORT_US|%lu\n", (unsigned long)((end.QuadPart - start.QuadPart) * 1000000 / frequency.QuadPart));
+    Ole32memMarkLeaksReported();
+}
+static void child_symchain(void)
+{
+    symchain_run("symchain.dll", 0);
+}
+static void child_symchainfp(void)
+{
+    symchain_run("symchainfp.dll", 0);
+}
+static void child_symhundred(void)
+{
+    symchain_run("symchainfp.dll", 1);
+}
+
 /* --- the parent ------------------------------------------------------------------------------------------------ */
 
 /* One child, its reports in its own log: `stacks.exe child MODE`. */
@@ -543,9 +592,164 @@ static void test_loader_lock(void)
     child_free(&child);
 }
 
+/* --- the external symbolizer ----------------------------------------------------------------------------------- */
+
+/* OLE32MEM_SYMBOLIZER for the children when DIAG_SYMBOLIZER names one (a root without the mingw binutils at their
+ * default place); NULL: the default search. */
+static const char *symbolizer_setting(void)
+{
+    static char setting[CHILD_PATH_MAX + 32];
+    char value[CHILD_PATH_MAX];
+    DWORD length = GetEnvironmentVariableA("DIAG_SYMBOLIZER", value, sizeof(value));
+
+    if (!length || length >= sizeof(value))
+        return NULL;
+    snprintf(setting, sizeof(setting), "OLE32MEM_SYMBOLIZER=%s", value);
+    return setting;
+}
+
+/* The frame line "#N DLL!FUNCTION (symchain.c:LINE) DLL+0xOFF" of the log: its number and module offset. */
+static int find_named(const struct child *child, const char *dll, const char *function, int line, unsigned *number,
+                      char *offset, size_t size)
+{
+    char want[256], found[1024];
+    const char *hash, *tail;
+
+    snprintf(want, sizeof(want), "%s!%s (symchain.c:%d) %s+0x", dll, function, line, dll);
+    if (line <= 0 || !child_find_line(child->log, want, NULL, found, sizeof(found)) || !(hash = strchr(found, '#')) ||
+        !(tail = strstr(found, want)))
+        return 0;
+    *number = (unsigned)atoi(hash + 1);
+    snprintf(offset, size, "%s", tail + strlen(want));
+    return 1;
+}
+
+/* Every function of the chain named by the symbolizer, with the allocating line; the inlined function and the one
+ * it was inlined into as consecutive frames at one address. `whole`: the frames above the first one too (a capture
+ * that walks code without frame pointers: on i686, the DWARF unwinder). */
+static void check_symchain(const struct child *child, const char *dll, int whole)
+{
+    static const struct
+    {
+        const char *function, *line;
+    } chain[] = {{"symchain_inlined", "S0"}, {"symchain_c", "S1"}, {"symchain_b", "S2"}, {"symchain_a", "S3"}};
+    char offsets[ARRAYSIZE(chain)][64], found[1024];
+    unsigned numbers[ARRAYSIZE(chain)], i;
+    int named[ARRAYSIZE(chain)];
+
+    ok(child->finished && child->exit_code == 0, "%s: exit code %lu, finished %d\n", dll, child->exit_code,
+       child->finished);
+    ok(!strstr(child->out, "SYMCHAIN|"), "%s\n", child->out);
+    for (i = 0; i < ARRAYSIZE(chain); i++)
+    {
+        named[i] = find_named(child, dll, chain[i].function, child_line(child, chain[i].line), &numbers[i], offsets[i],
+                              sizeof(offsets[i]));
+        if (i < 2 || whole)
+            ok(named[i], "%s: no frame \"%s!%s (symchain.c:%d) %s+0x...\" in the report:\n%s\n", dll, dll,
+               chain[i].function, child_line(child, chain[i].line), dll, child->log);
+    }
+    ok(named[0] && numbers[0] == 0, "%s: frame #0 is not the inlined allocating function:\n%s\n", dll, child->log);
+    ok(named[0] && named[1] && numbers[1] == numbers[0] + 1 && !strcmp(offsets[0], offsets[1]),
+       "%s: the inlined frame and its caller are not consecutive frames at one address:\n%s\n", dll, child->log);
+    if (whole)
+        ok(named[2] && named[3] && numbers[2] == numbers[1] + 1 && numbers[3] == numbers[2] + 1 &&
+               child_find_line(child->log, "stacks.exe!symchain_run+0x", "(stacks.c:", found, sizeof(found)),
+           "%s: the chain's frames are not in order, or its caller is not named by dbghelp:\n%s\n", dll, child->log);
+    /* Both reports (while running and at exit) named everything: no line about unnamed modules. */
+    ok(child_count_lines(child->log, "ole32mem: leaks: 1 blocks, 42 bytes", LINE_CONTAINS) == 2,
+       "%s: two reports of the chain's block expected:\n%s\n", dll, child->log);
+    ok(!strstr(child->log, "ole32mem: symbols:"), "%s: frames left unnamed:\n%s\n", dll, child->log);
+}
+
+static void test_symbolizer(void)
+{
+    const char *symbolizer = symbolizer_setting();
+    const char *named[] = {"OLE32MEM_DEBUG=leaks", symbolizer, NULL};
+    static const char *const off[] = {"OLE32MEM_DEBUG=leaks", "OLE32MEM_SYMBOLIZER=none", NULL};
+    static const char *const missing[] = {"OLE32MEM_DEBUG=leaks", "OLE32MEM_SYMBOLIZER=Z:\\nonexistent\\addr2line",
+                                          NULL};
+    const char *suppress[] = {"OLE32MEM_DEBUG=leaks", NULL, symbolizer, NULL};
+    char found[1024], path[CHILD_PATH_MAX], setting[CHILD_PATH_MAX + 32];
+    struct child child;
+
+    /* The default build (-O2 -g): on i686 no frame pointers, so the frames above the first need the DWARF unwinder. */
+    child = run_child("sym-o2", "symchain", named);
+    check_symchain(&child, "symchain.dll", 1);
+    child_free(&child);
+    child = run_child("sym-fp", "symchainfp", named);
+    check_symchain(&child, "symchainfp.dll", 1);
+    child_free(&child);
+
+    /* Off: the frames stay module+0xoffset, and each report says which file the module is, for
+     * tools/ole32mem-symbolize (tests/diag/run.sh filters this log and compares it with sym-fp's). */
+    child = run_child("sym-none", "symchainfp", off);
+    ok(!strstr(child.log, "symchainfp.dll!symchain_") &&
+           child_find_line(child.log, "#0 symchainfp.dll+0x", NULL, found, sizeof(found)),
+       "frames named with OLE32MEM_SYMBOLIZER=none:\n%s\n", child.log);
+    ok(child_count_lines(child.log, "ole32mem: symbols: module symchainfp.dll: ", LINE_CONTAINS) == 2 &&
+           child_find_line(child.log, "ole32mem: symbols: module symchainfp.dll: ",
+                           sizeof(void *) == 8 ? "symchainfp.dll (x86_64, image base 0x"
+                                               : "symchainfp.dll (i686, image base 0x",
+                           found, sizeof(found)),
+       "no line naming the module's file in each report:\n%s\n", child.log);
+    ok(!strstr(child.log, "no symbolizer found"), "the hint although the symbolizer is off:\n%s\n", child.log);
+    child_free(&child);
+
+    /* Suppressions match the names the symbolizer gives, an inlined function's too. */
+    child_path(path, sizeof(path), "sym-suppress", "txt");
+    write_file(path, "leak:symchain_inlined\n");
+    snprintf(setting, sizeof(setting), "OLE32MEM_SUPPRESS=@%s", path);
+    suppress[1] = setting;
+    child = run_child("sym-suppress", "symchainfp", suppress);
+    ok(child_count_lines(child.log, "ole32mem: suppressed: leak:symchain_inlined hid 1 blocks, 42 bytes",
+                         LINE_CONTAINS) == 2,
+       "the inlined function's name does not suppress the leak in both reports:\n%s\n", child.log);
+    child_free(&child);
+
+    /* Missing: the same, and how to get names, once for the two reports. */
+    child = run_child("sym-missing", "symchainfp", missing);
+    ok(child.finished && child.exit_code == 0, "exit code %lu\n", child.exit_code);
+    ok(child_count_lines(child.log, "no symbolizer found (Z:\\nonexistent\\addr2line)", LINE_CONTAINS) == 1,
+       "the hint is not given exactly once:\n%s\n", child.log);
+    ok(child_find_line(child.log, "#0 symchainfp.dll+0x", NULL, found, sizeof(found)) != NULL, "frames:\n%s\n",
+       child.log);
+    child_free(&child);
+}
+
+/* The report's time for 100 distinct stacks of default-g code, with the symbolizer and without it. */
+static void test_symbolizer_time(void)
+{
+    const char *symbolizer = symbolizer_setting();
+    const char *named[] = {"OLE32MEM_DEBUG=leaks", "OLE32MEM_LEAKS_MAX=100", symbolizer, NULL};
+    static const char *const off[] = {"OLE32MEM_DEBUG=leaks", "OLE32MEM_LEAKS_MAX=100", "OLE32MEM_SYMBOLIZER=none",
+                                      NULL};
+    const char *const *settings[] = {named, off};
+    const char *labels[] = {"sym-time", "sym-time-off"};
+    const char *time, *first;
+    struct child child;
+    unsigned i;
+
+    for (i = 0; i < ARRAYSIZE(settings); i++)
+    {
+        child = run_child(labels[i], "symhundred", settings[i]);
+        time = strstr(child.out, "REPORT_US|");
+        ok(time && strstr(child.log, "ole32mem: leaks: 100 blocks, 1450 bytes outstanding") &&
+               strstr(child.log, "100 allocation stacks:"),
+           "%s: no report of 100 stacks:\n%s\n%s\n", labels[i], child.out, child.log);
+        ok(i || strstr(child.log, "symchainfp.dll!many_leaf (symchain.c:"), "%s: not named:\n%s\n", labels[i],
+           child.log);
+        if (time && (first = strstr(child.out, "FIRST_US|")))
+            printf("stacks: a report of 100 stacks took %lu us, the first report %lu us (%s)\n",
+                   strtoul(time + strlen("REPORT_US|"), NULL, 10), strtoul(first + strlen("FIRST_US|"), NULL, 10),
+                   i ? "OLE32MEM_SYMBOLIZER=none" : "with the symbolizer");
+        child_free(&child);
+    }
+}
+
 static const struct child_mode modes[] = {
-    {"leaks", child_leaks},       {"checkpoints", child_checkpoints}, {"spy", child_spy},
-    {"deadlock", child_deadlock}, {"doublefree", child_double_free},
+    {"leaks", child_leaks},           {"checkpoints", child_checkpoints}, {"spy", child_spy},
+    {"deadlock", child_deadlock},     {"doublefree", child_double_free},  {"symchain", child_symchain},
+    {"symchainfp", child_symchainfp}, {"symhundred", child_symhundred},
 };
 
 int main(int argc, char **argv)
@@ -562,5 +766,7 @@ int main(int argc, char **argv)
     test_double_free();
     test_spy();
     test_loader_lock();
+    test_symbolizer();
+    test_symbolizer_time();
     return test_summary("stacks");
 }

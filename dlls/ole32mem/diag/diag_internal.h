@@ -8,7 +8,9 @@
  *   diag_records.c  the record of each live block: admission of pointers, guard bytes and fill patterns
  *   diag_freed.c    the ring of recently freed pointers (double-free detection)
  *   diag_report.c   every line the diagnostics write: the log file, the trace, the leak report and the statistics
- * Everything but diag_sites.c runs under task_memory.c's lock.
+ *   diag_symbols.c  the names of a report's frames (dbghelp, then the external symbolizer), report time only
+ * Everything but diag_sites.c, diag_symbols.c and the leak report's second step (diag_leaks_emit) runs under
+ * task_memory.c's lock.
  *
  * Copyright 2026 the ole32mem authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -79,14 +81,33 @@ struct diag_depot_totals diag_stack_totals(void);
  * " (stack #N)" when it has a stack in the depot (marked referenced: the exit report prints it). Module names come
  * from the cache only: safe under the core's lock. */
 const char *diag_describe(const struct diag_site *site, char *buffer, size_t size);
-/* Report time only, outside every lock of ours: one frame named as fully as the platform can (function and line
- * only when `symbols`), as
- * "module!function+0xoff (file.c:123)" or "module+0xoff" or the bare address; *module and *function (may be
- * NULL) get the names for suppressions ("" when unknown; buffers of MODULE_NAME_MAX and PLAT_FUNCTION_CHARS). */
 /* Report time only: "module+0xoffset" of a call site, named when it was made or now. */
 const char *diag_describe_caller(const struct diag_site *site, char *buffer, size_t size);
-const char *diag_describe_frame(const void *address, int symbols, char *buffer, size_t size, char *module,
-                                char *function);
+/* Report time only: the name and base of the module containing `address`, from the cache or the loader (kept). */
+const char *diag_module_of(const void *address, uintptr_t *base);
+
+/* diag_symbols.c: the names of a report's frames. Add every frame the report will print first: the first question
+ * names them all at once (dbghelp, then the external symbolizer, once per module). A frame may stand for several
+ * functions inlined into each other (at most DIAG_INLINE_MAX), each printed as a frame line of its own. */
+enum
+{
+    DIAG_INLINE_MAX = 8,
+};
+struct diag_names;
+struct diag_names *diag_names_begin(void);
+void diag_names_add(struct diag_names *names, const void *const *frames, unsigned count);
+/* How many lines frame `address` takes (1 + the functions inlined there), and line `index` of them as
+ * "module!function+0xoff (file.c:123)" (dbghelp), "module!function (file.c:123) module+0xoff" (the symbolizer),
+ * "module+0xoff" or the bare address. */
+unsigned diag_names_lines(struct diag_names *names, const void *address);
+const char *diag_names_frame(struct diag_names *names, const void *address, unsigned index, char *buffer,
+                             size_t size);
+/* For suppressions: the module's name and up to `max` function names (NULL where unknown); returns how many. */
+unsigned diag_names_of(struct diag_names *names, const void *address, const char **module, const char **functions,
+                       unsigned max);
+/* Writes what the report must say about names (the modules left unnamed, for tools/ole32mem-symbolize; once per
+ * process, how to get names) and frees the table. */
+void diag_names_end(struct diag_names *names);
 
 /* diag_records.c */
 size_t diag_live_records(void);

@@ -9,8 +9,8 @@
  * piece (plat_log_write), so that lines of several threads or processes sharing a log never interleave; reports
  * only read the records (diag_records.c), never change them. A leak report runs in two steps: diag_leaks_collect
  * under task_memory.c's lock (copies what it needs: groups, totals, counters), diag_leaks_emit outside every lock of
- * ours (looks up symbols, which may take the loader's lock and load dbghelp). The counters and the checkpoint are
- * guarded by task_memory.c's lock.
+ * ours (names the frames through diag_symbols.c, which may take the loader's lock, load dbghelp and start the
+ * external symbolizer). The counters and the checkpoint are guarded by task_memory.c's lock.
  *
  * Copyright 2026 the ole32mem authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -239,38 +239,50 @@ static unsigned group_frames(const struct leak_group *group, const void *const *
     return count;
 }
 
-/* Which suppression hides a group (-1: none). Names its frames when any suppression needs names. */
-static int group_suppression(const struct leak_group *group)
+/* Which suppression hides a group (-1: none). With suppressions of function names, `names` holds the group's frames
+ * (every function inlined at a frame counts); otherwise only module names are needed, and `names` may be NULL. */
+static int group_suppression(const struct leak_group *group, struct diag_names *names)
 {
-    char modules[DIAG_STACK_DEPTH_MAX][MODULE_NAME_MAX], functions[DIAG_STACK_DEPTH_MAX][PLAT_FUNCTION_CHARS];
-    const char *module_names[DIAG_STACK_DEPTH_MAX], *function_names[DIAG_STACK_DEPTH_MAX];
-    char frame[FRAME_CHARS];
+    const char *modules[DIAG_STACK_DEPTH_MAX * DIAG_INLINE_MAX], *functions[DIAG_STACK_DEPTH_MAX * DIAG_INLINE_MAX];
     const void *const *frames;
-    unsigned count = group_frames(group, &frames), i;
+    unsigned count = group_frames(group, &frames), i, j, named, total = 0;
+    uintptr_t base;
 
     if (!diag_suppression_count())
         return -1;
     for (i = 0; i < count; i++)
     {
-        diag_describe_frame(frames[i], diag_suppressions_need_functions(), frame, sizeof(frame), modules[i],
-                            functions[i]);
-        module_names[i] = modules[i];
-        function_names[i] = functions[i];
+        if (!diag_suppressions_need_functions())
+        {
+            modules[total] = diag_module_of(frames[i], &base);
+            functions[total++] = NULL;
+            continue;
+        }
+        named = diag_names_of(names, frames[i], &modules[total], &functions[total], DIAG_INLINE_MAX);
+        for (j = 1; j < named; j++)
+            modules[total + j] = modules[total];
+        total += named;
     }
-    return diag_suppression_match(count, module_names, function_names);
+    return diag_suppression_match(total, modules, functions);
 }
 
-static void print_frames(const char *prefix, const void *const *frames, unsigned count)
+/* Frames as lines, numbered from 0; a frame where functions were inlined takes a line for each, at one address. */
+static void print_frames(const char *prefix, const void *const *frames, unsigned count, struct diag_names *names)
 {
     char frame[FRAME_CHARS];
-    unsigned i;
+    unsigned i, j, lines, number = 0;
 
     for (i = 0; i < count; i++)
-        diag_report("%s#%u %s", prefix, i, diag_describe_frame(frames[i], 1, frame, sizeof(frame), NULL, NULL));
+    {
+        lines = diag_names_lines(names, frames[i]);
+        for (j = 0; j < lines; j++)
+            diag_report("%s#%u %s", prefix, number++, diag_names_frame(names, frames[i], j, frame, sizeof(frame)));
+    }
 }
 
-/* The stacks that reports made under the lock named by id (guard, double free, ...), in full. */
-static void print_referenced_stacks(void)
+/* The stacks that reports made under the lock named by id (guard, double free, ...), in full; or, when not `print`,
+ * their frames added to the names the report will look up. */
+static void print_referenced_stacks(struct diag_names *names, int print)
 {
     struct diag_depot_totals depot = diag_stack_totals();
     const void *const *frames;
@@ -281,12 +293,17 @@ static void print_referenced_stacks(void)
     {
         if (!diag_stack_is_referenced(id) || !(count = diag_stack_frames(id, &frames)))
             continue;
+        if (!print)
+        {
+            diag_names_add(names, frames, count);
+            continue;
+        }
         diag_report("ole32mem: stack #%lu:", (unsigned long)id);
-        print_frames("ole32mem:   ", frames, count);
+        print_frames("ole32mem:   ", frames, count, names);
     }
 }
 
-static size_t report_leaks(struct diag_leaks *leaks)
+static size_t report_leaks(struct diag_leaks *leaks, struct diag_names *names)
 {
     unsigned suppressions = diag_suppression_count();
     size_t hid_blocks[DIAG_SUPPRESS_MAX] = {0}, hid_bytes[DIAG_SUPPRESS_MAX] = {0};
@@ -294,14 +311,19 @@ static size_t report_leaks(struct diag_leaks *leaks)
     const int at_exit = leaks->flags & DIAG_COLLECT_EXIT;
     char where[SITE_CHARS];
     const void *const *frames;
+    unsigned count;
 
     if (leaks->group_count)
         qsort(leaks->groups, leaks->group_count, sizeof(*leaks->groups), by_bytes_descending);
+    /* Suppressions of function names need every group's frames named; otherwise only the printed groups'. */
+    for (i = 0; diag_suppression_count() && diag_suppressions_need_functions() && i < leaks->group_count; i++)
+        if (leaks->groups[i].stack && (count = group_frames(&leaks->groups[i], &frames)))
+            diag_names_add(names, frames, count);
     for (i = 0; i < leaks->group_count; i++)
     {
         struct leak_group *group = &leaks->groups[i];
 
-        group->suppressed_by = group_suppression(group);
+        group->suppressed_by = group_suppression(group, names);
         if (group->suppressed_by >= 0 && (unsigned)group->suppressed_by < suppressions)
         {
             hid_blocks[group->suppressed_by] += group->count;
@@ -329,8 +351,15 @@ static size_t report_leaks(struct diag_leaks *leaks)
         diag_report("ole32mem: leaks: out of memory for the report: some blocks are not listed");
     for (i = 0; i < leaks->group_count && printed < diag_leaks_max; i++)
     {
+        if (leaks->groups[i].suppressed_by >= 0)
+            continue;
+        printed++;
+        if (leaks->groups[i].stack && (count = group_frames(&leaks->groups[i], &frames)))
+            diag_names_add(names, frames, count);
+    }
+    for (printed = 0, i = 0; i < leaks->group_count && printed < diag_leaks_max; i++)
+    {
         struct leak_group *group = &leaks->groups[i];
-        unsigned count;
 
         if (group->suppressed_by >= 0)
             continue;
@@ -341,7 +370,7 @@ static size_t report_leaks(struct diag_leaks *leaks)
                     (unsigned long)group->bytes, (unsigned long)group->count, where, group->example,
                     (unsigned long)group->example_size, (unsigned long)group->example_thread, group->example_sequence);
         if (group->stack && (count = group_frames(group, &frames)))
-            print_frames("ole32mem: leaks:     ", frames, count);
+            print_frames("ole32mem: leaks:     ", frames, count, names);
     }
     if (shown_groups > printed)
         diag_report("ole32mem: leaks:   ... %lu more %s (OLE32MEM_LEAKS_MAX=%lu)",
@@ -364,13 +393,19 @@ size_t diag_leaks_emit(struct diag_leaks *leaks)
 {
     size_t blocks = 0;
     struct diag_depot_totals depot;
+    struct diag_names *names = diag_names_begin();
     int op;
 
+    /* Every frame the report prints is added before the first is named: the symbolizer runs once per module. */
+    if (leaks->flags & DIAG_COLLECT_EXIT)
+        print_referenced_stacks(names, 0);
     if ((diag_options & DIAG_LEAKS) && (leaks->flags & DIAG_COLLECT_REPORT))
-        blocks = report_leaks(leaks);
+        blocks = report_leaks(leaks, names);
+    if (leaks->flags & DIAG_COLLECT_EXIT)
+        print_referenced_stacks(names, 1);
+    diag_names_end(names);
     if (leaks->flags & DIAG_COLLECT_EXIT)
     {
-        print_referenced_stacks();
         if (diag_options & DIAG_STATS)
         {
             depot = diag_stack_totals();

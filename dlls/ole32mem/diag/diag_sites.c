@@ -4,7 +4,7 @@
  * A call's site is its return address as "module+0xoffset"; the module is named when the call is made if that is
  * safe (the module may be gone by the time a leak is reported), else at report time. Its stack (DIAG_SITE_STACK)
  * is captured when the call is made, as raw return addresses only, and stored in the depot (diag_stacks.c);
- * functions and source lines are looked up at report time only (diag_describe_frame).
+ * functions and source lines are looked up at report time only (diag_symbols.c).
  *
  * Owns the cache of module ranges (modules[], module_count) under module_lock. Invariants: entries are never
  * removed or changed, so records may keep pointers to the names; module_lock is never held across a call out of
@@ -210,39 +210,8 @@ void diag_sites_at_process_exit(void)
                     "named by function or line (see docs/diagnostics.md)");
 }
 
-/* Set when the exit report was collected without the core's lock (a thread ended inside ole32mem): that thread
- * may as well have been ended inside the process heap or the loader, and dbghelp uses both. Written once, at
- * process exit, by the one thread left. */
-static int symbols_unsafe;
-
-void diag_symbols_unsafe(void)
+const char *diag_module_of(const void *address, uintptr_t *base)
 {
-    symbols_unsafe = 1;
-}
-
-const char *diag_describe_frame(const void *address, int symbols, char *buffer, size_t size, char *module,
-                                char *function)
-{
-    struct plat_symbol symbol;
-    uintptr_t base = 0;
-    const char *name = module_of(address, &base, 1);
-    int length;
-
-    /* A return address lies after its call: the call's own function and line are those of the byte before. */
-    if (!symbols || symbols_unsafe || !plat_symbolize((const char *)address - 1, &symbol))
-        symbol.function[0] = symbol.file[0] = 0;
-    if (module)
-        snprintf(module, MODULE_NAME_MAX, "%s", name ? name : "");
-    if (function)
-        snprintf(function, PLAT_FUNCTION_CHARS, "%s", symbol.function);
-    if (name && symbol.function[0])
-        length =
-            snprintf(buffer, size, "%s!%s+0x%lx", name, symbol.function, (unsigned long)(symbol.function_offset + 1));
-    else if (name)
-        length = snprintf(buffer, size, "%s+0x%lx", name, (unsigned long)((uintptr_t)address - base));
-    else
-        length = snprintf(buffer, size, "%p", address);
-    if (symbol.file[0] && length > 0 && (size_t)length < size)
-        snprintf(buffer + length, size - (size_t)length, " (%s:%u)", symbol.file, symbol.line);
-    return buffer;
+    *base = 0;
+    return module_of(address, base, 1);
 }
