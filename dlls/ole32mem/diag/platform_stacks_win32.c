@@ -5,8 +5,7 @@
  * call), so it must not take the loader's lock. Wine's x86_64 RtlCaptureStackBackTrace unwinds with
  * RtlVirtualUnwind over the modules' .pdata, finding the module with LdrFindEntryForAddress, which walks the module
  * index without taking the loader's lock (only code outside every module takes Wine's own lock of the dynamic
- * function tables, a leaf lock). On i686 it follows the chain of frame pointers, checked against the stack's
- * bounds: code built without frame pointers (MinGW's -O2 default) ends the chain early or skips frames.
+ * function tables, a leaf lock). i686 captures in stack_capture_win32.c (DWARF CFI of .eh_frame).
  *
  * dbghelp is loaded at the first report (LoadLibrary takes the loader's lock: report time only, outside every lock
  * of ours) and kept: Wine's dbghelp reads the DWARF of MinGW -g builds and the exports of Wine's own modules. Owns
@@ -73,13 +72,6 @@ unsigned plat_capture_stack(void **frames, unsigned max)
             frames[count - 2] = (void *)context.Rip;
     }
     return count ? count - 1 : 0;
-}
-#else
-/* i686: Wine follows the chain of frame pointers (bounds-checked against the stack). */
-unsigned plat_capture_stack(void **frames, unsigned max)
-{
-    /* Skip this function's own frame. */
-    return RtlCaptureStackBackTrace(1, max, frames, NULL);
 }
 #endif
 

@@ -1,0 +1,405 @@
+/*
+ * Call-stack capture on Windows for i686: plat_capture_stack of platform_stacks.h, walking the DWARF call-frame
+ * information of each module's loaded .eh_frame (unwind_dwarf.c), so that frames without a frame pointer (MinGW's
+ * -O2 default, ole32mem's own build included) are walked; a module without .eh_frame, or code without an FDE, is
+ * walked by its chain of frame pointers.
+ *
+ * Owns the module table (one sorted FDE index per module, built lazily on first sight) and the rule cache (what
+ * the CFI says at each return address). Both are lock-free, because capture runs while the core's lock is held and
+ * must never take the loader's lock nor any lock of ours (platform_stacks.h):
+ * - a module slot is claimed by compare-and-swap (EMPTY -> BUILDING), filled, then published (-> READY) with a
+ *   release store; a thread that meets a slot being built walks that frame by frame pointer. Modules are found
+ *   with VirtualQuery (the kernel's map, no loader call) and their PE headers. Indexes are never freed: an unloaded
+ *   module's slot goes DORMANT and is revived when the same image is mapped at the same base again, so a program
+ *   that loads and unloads a library in a loop does not grow the table.
+ * - a cache slot is a sequence lock: a writer claims it by making its sequence odd (compare-and-swap), a reader
+ *   keeps what it copied only when the sequence was even and unchanged around the copy. Each entry carries the
+ *   generation it was computed in; a module unload (LdrRegisterDllNotification, registered at start-up from
+ *   DllMain, where the loader's lock is already held) bumps the generation, so no entry learnt from an unloaded
+ *   module is ever used again.
+ * Every read of the stack is checked against the thread's stack (from the capture's own stack pointer up to the
+ * TEB's StackBase) and every read of .eh_frame stays inside the section, so a corrupt stack or section ends the
+ * walk, never the process. The walk also ends when the stack pointer stops growing (no loops).
+ *
+ * x86_64 captures in platform_stacks_win32.c (.pdata, RtlVirtualUnwind); the x86_64 build of this file only
+ * registers nothing.
+ *
+ * Copyright 2026 the ole32mem authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#define WIN32_LEAN_AND_MEAN
+#include <windows.h>
+#include <winternl.h>
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "platform_stacks.h"
+#include "unwind_dwarf.h"
+
+#ifdef __i386__
+
+enum
+{
+    MODULES_MAX = 256,
+    CACHE_SLOTS = 1024, /* a power of two */
+    PAGE = 4096,        /* the PE headers are read within the image's first page */
+    LDR_DLL_NOTIFICATION_REASON_UNLOADED = 2,
+};
+
+enum module_state
+{
+    MODULE_EMPTY,
+    MODULE_BUILDING,
+    MODULE_READY,
+    MODULE_DORMANT,
+};
+
+struct module
+{
+    atomic_int state;
+    uintptr_t base, end;
+    DWORD stamp;              /* the image's TimeDateStamp: a DORMANT slot is revived only for the same image */
+    struct dw_section section; /* size 0: no .eh_frame */
+    struct dw_fde *index;
+    size_t count;
+};
+
+/* Slots below module_count may be in use; each slot's fields are written only while its state is BUILDING (or by
+ * the unload notification, which only changes its state). */
+static struct module modules[MODULES_MAX];
+static atomic_uint module_count;
+
+struct cache_entry
+{
+    atomic_uint sequence; /* odd while written */
+    unsigned generation;
+    uintptr_t pc;
+    struct module *module; /* NULL: no FDE, walk the frame pointer */
+    struct dw_frame_rule rule;
+};
+
+static struct cache_entry cache[CACHE_SLOTS];
+static atomic_uint generation = 1;
+
+/* The caller's registers right after this call returns: ebx, esi, edi, ebp, esp, and the return address. */
+struct seed
+{
+    uintptr_t ebx, esi, edi, ebp, esp, pc;
+};
+void capture_seed(struct seed *seed);
+__asm__(".text\n"
+        "_capture_seed:\n\t"
+        "movl 4(%esp), %eax\n\t"
+        "movl %ebx, 0(%eax)\n\t"
+        "movl %esi, 4(%eax)\n\t"
+        "movl %edi, 8(%eax)\n\t"
+        "movl %ebp, 12(%eax)\n\t"
+        "leal 4(%esp), %ecx\n\t"
+        "movl %ecx, 16(%eax)\n\t"
+        "movl (%esp), %ecx\n\t"
+        "movl %ecx, 20(%eax)\n\t"
+        "ret\n");
+
+/* The thread's stack above the capture's own frame: the only memory the walk reads besides .eh_frame. */
+struct stack_bounds
+{
+    uintptr_t low, high;
+};
+
+static int read_stack(void *context, uint64_t address, uint64_t *value)
+{
+    const struct stack_bounds *bounds = context;
+
+    if (address < bounds->low || address > bounds->high - sizeof(uint32_t))
+        return 0;
+    *value = *(const uint32_t *)(uintptr_t)address;
+    return 1;
+}
+
+/* The .eh_frame of a mapped image: named ".eh_frame", or (in an image whose long section names are in the unmapped
+ * string table) "/N", loaded and not discardable, and starting with a CIE. */
+static void find_eh_frame(struct module *module, const IMAGE_NT_HEADERS32 *nt)
+{
+    const IMAGE_SECTION_HEADER *sections = IMAGE_FIRST_SECTION(nt);
+    const uint32_t *words;
+    unsigned i;
+
+    if ((const char *)(sections + nt->FileHeader.NumberOfSections) > (const char *)module->base + PAGE)
+        return;
+    for (i = 0; i < nt->FileHeader.NumberOfSections; i++)
+    {
+        const IMAGE_SECTION_HEADER *section = &sections[i];
+        DWORD size = section->Misc.VirtualSize;
+
+        if ((memcmp(section->Name, ".eh_frame", IMAGE_SIZEOF_SHORT_NAME) && section->Name[0] != '/') ||
+            (section->Characteristics & IMAGE_SCN_MEM_DISCARDABLE) ||
+            !(section->Characteristics & IMAGE_SCN_MEM_READ) || size < 3 * sizeof(uint32_t) ||
+            section->VirtualAddress > module->end - module->base ||
+            size > module->end - module->base - section->VirtualAddress)
+            continue;
+        words = (const uint32_t *)(module->base + section->VirtualAddress);
+        /* A CIE: a length that fits, a CIE id of 0, version 1. */
+        if (words[0] < 2 * sizeof(uint32_t) || words[0] > size - sizeof(uint32_t) || words[1] ||
+            *(const uint8_t *)&words[2] != 1)
+            continue;
+        module->section.data = (const uint8_t *)words;
+        module->section.size = size;
+        module->section.address = (uintptr_t)words;
+        module->section.pointer_size = sizeof(void *);
+        return;
+    }
+}
+
+/* The image's headers, or NULL when `base` does not start a PE image. */
+static const IMAGE_NT_HEADERS32 *image_headers(uintptr_t base)
+{
+    const IMAGE_DOS_HEADER *dos = (const IMAGE_DOS_HEADER *)base;
+    const IMAGE_NT_HEADERS32 *nt;
+
+    if (dos->e_magic != IMAGE_DOS_SIGNATURE || dos->e_lfanew < 0 ||
+        (DWORD)dos->e_lfanew > PAGE - sizeof(IMAGE_NT_HEADERS32))
+        return NULL;
+    nt = (const IMAGE_NT_HEADERS32 *)(base + dos->e_lfanew);
+    if (nt->Signature != IMAGE_NT_SIGNATURE || nt->OptionalHeader.Magic != IMAGE_NT_OPTIONAL_HDR32_MAGIC)
+        return NULL;
+    return nt;
+}
+
+/* Fills a claimed (BUILDING) slot: the module's range, its .eh_frame and the sorted index of its FDEs. */
+static void build_module(struct module *module, uintptr_t base, const IMAGE_NT_HEADERS32 *nt)
+{
+    size_t count;
+
+    module->base = base;
+    module->end = base + nt->OptionalHeader.SizeOfImage;
+    module->stamp = nt->FileHeader.TimeDateStamp;
+    memset(&module->section, 0, sizeof(module->section));
+    module->index = NULL;
+    module->count = 0;
+    find_eh_frame(module, nt);
+    if (!module->section.size || !(count = dw_fde_count(&module->section)))
+        return;
+    /* VirtualAlloc takes no lock of ours nor the loader's. */
+    if (!(module->index = VirtualAlloc(NULL, count * sizeof(*module->index), MEM_COMMIT | MEM_RESERVE,
+                                       PAGE_READWRITE)))
+        return;
+    module->count = dw_fde_index(&module->section, module->index, count);
+}
+
+/* The module containing `pc`, indexed on first sight; NULL for code outside every image, or while another thread
+ * builds its index. */
+static struct module *module_of(uintptr_t pc)
+{
+    MEMORY_BASIC_INFORMATION info;
+    const IMAGE_NT_HEADERS32 *nt;
+    unsigned count = atomic_load_explicit(&module_count, memory_order_acquire), i, high;
+    uintptr_t base;
+    int expected;
+
+    for (i = 0; i < count; i++)
+    {
+        if (atomic_load_explicit(&modules[i].state, memory_order_acquire) == MODULE_READY &&
+            modules[i].base <= pc && pc < modules[i].end)
+            return &modules[i];
+    }
+    if (!VirtualQuery((void *)pc, &info, sizeof(info)) || info.Type != MEM_IMAGE || info.State != MEM_COMMIT ||
+        !(nt = image_headers(base = (uintptr_t)info.AllocationBase)) || pc >= base + nt->OptionalHeader.SizeOfImage)
+        return NULL;
+    for (i = 0; i < count; i++)
+    {
+        expected = MODULE_DORMANT;
+        if (modules[i].base == base && modules[i].end == base + nt->OptionalHeader.SizeOfImage &&
+            modules[i].stamp == nt->FileHeader.TimeDateStamp &&
+            atomic_compare_exchange_strong(&modules[i].state, &expected, MODULE_READY))
+            return &modules[i];
+    }
+    for (i = 0; i < MODULES_MAX; i++)
+    {
+        expected = MODULE_EMPTY;
+        if (atomic_compare_exchange_strong(&modules[i].state, &expected, MODULE_BUILDING))
+            break;
+    }
+    if (i == MODULES_MAX)
+        return NULL;
+    high = atomic_load_explicit(&module_count, memory_order_relaxed);
+    while (high < i + 1 && !atomic_compare_exchange_weak(&module_count, &high, i + 1))
+        ;
+    build_module(&modules[i], base, nt);
+    atomic_store_explicit(&modules[i].state, MODULE_READY, memory_order_release);
+    return &modules[i];
+}
+
+static struct cache_entry *cache_slot(uintptr_t pc)
+{
+    return &cache[(pc * 2654435761u) >> 22 & (CACHE_SLOTS - 1)];
+}
+
+static int cache_lookup(uintptr_t pc, unsigned current, struct module **module, struct dw_frame_rule *rule)
+{
+    struct cache_entry *entry = cache_slot(pc);
+    unsigned before = atomic_load_explicit(&entry->sequence, memory_order_acquire);
+
+    if ((before & 1) || entry->pc != pc || entry->generation != current)
+        return 0;
+    *module = entry->module;
+    memcpy(rule, &entry->rule, sizeof(*rule));
+    atomic_thread_fence(memory_order_acquire);
+    return atomic_load_explicit(&entry->sequence, memory_order_relaxed) == before;
+}
+
+static void cache_store(uintptr_t pc, unsigned current, struct module *module, const struct dw_frame_rule *rule)
+{
+    struct cache_entry *entry = cache_slot(pc);
+    unsigned sequence = atomic_load_explicit(&entry->sequence, memory_order_relaxed);
+
+    /* Another writer at work: leave the slot to it. */
+    if ((sequence & 1) || !atomic_compare_exchange_strong(&entry->sequence, &sequence, sequence + 1))
+        return;
+    atomic_thread_fence(memory_order_release);
+    entry->pc = pc;
+    entry->generation = current;
+    entry->module = module;
+    memcpy(&entry->rule, rule, sizeof(*rule));
+    atomic_store_explicit(&entry->sequence, sequence + 2, memory_order_release);
+}
+
+/* One frame up from `registers` at return address `*pc`: the caller's registers and return address. */
+static int unwind_frame(struct dw_registers *registers, uintptr_t *pc, const struct stack_bounds *bounds)
+{
+    unsigned current = atomic_load_explicit(&generation, memory_order_acquire);
+    struct dw_frame_rule rule;
+    struct module *module;
+    const struct dw_fde *fde;
+    uint64_t return_address, frame, value;
+
+    if (!cache_lookup(*pc, current, &module, &rule))
+    {
+        /* The call instruction's row: the return address may already be the next function's first byte. */
+        if (!(module = module_of(*pc - 1)) || !module->count ||
+            !(fde = dw_fde_find(module->index, module->count, *pc - 1)) ||
+            !dw_frame_rule_at(&module->section, fde, *pc - 1, &rule))
+            module = NULL;
+        cache_store(*pc, current, module, &rule);
+    }
+    if (module)
+    {
+        if (!dw_frame_apply(&module->section, &rule, DW_I386_ESP, registers, &return_address, read_stack,
+                            (void *)bounds))
+            return 0;
+    }
+    else
+    {
+        /* The frame pointer's chain: [ebp] is the caller's ebp, [ebp + 4] the return address. */
+        frame = registers->value[DW_I386_EBP];
+        if (!(registers->valid & (1u << DW_I386_EBP)) || frame < registers->value[DW_I386_ESP] ||
+            !read_stack((void *)bounds, frame + sizeof(uint32_t), &return_address) ||
+            !read_stack((void *)bounds, frame, &value))
+            return 0;
+        registers->value[DW_I386_EBP] = value;
+        registers->value[DW_I386_ESP] = frame + 2 * sizeof(uint32_t);
+    }
+    *pc = (uintptr_t)return_address;
+    return 1;
+}
+
+unsigned plat_capture_stack(void **frames, unsigned max)
+{
+    struct dw_registers registers;
+    struct stack_bounds bounds;
+    struct seed seed;
+    uintptr_t pc, sp;
+    unsigned count = 0;
+
+    capture_seed(&seed);
+    memset(&registers, 0, sizeof(registers));
+    registers.value[3] = seed.ebx;
+    registers.value[DW_I386_ESP] = seed.esp;
+    registers.value[DW_I386_EBP] = seed.ebp;
+    registers.value[6] = seed.esi;
+    registers.value[7] = seed.edi;
+    registers.valid = 1u << 3 | 1u << DW_I386_ESP | 1u << DW_I386_EBP | 1u << 6 | 1u << 7;
+    bounds.low = seed.esp;
+    /* NT_TIB.StackBase, read directly: the SDK's NtCurrentTeb trips GCC 12's -Warray-bounds. */
+    __asm__("movl %%fs:%c1, %0" : "=r"(bounds.high) : "i"(offsetof(NT_TIB, StackBase)));
+    pc = seed.pc;
+    /* The first step leaves this function: its caller's return address is the first frame kept. */
+    while (count < max)
+    {
+        sp = (uintptr_t)registers.value[DW_I386_ESP];
+        if (!unwind_frame(&registers, &pc, &bounds) || !pc || registers.value[DW_I386_ESP] <= sp)
+            break;
+        frames[count++] = (void *)pc;
+    }
+    return count;
+}
+
+/* Under the loader's lock (Wine and Windows call DLL notifications with it held). */
+static void CALLBACK dll_notification(ULONG reason, const void *data, void *context)
+{
+    /* LDR_DLL_UNLOADED_NOTIFICATION_DATA: flags, full name, base name, base, size. */
+    const struct
+    {
+        ULONG flags;
+        const UNICODE_STRING *full_name, *base_name;
+        void *base;
+        ULONG size;
+    } *unloaded = data;
+    unsigned count = atomic_load_explicit(&module_count, memory_order_acquire), i;
+    int expected;
+
+    (void)context;
+    if (reason != LDR_DLL_NOTIFICATION_REASON_UNLOADED)
+        return;
+    for (i = 0; i < count; i++)
+    {
+        expected = MODULE_READY;
+        if (modules[i].base == (uintptr_t)unloaded->base)
+            atomic_compare_exchange_strong(&modules[i].state, &expected, MODULE_DORMANT);
+    }
+    atomic_fetch_add_explicit(&generation, 1, memory_order_release);
+}
+
+/* The registration's cookie: written under the loader's lock (DllMain) only. */
+static void *notification_cookie;
+
+void plat_capture_prepare(void)
+{
+    typedef NTSTATUS(WINAPI * register_fn)(ULONG, void(CALLBACK *)(ULONG, const void *, void *), void *, void **);
+    register_fn register_notification;
+
+    if (notification_cookie)
+        return;
+    register_notification =
+        (register_fn)(void (*)(void))GetProcAddress(GetModuleHandleA("ntdll.dll"), "LdrRegisterDllNotification");
+    if (register_notification)
+        register_notification(0, dll_notification, NULL, &notification_cookie);
+}
+
+/* When ole32mem is unloaded: the callback would otherwise be called in unmapped code. */
+void plat_capture_release(void)
+{
+    typedef NTSTATUS(WINAPI * unregister_fn)(void *);
+    unregister_fn unregister_notification;
+
+    if (!notification_cookie)
+        return;
+    unregister_notification =
+        (unregister_fn)(void (*)(void))GetProcAddress(GetModuleHandleA("ntdll.dll"), "LdrUnregisterDllNotification");
+    if (unregister_notification)
+        unregister_notification(notification_cookie);
+    notification_cookie = NULL;
+}
+
+#else
+
+void plat_capture_prepare(void)
+{
+}
+
+void plat_capture_release(void)
+{
+}
+
+#endif
