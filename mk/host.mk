@@ -2,7 +2,7 @@
 # none of them). The same sources as the DLL (CORE_SOURCES, listed once in the Makefile) over the Linux port in
 # host/ (HOST_PORT_SOURCES): no copies. Every host build has the core's assertions on (OLE32MEM_ASSERT).
 #
-#   make check-host   ASan+UBSan unit tests (tests/host/test_core.c, test_blocktable.c), the TSan stress
+#   make check-host   ASan+UBSan unit tests (tests/host/test_core.c, test_blocktable.c, test_unwind.c), the TSan stress
 #                     (tests/host/stress.c), the fuzz regressions replayed (fuzz/regressions/) and a short fuzz run
 #                     (CHECK_FUZZ_SECONDS); suite "host" of `make check`
 #   make fuzz         fuzz for FUZZ_SECONDS (corpus in $(BUILD)/host/fuzz-corpus, findings in
@@ -26,8 +26,11 @@ HOST_ASAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 HOST_TSAN     := -fsanitize=thread
 HOST_FUZZ     := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 HOST_COMPILE   = $(HOST_CC) $(CSTD) $(HOST_CFLAGS) $(WARNINGS) $(HOST_CPPFLAGS)
-HOST_PROGRAMS := $(HOST_DIR)/asan/test_core $(HOST_DIR)/asan/test_blocktable $(HOST_DIR)/tsan/stress \
-                 $(HOST_DIR)/fuzz/fuzz_core
+HOST_PROGRAMS := $(HOST_DIR)/asan/test_core $(HOST_DIR)/asan/test_blocktable $(HOST_DIR)/asan/test_unwind \
+                 $(HOST_DIR)/tsan/stress $(HOST_DIR)/fuzz/fuzz_core
+# The unwinder's fixtures (tests/host/test_unwind.c): PE files built now by the cross tools, and the cross objdump's
+# table of their CFI as the oracle.
+UNWIND_FIXTURES := $(HOST_DIR)/unwind/fixture_i686.exe $(HOST_DIR)/unwind/fixture_x86_64.exe
 
 CHECK_SUITES += host
 .PHONY: check-host fuzz host-programs
@@ -41,6 +44,23 @@ $(HOST_DIR)/asan/test_blocktable: tests/host/test_blocktable.c dlls/ole32mem/blo
 	@mkdir -p $(@D)
 	$(HOST_COMPILE) $(HOST_ASAN) -o $@ $(filter %.c,$^) $(HOST_LIBS)
 
+$(HOST_DIR)/asan/test_unwind: tests/host/test_unwind.c $(addprefix dlls/ole32mem/,$(UNWIND_SOURCES)) $(HOST_HEADERS) \
+                             | deps
+	@mkdir -p $(@D)
+	$(HOST_COMPILE) $(HOST_ASAN) -o $@ $(filter %.c,$^)
+
+# -O2: no frame pointers, as users build; the x86_64 fixture is assembly (MinGW's x86_64 compilers emit .pdata).
+$(HOST_DIR)/unwind/fixture_i686.exe: tests/host/unwind_fixture.c | deps
+	@mkdir -p $(@D)
+	$(CROSS_i686)gcc $(CSTD) -O2 $(WARNINGS) -o $@ $<
+
+$(HOST_DIR)/unwind/fixture_x86_64.exe: tests/host/unwind_fixture_x86_64.S | deps
+	@mkdir -p $(@D)
+	$(CROSS_x86_64)gcc -nostdlib -Wl,--enable-long-section-names -o $@ $<
+
+$(HOST_DIR)/unwind/fixture_%.frames: $(HOST_DIR)/unwind/fixture_%.exe
+	$(CROSS_$*)objdump --dwarf=frames-interp $< > $@
+
 $(HOST_DIR)/tsan/stress: tests/host/stress.c tests/host/test_spy.c $(HOST_CORE) $(HOST_HEADERS) | deps
 	@mkdir -p $(@D)
 	$(HOST_COMPILE) $(HOST_TSAN) -o $@ $(filter %.c,$^) $(HOST_LIBS)
@@ -51,12 +71,13 @@ $(HOST_DIR)/fuzz/fuzz_core: fuzz/fuzz_core.c tests/host/test_spy.c $(HOST_CORE) 
 
 host-programs: $(HOST_PROGRAMS)
 
-check-host: $(HOST_PROGRAMS)
+check-host: $(HOST_PROGRAMS) $(UNWIND_FIXTURES) $(UNWIND_FIXTURES:.exe=.frames)
 	@mkdir -p $(BUILD)/results
 	@FUZZ_CORPUS=$(HOST_DIR)/fuzz-corpus FUZZ_ARTIFACTS=$(HOST_DIR)/fuzz-artifacts \
 	    bash tests/host/run.sh $(BUILD)/results/host \
 	    test:host_core:$(HOST_DIR)/asan/test_core \
 	    test:host_blocktable:$(HOST_DIR)/asan/test_blocktable \
+	    test:host_unwind:$(HOST_DIR)/asan/test_unwind:$(subst $(eval) ,$(comma),$(foreach f,$(UNWIND_FIXTURES),$(f)$(comma)$(f:.exe=.frames))) \
 	    test:host_stress:$(HOST_DIR)/tsan/stress \
 	    replay:fuzz_regressions:$(HOST_DIR)/fuzz/fuzz_core:fuzz/regressions \
 	    fuzz:fuzz_short:$(HOST_DIR)/fuzz/fuzz_core:$(CHECK_FUZZ_SECONDS)

@@ -157,7 +157,18 @@ static int read_entry(const struct dw_section *section, size_t offset, struct en
         length = read_bytes(&c, 8);
         id_size = 8;
     }
-    if (c.bad || !length || length > (uint64_t)(c.end - c.p) || length < id_size)
+    if (!c.bad && !length)
+    {
+        /* A terminator in the middle: each object's .eh_frame may end with one, and the linker keeps them. */
+        entry->offset = offset;
+        entry->id_offset = offset;
+        entry->body.p = entry->body.end = c.p;
+        entry->body.bad = 0;
+        entry->id = 0;
+        entry->is_cie = 1;
+        return 1;
+    }
+    if (c.bad || length > (uint64_t)(c.end - c.p) || length < id_size)
         return 0;
     entry->offset = offset;
     entry->id_offset = (size_t)(c.p - section->data);
@@ -221,7 +232,7 @@ static int parse_cie(const struct dw_section *section, const struct entry *entry
     }
     else if (*augmentation)
         return 0;
-    if (c.bad || cie->ra_column >= DW_COLUMNS)
+    if (c.bad || cie->ra_column > UINT8_MAX)
         return 0;
     cie->instructions = c;
     return 1;
@@ -357,12 +368,21 @@ static int read_block(const struct dw_section *section, struct cursor *c, struct
     return 1;
 }
 
+/* The rule of register `reg`, or NULL for a register not tracked. */
+static struct dw_rule *column_rule(struct dw_frame_rule *rule, unsigned reg)
+{
+    if (reg == rule->ra_column)
+        return &rule->ra;
+    return reg < DW_COLUMNS ? &rule->columns[reg] : NULL;
+}
+
 /* Runs `c`'s instructions into `rule` up to `pc`; `initial` is the state after the CIE's (for DW_CFA_restore).
  * Returns 0 on a malformed or unsupported instruction. */
 static int run_program(const struct dw_section *section, const struct cie *cie, struct cursor c, uint64_t loc,
                        uint64_t pc, const struct dw_frame_rule *initial, struct dw_frame_rule *rule)
 {
     struct dw_frame_rule stack[STATE_STACK_MAX];
+    struct dw_rule *column;
     unsigned depth = 0, reg;
     uint64_t delta;
     uint8_t op;
@@ -371,7 +391,7 @@ static int run_program(const struct dw_section *section, const struct cie *cie, 
     {
         op = (uint8_t)read_bytes(&c, 1);
         delta = 0;
-        reg = DW_COLUMNS;
+        reg = UINT8_MAX + 1;
         switch (op >> 6)
         {
         case 1: delta = (op & 0x3f) * cie->code_align; op = 0x40; break;
@@ -399,10 +419,10 @@ static int run_program(const struct dw_section *section, const struct cie *cie, 
                 reg = (unsigned)read_uleb(&c);
             offset = op == 0x11 || op == 0x15 ? read_sleb(&c) : (int64_t)read_uleb(&c);
             offset *= op == 0x2f ? -cie->data_align : cie->data_align;
-            if (reg < DW_COLUMNS)
+            if ((column = column_rule(rule, reg)))
             {
-                rule->columns[reg].kind = op == 0x14 || op == 0x15 ? DW_RULE_VAL_OFFSET : DW_RULE_OFFSET;
-                rule->columns[reg].offset = (int32_t)offset;
+                column->kind = op == 0x14 || op == 0x15 ? DW_RULE_VAL_OFFSET : DW_RULE_OFFSET;
+                column->offset = (int32_t)offset;
             }
             break;
         }
@@ -410,22 +430,22 @@ static int run_program(const struct dw_section *section, const struct cie *cie, 
         case 0x06: /* restore_extended */
             if (op == 0x06)
                 reg = (unsigned)read_uleb(&c);
-            if (reg < DW_COLUMNS)
-                rule->columns[reg] = initial->columns[reg];
+            if ((column = column_rule(rule, reg)))
+                *column = *column_rule((struct dw_frame_rule *)initial, reg);
             break;
         case 0x07: /* undefined */
         case 0x08: /* same_value */
             reg = (unsigned)read_uleb(&c);
-            if (reg < DW_COLUMNS)
-                rule->columns[reg].kind = op == 0x07 ? DW_RULE_UNDEFINED : DW_RULE_SAME;
+            if ((column = column_rule(rule, reg)))
+                column->kind = op == 0x07 ? DW_RULE_UNDEFINED : DW_RULE_SAME;
             break;
         case 0x09: /* register */
             reg = (unsigned)read_uleb(&c);
             op = (uint8_t)read_uleb(&c);
-            if (reg < DW_COLUMNS)
+            if ((column = column_rule(rule, reg)))
             {
-                rule->columns[reg].kind = DW_RULE_REGISTER;
-                rule->columns[reg].reg = op;
+                column->kind = DW_RULE_REGISTER;
+                column->reg = op;
             }
             break;
         case 0x0a: /* remember_state */
@@ -468,8 +488,8 @@ static int run_program(const struct dw_section *section, const struct cie *cie, 
             expression.kind = op == 0x10 ? DW_RULE_EXPRESSION : DW_RULE_VAL_EXPRESSION;
             if (!read_block(section, &c, &expression))
                 return 0;
-            if (reg < DW_COLUMNS)
-                rule->columns[reg] = expression;
+            if ((column = column_rule(rule, reg)))
+                *column = expression;
             break;
         }
         case 0x2e: /* GNU_args_size */
@@ -505,6 +525,7 @@ int dw_frame_rule_at(const struct dw_section *section, const struct dw_fde *fde,
     memset(&initial, 0, sizeof(initial));
     for (i = 0; i < DW_COLUMNS; i++)
         initial.columns[i].kind = DW_RULE_SAME;
+    initial.ra.kind = DW_RULE_UNDEFINED;
     initial.ra_column = (uint8_t)cie.ra_column;
     /* The CIE's program has no advances that matter: it describes the function's entry. */
     if (!run_program(section, &cie, cie.instructions, start, start, &initial, &initial))
@@ -591,13 +612,45 @@ static int evaluate(const struct dw_section *section, const struct dw_rule *rule
     return 1;
 }
 
+/* A column's value in the caller: 1 with *value, 0 when the rule leaves it unknown, -1 when it cannot be had (a
+ * failed read, an unsupported expression). */
+static int column_value(const struct dw_section *section, const struct dw_rule *column, uint64_t cfa,
+                        const struct dw_registers *registers, dw_read_fn read, void *read_context, uint64_t *value)
+{
+    uint64_t address;
+
+    switch (column->kind)
+    {
+    case DW_RULE_OFFSET:
+    case DW_RULE_VAL_OFFSET:
+        address = truncate_pointer(section, cfa + (uint64_t)(int64_t)column->offset);
+        break;
+    case DW_RULE_REGISTER:
+        if (column->reg >= DW_COLUMNS || !(registers->valid & (1u << column->reg)))
+            return 0;
+        *value = registers->value[column->reg];
+        return 1;
+    case DW_RULE_EXPRESSION:
+    case DW_RULE_VAL_EXPRESSION:
+        if (!evaluate(section, column, registers, 1, cfa, read, read_context, &address))
+            return -1;
+        break;
+    default: return 0;
+    }
+    if ((column->kind == DW_RULE_OFFSET || column->kind == DW_RULE_EXPRESSION) &&
+        !read(read_context, address, &address))
+        return -1;
+    *value = truncate_pointer(section, address);
+    return 1;
+}
+
 int dw_frame_apply(const struct dw_section *section, const struct dw_frame_rule *rule, unsigned sp_column,
                    struct dw_registers *registers, uint64_t *return_address, dw_read_fn read, void *read_context)
 {
     struct dw_registers caller = *registers;
-    const struct dw_rule *column;
-    uint64_t cfa, address;
+    uint64_t cfa;
     unsigned i;
+    int known;
 
     if (rule->cfa.kind == DW_RULE_REG_OFFSET)
     {
@@ -610,42 +663,19 @@ int dw_frame_apply(const struct dw_section *section, const struct dw_frame_rule 
         return 0;
     for (i = 0; i < DW_COLUMNS; i++)
     {
-        column = &rule->columns[i];
-        switch (column->kind)
-        {
-        case DW_RULE_SAME: continue;
-        case DW_RULE_UNDEFINED: caller.valid &= ~(1u << i); continue;
-        case DW_RULE_OFFSET:
-        case DW_RULE_VAL_OFFSET:
-            address = truncate_pointer(section, cfa + (uint64_t)(int64_t)column->offset);
-            break;
-        case DW_RULE_REGISTER:
-            if (column->reg >= DW_COLUMNS || !(registers->valid & (1u << column->reg)))
-            {
-                caller.valid &= ~(1u << i);
-                continue;
-            }
-            caller.value[i] = registers->value[column->reg];
-            caller.valid |= 1u << i;
+        if (rule->columns[i].kind == DW_RULE_SAME || i == rule->ra_column)
             continue;
-        case DW_RULE_EXPRESSION:
-        case DW_RULE_VAL_EXPRESSION:
-            if (!evaluate(section, column, registers, 1, cfa, read, read_context, &address))
-                return 0;
-            break;
-        default: return 0;
-        }
-        if (column->kind == DW_RULE_OFFSET || column->kind == DW_RULE_EXPRESSION)
-        {
-            if (!read(read_context, address, &address))
-                return 0;
-        }
-        caller.value[i] = truncate_pointer(section, address);
-        caller.valid |= 1u << i;
+        known = column_value(section, &rule->columns[i], cfa, registers, read, read_context, &caller.value[i]);
+        if (known < 0)
+            return 0;
+        if (known)
+            caller.valid |= 1u << i;
+        else
+            caller.valid &= ~(1u << i);
     }
-    if (rule->ra_column >= DW_COLUMNS || !(caller.valid & (1u << rule->ra_column)))
+    /* The outermost frame has an undefined return address. */
+    if (column_value(section, &rule->ra, cfa, registers, read, read_context, return_address) <= 0)
         return 0;
-    *return_address = caller.value[rule->ra_column];
     caller.value[sp_column] = cfa;
     caller.valid |= 1u << sp_column;
     *registers = caller;

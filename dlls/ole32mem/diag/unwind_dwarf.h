@@ -20,14 +20,13 @@
 
 enum
 {
-    /* Register columns tracked: i386 uses 0-8 (8 = return address), x86_64 0-16 (16 = return address). */
+    /* Register columns tracked: i386's 0-7, x86_64's 0-15 and 16. The return address's column (8 on i386, 16 or, in
+     * binutils' PE output, 32 on x86_64) has a rule of its own. */
     DW_COLUMNS = 17,
     DW_I386_ESP = 4,
     DW_I386_EBP = 5,
-    DW_I386_RA = 8,
     DW_X86_64_RBP = 6,
     DW_X86_64_RSP = 7,
-    DW_X86_64_RA = 16,
 };
 
 /* An .eh_frame section: its bytes, where those bytes are loaded in the unwound process (the base of pc-relative
@@ -71,11 +70,12 @@ struct dw_rule
     uint32_t expr_offset;
 };
 
-/* What a code address's row of the CFI table says: the CFA, each column, and which column is the return address. */
+/* What a code address's row of the CFI table says: the CFA, each register column, the return address. */
 struct dw_frame_rule
 {
     struct dw_rule cfa;
     struct dw_rule columns[DW_COLUMNS];
+    struct dw_rule ra;
     uint8_t ra_column;
 };
 
