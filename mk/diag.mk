@@ -7,9 +7,10 @@
 # The programs are built with -fno-optimize-sibling-calls: a CoTaskMemFree in tail position would be a jump, and
 # ole32mem would rightly name the caller's caller.
 
+STACKSOPT_BASE := 0x6f000000
 DIAG_CFLAGS := $(CSTD) $(CFLAGS) $(WARNINGS) -fno-optimize-sibling-calls -I$(GENINC) -Itests
 DIAG_FILES  := diag.exe diaghelp.dll diagdyn.exe ole32mem.dll stacks.exe stackshelp.dll stackshelp2.dll \
-               diagregress.exe diaghook.exe
+               stacksopt.dll stacksopt2.dll diagregress.exe diaghook.exe
 DIAG_BUILT  := $(foreach a,$(ARCHES),$(addprefix $(BUILD)/$(a)/diag/,$(DIAG_FILES)))
 # What every test program of the folder includes.
 DIAG_HARNESS := tests/diag/child.h tests/test.h tests/harness.h
@@ -41,6 +42,14 @@ $(BUILD)/$(1)/diag/stackshelp.dll: tests/diag/stackshelp.c $(BUILD)/$(1)/libole3
 
 $(BUILD)/$(1)/diag/stackshelp2.dll: $(BUILD)/$(1)/diag/stackshelp.dll
 	cp $$< $$@
+
+# tests/diag/stacksopt.c as users build: -O2 (no frame pointers on i686), -gdwarf-4 for dbghelp's names. Both
+# copies at one image base, so that the second loads where the first was (the unload test).
+$(BUILD)/$(1)/diag/stacksopt.dll $(BUILD)/$(1)/diag/stacksopt2.dll: tests/diag/stacksopt.c \
+                                                                   $(BUILD)/$(1)/libole32mem.dll.a
+	@mkdir -p $$(@D)
+	$$($(1)_CC) $(CSTD) -O2 -gdwarf-4 $(WARNINGS) $$(if $$(findstring 2.dll,$$@),-DSTACKSOPT_VARIANT) -shared \
+	    -Wl,--image-base=$(STACKSOPT_BASE) -o $$@ $$< -L$(BUILD)/$(1) -lole32mem
 
 # Issue 10's regressions (tests/diag/regress.c: loads ole32mem at run time, imports nothing of it) and the combase
 # hook's prologue check (tests/diag/hook.c, with the proxy's dlls/ole32/combase_hook.c compiled in).
