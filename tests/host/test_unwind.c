@@ -173,6 +173,9 @@ static int column_matches(const struct dw_rule *rule, const char *text)
     return 0;
 }
 
+/* Rows whose rule has a compact form. */
+static unsigned compact_rows;
+
 /* The row's checks at `pc`. */
 static void check_row(const struct image *image, const struct dw_fde *index, size_t count, uint64_t fde_start,
                       uint64_t pc, char columns[][16], unsigned column_count, char values[][16])
@@ -180,9 +183,11 @@ static void check_row(const struct image *image, const struct dw_fde *index, siz
     const unsigned sp = image->machine == 0x8664 ? DW_X86_64_RSP : DW_I386_ESP;
     struct synthetic synthetic = {image->section.pointer_size, 0};
     const struct dw_fde *fde = dw_fde_find(index, count, pc);
-    struct dw_registers registers;
+    struct dw_registers registers, compacted;
+    struct dw_compact_rule compact;
     struct dw_frame_rule rule;
-    uint64_t return_address, cfa = 0;
+    uint64_t return_address, compact_return = 0, cfa = 0;
+    int compact_ok = 0;
     unsigned i;
     int column;
 
@@ -229,9 +234,22 @@ static void check_row(const struct image *image, const struct dw_fde *index, siz
     }
     if (rule.cfa.kind == DW_RULE_REG_OFFSET)
         cfa = registers.value[rule.cfa.reg] + (uint64_t)(int64_t)rule.cfa.offset;
+    /* The compact form, where there is one, does what the rule does. */
+    compacted = registers;
+    if (dw_compact(&image->section, &rule, &compact))
+    {
+        compact_rows++;
+        compact_ok = dw_compact_apply(&compact, image->section.pointer_size, sp, &compacted, &compact_return,
+                                      read_synthetic, &synthetic);
+        ok(compact_ok, "%#llx: the compact step failed\n", SZ(pc));
+    }
     if (!ok(dw_frame_apply(&image->section, &rule, sp, &registers, &return_address, read_synthetic, &synthetic),
             "%#llx: the step failed\n", SZ(pc)))
         return;
+    if (compact_ok)
+        ok(compact_return == return_address && compacted.valid == registers.valid &&
+               !memcmp(compacted.value, registers.value, sizeof(registers.value)),
+           "%#llx: the compact rule's step differs from the rule's\n", SZ(pc));
     if (rule.cfa.kind != DW_RULE_REG_OFFSET)
         return;
     ok(registers.value[sp] == cfa, "%#llx: caller's sp %#llx, expected the CFA %#llx\n", SZ(pc),
@@ -376,7 +394,9 @@ int main(int argc, char **argv)
         ok(count && indexed == count, "%s: %zu FDEs indexed of %zu\n", argv[i], indexed, count);
         listed = check_table(&image, argv[i + 1], index, indexed);
         ok(listed == count, "%s: %zu FDEs, objdump lists %zu\n", argv[i], count, listed);
-        printf("%s: %zu FDEs\n", argv[i], count);
+        printf("%s: %zu FDEs, %u compact rows\n", argv[i], count, compact_rows);
+        ok(compact_rows > 0, "%s: no compact rule\n", argv[i]);
+        compact_rows = 0;
         check_corrupt(&image, index, indexed);
         free(index);
         free(image.file);

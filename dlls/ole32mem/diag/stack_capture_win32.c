@@ -71,13 +71,22 @@ struct module
 static struct module modules[MODULES_MAX];
 static atomic_uint module_count;
 
+/* What the cache knows of a return address. */
+enum cache_kind
+{
+    CACHE_COMPACT,       /* rule.compact */
+    CACHE_FULL,          /* a rule with more than the compact form can say: run the module's CFI again */
+    CACHE_FRAME_POINTER, /* no FDE: the frame pointer's chain */
+};
+
 struct cache_entry
 {
     atomic_uint sequence; /* odd while written */
     unsigned generation;
     uintptr_t pc;
-    struct module *module; /* NULL: no FDE, walk the frame pointer */
-    struct dw_frame_rule rule;
+    struct module *module;
+    unsigned kind;
+    struct dw_compact_rule compact;
 };
 
 static struct cache_entry cache[CACHE_SLOTS];
@@ -117,7 +126,6 @@ static int read_stack(void *context, uint64_t address, uint64_t *value)
     *value = *(const uint32_t *)(uintptr_t)address;
     return 1;
 }
-
 /* The .eh_frame of a mapped image: named ".eh_frame", or (in an image whose long section names are in the unmapped
  * string table) "/N", loaded and not discardable, and starting with a CIE. */
 static void find_eh_frame(struct module *module, const IMAGE_NT_HEADERS32 *nt)
@@ -236,20 +244,22 @@ static struct cache_entry *cache_slot(uintptr_t pc)
     return &cache[(pc * 2654435761u) >> 22 & (CACHE_SLOTS - 1)];
 }
 
-static int cache_lookup(uintptr_t pc, unsigned current, struct module **module, struct dw_frame_rule *rule)
+/* A copy of the entry for `pc` learnt in generation `current`; 0 when there is none. */
+static int cache_lookup(uintptr_t pc, unsigned current, struct cache_entry *copy)
 {
     struct cache_entry *entry = cache_slot(pc);
     unsigned before = atomic_load_explicit(&entry->sequence, memory_order_acquire);
 
     if ((before & 1) || entry->pc != pc || entry->generation != current)
         return 0;
-    *module = entry->module;
-    memcpy(rule, &entry->rule, sizeof(*rule));
+    copy->module = entry->module;
+    copy->kind = entry->kind;
+    copy->compact = entry->compact;
     atomic_thread_fence(memory_order_acquire);
     return atomic_load_explicit(&entry->sequence, memory_order_relaxed) == before;
 }
 
-static void cache_store(uintptr_t pc, unsigned current, struct module *module, const struct dw_frame_rule *rule)
+static void cache_store(uintptr_t pc, unsigned current, const struct cache_entry *learnt)
 {
     struct cache_entry *entry = cache_slot(pc);
     unsigned sequence = atomic_load_explicit(&entry->sequence, memory_order_relaxed);
@@ -260,9 +270,31 @@ static void cache_store(uintptr_t pc, unsigned current, struct module *module, c
     atomic_thread_fence(memory_order_release);
     entry->pc = pc;
     entry->generation = current;
-    entry->module = module;
-    memcpy(&entry->rule, rule, sizeof(*rule));
+    entry->module = learnt->module;
+    entry->kind = learnt->kind;
+    entry->compact = learnt->compact;
     atomic_store_explicit(&entry->sequence, sequence + 2, memory_order_release);
+}
+
+/* The rule at return address `pc` from its module's CFI. */
+static int full_rule(const struct module *module, uintptr_t pc, struct dw_frame_rule *rule)
+{
+    const struct dw_fde *fde;
+
+    /* The call instruction's row: the return address may already be the next function's first byte. */
+    return module->count && (fde = dw_fde_find(module->index, module->count, pc - 1)) &&
+           dw_frame_rule_at(&module->section, fde, pc - 1, rule);
+}
+
+/* What the cache is to know of `pc`. */
+static void learn(uintptr_t pc, struct cache_entry *learnt)
+{
+    struct dw_frame_rule rule;
+
+    learnt->kind = CACHE_FRAME_POINTER;
+    if (!(learnt->module = module_of(pc - 1)) || !full_rule(learnt->module, pc, &rule))
+        return;
+    learnt->kind = dw_compact(&learnt->module->section, &rule, &learnt->compact) ? CACHE_COMPACT : CACHE_FULL;
 }
 
 /* One frame up from `registers` at return address `*pc`: the caller's registers and return address. */
@@ -270,27 +302,28 @@ static int unwind_frame(struct dw_registers *registers, uintptr_t *pc, const str
 {
     unsigned current = atomic_load_explicit(&generation, memory_order_acquire);
     struct dw_frame_rule rule;
-    struct module *module;
-    const struct dw_fde *fde;
+    struct cache_entry entry;
     uint64_t return_address, frame, value;
 
-    if (!cache_lookup(*pc, current, &module, &rule))
+    if (!cache_lookup(*pc, current, &entry))
     {
-        /* The call instruction's row: the return address may already be the next function's first byte. */
-        if (!(module = module_of(*pc - 1)) || !module->count ||
-            !(fde = dw_fde_find(module->index, module->count, *pc - 1)) ||
-            !dw_frame_rule_at(&module->section, fde, *pc - 1, &rule))
-            module = NULL;
-        cache_store(*pc, current, module, &rule);
+        learn(*pc, &entry);
+        cache_store(*pc, current, &entry);
     }
-    if (module)
+    switch (entry.kind)
     {
-        if (!dw_frame_apply(&module->section, &rule, DW_I386_ESP, registers, &return_address, read_stack,
+    case CACHE_COMPACT:
+        if (!dw_compact_apply(&entry.compact, sizeof(void *), DW_I386_ESP, registers, &return_address, read_stack,
+                              (void *)bounds))
+            return 0;
+        break;
+    case CACHE_FULL:
+        if (!full_rule(entry.module, *pc, &rule) ||
+            !dw_frame_apply(&entry.module->section, &rule, DW_I386_ESP, registers, &return_address, read_stack,
                             (void *)bounds))
             return 0;
-    }
-    else
-    {
+        break;
+    default:
         /* The frame pointer's chain: [ebp] is the caller's ebp, [ebp + 4] the return address. */
         frame = registers->value[DW_I386_EBP];
         if (!(registers->valid & (1u << DW_I386_EBP)) || frame < registers->value[DW_I386_ESP] ||
@@ -299,6 +332,7 @@ static int unwind_frame(struct dw_registers *registers, uintptr_t *pc, const str
             return 0;
         registers->value[DW_I386_EBP] = value;
         registers->value[DW_I386_ESP] = frame + 2 * sizeof(uint32_t);
+        break;
     }
     *pc = (uintptr_t)return_address;
     return 1;

@@ -681,3 +681,112 @@ int dw_frame_apply(const struct dw_section *section, const struct dw_frame_rule 
     *registers = caller;
     return 1;
 }
+
+/* An expression that is DW_OP_bregN offset, optionally followed by DW_OP_deref: its register and offset. */
+static int simple_expression(const struct dw_section *section, const struct dw_rule *rule, int deref,
+                             uint8_t *reg, int32_t *offset)
+{
+    struct cursor c = {section->data + rule->expr_offset, section->data + rule->expr_offset + rule->expr_length, 0};
+    uint8_t op;
+    int64_t value;
+
+    if ((size_t)rule->expr_offset + rule->expr_length > section->size)
+        return 0;
+    op = (uint8_t)read_bytes(&c, 1);
+    if (op < 0x70 || op > 0x8f || op - 0x70 >= DW_COLUMNS)
+        return 0;
+    value = read_sleb(&c);
+    if (deref && read_bytes(&c, 1) != 0x06)
+        return 0;
+    if (c.bad || c.p != c.end || value != (int16_t)value)
+        return 0;
+    *reg = (uint8_t)(op - 0x70);
+    *offset = (int32_t)value;
+    return 1;
+}
+
+int dw_compact(const struct dw_section *section, const struct dw_frame_rule *rule, struct dw_compact_rule *compact)
+{
+    const struct dw_rule *column;
+    uint8_t base;
+    int32_t offset;
+    unsigned i;
+
+    memset(compact, 0, sizeof(*compact));
+    if (rule->ra.kind != DW_RULE_OFFSET)
+        return 0;
+    if (rule->cfa.kind == DW_RULE_REG_OFFSET && rule->cfa.reg < DW_COLUMNS)
+    {
+        compact->cfa_reg = rule->cfa.reg;
+        compact->cfa_offset = rule->cfa.offset;
+    }
+    else if (rule->cfa.kind == DW_RULE_CFA_EXPRESSION &&
+             simple_expression(section, &rule->cfa, 1, &compact->cfa_reg, &compact->cfa_offset))
+        compact->cfa_deref = 1;
+    else
+        return 0;
+    compact->ra_offset = rule->ra.offset;
+    for (i = 0; i < DW_COLUMNS; i++)
+    {
+        column = &rule->columns[i];
+        if (column->kind == DW_RULE_SAME || i == rule->ra_column)
+            continue;
+        if (compact->saved_count == DW_COMPACT_SAVED)
+            return 0;
+        if (column->kind == DW_RULE_OFFSET && column->offset == (int16_t)column->offset)
+        {
+            base = 0;
+            offset = column->offset;
+        }
+        else if (column->kind == DW_RULE_EXPRESSION && simple_expression(section, column, 0, &base, &offset))
+            base++;
+        else
+            return 0;
+        compact->saved_reg[compact->saved_count] = (uint8_t)i;
+        compact->saved_base[compact->saved_count] = base;
+        compact->saved_offset[compact->saved_count++] = (int16_t)offset;
+    }
+    return 1;
+}
+
+int dw_compact_apply(const struct dw_compact_rule *compact, unsigned pointer_size, unsigned sp_column,
+                     struct dw_registers *registers, uint64_t *return_address, dw_read_fn read, void *read_context)
+{
+    uint64_t mask = pointer_size == 4 ? UINT32_MAX : UINT64_MAX, cfa, base, saved[DW_COMPACT_SAVED];
+    unsigned i, reg;
+
+    if (compact->cfa_reg >= DW_COLUMNS || !(registers->valid & (1u << compact->cfa_reg)) ||
+        compact->saved_count > DW_COMPACT_SAVED)
+        return 0;
+    cfa = (registers->value[compact->cfa_reg] + (uint64_t)(int64_t)compact->cfa_offset) & mask;
+    if (compact->cfa_deref && !read(read_context, cfa, &cfa))
+        return 0;
+    cfa &= mask;
+    if (!read(read_context, (cfa + (uint64_t)(int64_t)compact->ra_offset) & mask, return_address))
+        return 0;
+    *return_address &= mask;
+    /* Every read first, from the registers as they are: a failed one leaves them unchanged, as dw_frame_apply. */
+    for (i = 0; i < compact->saved_count; i++)
+    {
+        if (compact->saved_base[i])
+        {
+            reg = compact->saved_base[i] - 1u;
+            if (reg >= DW_COLUMNS || !(registers->valid & (1u << reg)))
+                return 0;
+            base = registers->value[reg];
+        }
+        else
+            base = cfa;
+        if (compact->saved_reg[i] >= DW_COLUMNS ||
+            !read(read_context, (base + (uint64_t)(int64_t)compact->saved_offset[i]) & mask, &saved[i]))
+            return 0;
+    }
+    for (i = 0; i < compact->saved_count; i++)
+    {
+        registers->value[compact->saved_reg[i]] = saved[i] & mask;
+        registers->valid |= 1u << compact->saved_reg[i];
+    }
+    registers->value[sp_column] = cfa;
+    registers->valid |= 1u << sp_column;
+    return 1;
+}

@@ -25,6 +25,7 @@ enum
     DW_COLUMNS = 17,
     DW_I386_ESP = 4,
     DW_I386_EBP = 5,
+    DW_COMPACT_SAVED = 8, /* registers a compact rule restores */
     DW_X86_64_RBP = 6,
     DW_X86_64_RSP = 7,
 };
@@ -108,5 +109,27 @@ int dw_frame_rule_at(const struct dw_section *section, const struct dw_fde *fde,
  * fails or an expression is unsupported. */
 int dw_frame_apply(const struct dw_section *section, const struct dw_frame_rule *rule, unsigned sp_column,
                    struct dw_registers *registers, uint64_t *return_address, dw_read_fn read, void *read_context);
+
+/* The common cases of a rule, small enough for a per-return-address cache (40 bytes): CFA = register + offset, or
+ * the word there (GCC's realigned i386 main: DW_OP_bregN off; DW_OP_deref); the return address at CFA + offset; up
+ * to DW_COMPACT_SAVED registers saved at CFA + offset or at register + offset (DW_OP_bregN off); every other
+ * register unchanged. The x86_64 capture fills one from what RtlVirtualUnwind did, in DWARF's numbering. */
+struct dw_compact_rule
+{
+    int32_t cfa_offset;
+    int32_t ra_offset;
+    uint8_t cfa_reg, cfa_deref, saved_count;
+    uint8_t saved_reg[DW_COMPACT_SAVED];
+    uint8_t saved_base[DW_COMPACT_SAVED]; /* 0: the CFA; n: register n - 1 (its value in the frame unwound) */
+    int16_t saved_offset[DW_COMPACT_SAVED];
+};
+
+/* The compact form of a rule; returns 0 when the rule has more than it can say (other expressions, registers
+ * moved, values computed, too many saved registers). */
+int dw_compact(const struct dw_section *section, const struct dw_frame_rule *rule, struct dw_compact_rule *compact);
+
+/* dw_frame_apply for a compact rule: the same result as the rule it was made from. */
+int dw_compact_apply(const struct dw_compact_rule *compact, unsigned pointer_size, unsigned sp_column,
+                     struct dw_registers *registers, uint64_t *return_address, dw_read_fn read, void *read_context);
 
 #endif /* OLE32MEM_UNWIND_DWARF_H */
