@@ -1,11 +1,5 @@
 /*
- * Call stacks on Windows: capture with RtlCaptureStackBackTrace, names from dbghelp.
- *
- * Capture runs on every allocation while stacks are on, possibly with the core's lock held (a spy hook's nested
- * call), so it must not take the loader's lock. Wine's x86_64 RtlCaptureStackBackTrace unwinds with
- * RtlVirtualUnwind over the modules' .pdata, finding the module with LdrFindEntryForAddress, which walks the module
- * index without taking the loader's lock (only code outside every module takes Wine's own lock of the dynamic
- * function tables, a leaf lock). i686 captures in stack_capture_win32.c (DWARF CFI of .eh_frame).
+ * Call stacks on Windows: names from dbghelp (capture is stack_capture_win32.c's).
  *
  * dbghelp is loaded at the first report (LoadLibrary takes the loader's lock: report time only, outside every lock
  * of ours) and kept: Wine's dbghelp reads the DWARF of MinGW -g builds and the exports of Wine's own modules. Owns
@@ -35,45 +29,6 @@ static int symbols_tried;
 static HMODULE dbghelp_module;
 static sym_from_addr_fn sym_from_addr;
 static sym_get_line_fn sym_get_line;
-
-#ifdef __x86_64__
-/* Our own walk over .pdata, which stops after `max` frames: RtlCaptureStackBackTrace walks on to the thread's start,
- * and the last frames (Wine's own start-up code) cost tens of microseconds. RtlLookupFunctionEntry finds the module
- * with LdrFindEntryForAddress, which takes no lock in Wine; a frame without unwind data is a leaf (its return
- * address is at the stack pointer). */
-unsigned plat_capture_stack(void **frames, unsigned max)
-{
-    CONTEXT context;
-    UNWIND_HISTORY_TABLE history;
-    RUNTIME_FUNCTION *function;
-    DWORD64 image_base, establisher;
-    void *handler_data;
-    unsigned count = 0;
-    ULONG_PTR stack_low, stack_high;
-
-    GetCurrentThreadStackLimits(&stack_low, &stack_high);
-    RtlCaptureContext(&context);
-    memset(&history, 0, sizeof(history));
-    /* The first unwind leaves this function: its caller's frame is the first one we keep. */
-    while (count < max + 1)
-    {
-        function = RtlLookupFunctionEntry(context.Rip, &image_base, &history);
-        if (function)
-            RtlVirtualUnwind(UNW_FLAG_NHANDLER, image_base, context.Rip, function, &context, &handler_data,
-                             &establisher, NULL);
-        else
-        {
-            context.Rip = *(DWORD64 *)context.Rsp;
-            context.Rsp += sizeof(DWORD64);
-        }
-        if (!context.Rip || context.Rsp < stack_low || context.Rsp >= stack_high)
-            break;
-        if (count++)
-            frames[count - 2] = (void *)context.Rip;
-    }
-    return count ? count - 1 : 0;
-}
-#endif
 
 /* Under symbols_lock. */
 static void load_symbols(void)
