@@ -2,7 +2,8 @@
 # build/<arch>/diag/ holds four test programs that run their own children and check them in C (tests/diag/child.h):
 # diag.exe (the reports against what each child expects, tests/diag/expect.h), stacks.exe (call stacks,
 # suppressions, checkpoints), diagregress.exe and diaghook.exe (issue 10); their helpers diaghelp.dll, diagdyn.exe,
-# stackshelp.dll and stackshelp2.dll; and a copy of ole32mem.dll. tests/diag/run.sh runs the four under wine.
+# stackshelp.dll, stackshelp2.dll, stacksopt.dll and stacksopt2.dll; and a copy of ole32mem.dll. tests/diag/run.sh
+# runs the four under wine.
 #
 # The programs are built with -fno-optimize-sibling-calls: a CoTaskMemFree in tail position would be a jump, and
 # ole32mem would rightly name the caller's caller.
