@@ -13,8 +13,8 @@
  * Owns the rule cache and, on i686, the module table (one sorted FDE index per module, built lazily on first
  * sight). Both are lock-free, because capture runs while the core's lock is held and must never take the loader's
  * lock nor any lock of ours (platform_stacks.h):
- * - a module slot is claimed by compare-and-swap (EMPTY -> BUILDING), filled, then published (-> READY) with a
- *   release store; a thread that meets a slot being built walks that frame by frame pointer. Modules are found
+ * - a module is added by the one thread that holds a try-lock (never waited for: a thread that finds it taken walks
+ *   that frame by frame pointer, and does not cache it), then published with a release store. Modules are found
  *   with VirtualQuery (the kernel's map, no loader call) and their PE headers. Indexes are never freed: an unloaded
  *   module's slot goes DORMANT and is revived when the same image is mapped at the same base again, so a program
  *   that loads and unloads a library in a loop does not grow the table.
@@ -149,7 +149,6 @@ static void cache_store(uintptr_t pc, unsigned current, const struct cache_entry
 enum module_state
 {
     MODULE_EMPTY,
-    MODULE_BUILDING,
     MODULE_READY,
     MODULE_DORMANT,
 };
@@ -164,10 +163,12 @@ struct module
     size_t count;
 };
 
-/* Slots below module_count may be in use; each slot's fields are written only while its state is BUILDING (or by
- * the unload notification, which only changes its state). */
+/* Slots below module_count are in use. Slots are added and revived only by the holder of adding_module (a try-lock:
+ * nobody waits for it); a slot's fields are written before module_count publishes it, and never after but for its
+ * state (READY -> DORMANT by the unload notification, DORMANT -> READY by the lock's holder). */
 static struct module modules[MODULES_MAX];
 static atomic_uint module_count;
+static atomic_flag adding_module = ATOMIC_FLAG_INIT;
 
 /* The caller's registers right after this call returns: ebx, esi, edi, ebp, esp, and the return address. */
 struct seed
@@ -237,7 +238,7 @@ static const IMAGE_NT_HEADERS32 *image_headers(uintptr_t base)
     return nt;
 }
 
-/* Fills a claimed (BUILDING) slot: the module's range, its .eh_frame and the sorted index of its FDEs. */
+/* Fills a new slot (adding_module held): the module's range, its .eh_frame and the sorted index of its FDEs. */
 static void build_module(struct module *module, uintptr_t base, const IMAGE_NT_HEADERS32 *nt)
 {
     size_t count;
@@ -258,15 +259,10 @@ static void build_module(struct module *module, uintptr_t base, const IMAGE_NT_H
     module->count = dw_fde_index(&module->section, module->index, count);
 }
 
-/* The module containing `pc`, indexed on first sight; NULL for code outside every image, or while another thread
- * builds its index. */
-static struct module *module_of(uintptr_t pc)
+/* The READY module containing `pc`, or NULL. */
+static struct module *ready_module(uintptr_t pc)
 {
-    MEMORY_BASIC_INFORMATION info;
-    const IMAGE_NT_HEADERS32 *nt;
-    unsigned count = atomic_load_explicit(&module_count, memory_order_acquire), i, high;
-    uintptr_t base;
-    int expected;
+    unsigned count = atomic_load_explicit(&module_count, memory_order_acquire), i;
 
     for (i = 0; i < count; i++)
     {
@@ -274,31 +270,52 @@ static struct module *module_of(uintptr_t pc)
             modules[i].base <= pc && pc < modules[i].end)
             return &modules[i];
     }
-    if (!VirtualQuery((void *)pc, &info, sizeof(info)) || info.Type != MEM_IMAGE || info.State != MEM_COMMIT ||
-        !(nt = image_headers(base = (uintptr_t)info.AllocationBase)) || pc >= base + nt->OptionalHeader.SizeOfImage)
-        return NULL;
-    for (i = 0; i < count; i++)
+    return NULL;
+}
+
+/* The module containing `pc`, indexed on first sight. NULL for code outside every image, or (*busy set: not to be
+ * cached) while another thread adds a module. */
+static struct module *module_of(uintptr_t pc, int *busy)
+{
+    MEMORY_BASIC_INFORMATION info;
+    const IMAGE_NT_HEADERS32 *nt;
+    struct module *module;
+    unsigned count, i;
+    uintptr_t base;
+
+    *busy = 0;
+    if ((module = ready_module(pc)))
+        return module;
+    if (atomic_flag_test_and_set_explicit(&adding_module, memory_order_acquire))
     {
-        expected = MODULE_DORMANT;
-        if (modules[i].base == base && modules[i].end == base + nt->OptionalHeader.SizeOfImage &&
-            modules[i].stamp == nt->FileHeader.TimeDateStamp &&
-            atomic_compare_exchange_strong(&modules[i].state, &expected, MODULE_READY))
-            return &modules[i];
-    }
-    for (i = 0; i < MODULES_MAX; i++)
-    {
-        expected = MODULE_EMPTY;
-        if (atomic_compare_exchange_strong(&modules[i].state, &expected, MODULE_BUILDING))
-            break;
-    }
-    if (i == MODULES_MAX)
+        *busy = 1;
         return NULL;
-    high = atomic_load_explicit(&module_count, memory_order_relaxed);
-    while (high < i + 1 && !atomic_compare_exchange_weak(&module_count, &high, i + 1))
-        ;
-    build_module(&modules[i], base, nt);
-    atomic_store_explicit(&modules[i].state, MODULE_READY, memory_order_release);
-    return &modules[i];
+    }
+    if (!(module = ready_module(pc)) && VirtualQuery((void *)pc, &info, sizeof(info)) && info.Type == MEM_IMAGE &&
+        info.State == MEM_COMMIT && (nt = image_headers(base = (uintptr_t)info.AllocationBase)) &&
+        pc < base + nt->OptionalHeader.SizeOfImage)
+    {
+        count = atomic_load_explicit(&module_count, memory_order_relaxed);
+        for (i = 0; i < count && !module; i++)
+        {
+            if (atomic_load_explicit(&modules[i].state, memory_order_relaxed) == MODULE_DORMANT &&
+                modules[i].base == base && modules[i].end == base + nt->OptionalHeader.SizeOfImage &&
+                modules[i].stamp == nt->FileHeader.TimeDateStamp)
+            {
+                module = &modules[i];
+                atomic_store_explicit(&module->state, MODULE_READY, memory_order_release);
+            }
+        }
+        if (!module && count < MODULES_MAX)
+        {
+            module = &modules[count];
+            build_module(module, base, nt);
+            atomic_store_explicit(&module->state, MODULE_READY, memory_order_release);
+            atomic_store_explicit(&module_count, count + 1, memory_order_release);
+        }
+    }
+    atomic_flag_clear_explicit(&adding_module, memory_order_release);
+    return module;
 }
 
 /* The rule at return address `pc` from its module's CFI. */
@@ -318,13 +335,15 @@ static int slow_step(uintptr_t pc, unsigned current, const struct cache_entry *k
     struct dw_frame_rule rule;
     struct cache_entry learnt;
     uint64_t frame, value;
+    int busy;
 
     if (!known)
     {
         learnt.kind = CACHE_FRAME_POINTER;
-        if ((learnt.module = module_of(pc - 1)) && full_rule(learnt.module, pc, &rule))
+        if ((learnt.module = module_of(pc - 1, &busy)) && full_rule(learnt.module, pc, &rule))
             learnt.kind = dw_compact(&learnt.module->section, &rule, &learnt.compact) ? CACHE_COMPACT : CACHE_FULL;
-        cache_store(pc, current, &learnt);
+        if (!busy)
+            cache_store(pc, current, &learnt);
         known = &learnt;
     }
     switch (known->kind)
@@ -463,6 +482,9 @@ static int slow_step(uintptr_t pc, unsigned current, const struct cache_entry *k
         return dw_compact_apply(&learnt.compact, sizeof(void *), SP_COLUMN, registers, return_address, read_stack,
                                 (void *)bounds);
     }
+    /* RtlVirtualUnwind reads the frame without checks of its own: it must at least lie on this thread's stack. */
+    if (registers->value[SP_COLUMN] < bounds->low || registers->value[SP_COLUMN] >= bounds->high)
+        return 0;
     memset(&context, 0, sizeof(context));
     for (i = 0; i < 16; i++)
         (&context.Rax)[i] = registers->valid & (1u << dwarf_column[i]) ? registers->value[dwarf_column[i]] : 0;
