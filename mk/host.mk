@@ -3,10 +3,13 @@
 # host/ (HOST_PORT_SOURCES): no copies. Every host build has the core's assertions on (OLE32MEM_ASSERT).
 #
 #   make check-host   ASan+UBSan unit tests (tests/host/test_core.c, test_blocktable.c, test_unwind.c), the TSan stress
-#                     (tests/host/stress.c), the fuzz regressions replayed (fuzz/regressions/) and a short fuzz run
-#                     (CHECK_FUZZ_SECONDS); suite "host" of `make check`
+#                     (tests/host/stress.c), the fuzz regressions replayed (fuzz/regressions/; the unwinder's,
+#                     fuzz/regressions-unwind/, under MSan) and a short fuzz run (CHECK_FUZZ_SECONDS); suite "host"
+#                     of `make check`
 #   make fuzz         fuzz for FUZZ_SECONDS (corpus in $(BUILD)/host/fuzz-corpus, findings in
 #                     $(BUILD)/host/fuzz-artifacts; copy real ones to fuzz/regressions/)
+#   make fuzz-unwind  fuzz the DWARF unwinder (fuzz/fuzz_unwind.c) for FUZZ_SECONDS (corpus in
+#                     $(BUILD)/host/fuzz-unwind-corpus, seeded with the i686 fixture's .eh_frame)
 #
 # Output of the parts: $(BUILD)/results/host-logs/. FUZZ_TRACE=1 build/host/fuzz/fuzz_core INPUT shows the steps of
 # one input.
@@ -25,15 +28,17 @@ HOST_LIBS     := -ldl -lpthread
 HOST_ASAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 HOST_TSAN     := -fsanitize=thread
 HOST_FUZZ     := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+# The unwinder's regressions replay under MemorySanitizer: its finding so far was a read of an uninitialized CIE.
+HOST_MSAN_FUZZ := -fsanitize=fuzzer,memory
 HOST_COMPILE   = $(HOST_CC) $(CSTD) $(HOST_CFLAGS) $(WARNINGS) $(HOST_CPPFLAGS)
 HOST_PROGRAMS := $(HOST_DIR)/asan/test_core $(HOST_DIR)/asan/test_blocktable $(HOST_DIR)/asan/test_unwind \
-                 $(HOST_DIR)/tsan/stress $(HOST_DIR)/fuzz/fuzz_core
+                 $(HOST_DIR)/tsan/stress $(HOST_DIR)/fuzz/fuzz_core $(HOST_DIR)/msan/fuzz_unwind
 # The unwinder's fixtures (tests/host/test_unwind.c): PE files built now by the cross tools, and the cross objdump's
 # table of their CFI as the oracle.
 UNWIND_FIXTURES := $(HOST_DIR)/unwind/fixture_i686.exe $(HOST_DIR)/unwind/fixture_x86_64.exe
 
 CHECK_SUITES += host
-.PHONY: check-host fuzz host-programs
+.PHONY: check-host fuzz fuzz-unwind host-programs
 
 $(HOST_DIR)/asan/test_core: tests/host/test_core.c tests/host/test_spy.c $(HOST_CORE) $(HOST_HEADERS) | deps
 	@mkdir -p $(@D)
@@ -80,9 +85,27 @@ check-host: $(HOST_PROGRAMS) $(UNWIND_FIXTURES) $(UNWIND_FIXTURES:.exe=.frames)
 	    test:host_unwind:$(HOST_DIR)/asan/test_unwind:$(subst $(eval) ,$(comma),$(foreach f,$(UNWIND_FIXTURES),$(f)$(comma)$(f:.exe=.frames))) \
 	    test:host_stress:$(HOST_DIR)/tsan/stress \
 	    replay:fuzz_regressions:$(HOST_DIR)/fuzz/fuzz_core:fuzz/regressions \
+	    replay:unwind_regressions:$(HOST_DIR)/msan/fuzz_unwind:fuzz/regressions-unwind \
 	    fuzz:fuzz_short:$(HOST_DIR)/fuzz/fuzz_core:$(CHECK_FUZZ_SECONDS)
 
 fuzz: $(HOST_DIR)/fuzz/fuzz_core
 	@mkdir -p $(HOST_DIR)/fuzz-corpus $(HOST_DIR)/fuzz-artifacts
 	$< -max_total_time=$(FUZZ_SECONDS) -max_len=1024 -timeout=10 -print_final_stats=1 \
 	    -artifact_prefix=$(HOST_DIR)/fuzz-artifacts/ $(HOST_DIR)/fuzz-corpus fuzz/regressions
+
+$(HOST_DIR)/fuzz/fuzz_unwind: fuzz/fuzz_unwind.c $(addprefix dlls/ole32mem/,$(UNWIND_SOURCES)) $(HOST_HEADERS) | deps
+	@mkdir -p $(@D)
+	$(HOST_COMPILE) $(HOST_FUZZ) -o $@ $(filter %.c,$^)
+
+$(HOST_DIR)/msan/fuzz_unwind: fuzz/fuzz_unwind.c $(addprefix dlls/ole32mem/,$(UNWIND_SOURCES)) $(HOST_HEADERS) | deps
+	@mkdir -p $(@D)
+	$(HOST_COMPILE) $(HOST_MSAN_FUZZ) -o $@ $(filter %.c,$^)
+
+# The seed: a header (pointer size 4, a code address inside the fixture's .text) and the fixture's .eh_frame.
+fuzz-unwind: $(HOST_DIR)/fuzz/fuzz_unwind $(HOST_DIR)/unwind/fixture_i686.exe
+	@mkdir -p $(HOST_DIR)/fuzz-unwind-corpus $(HOST_DIR)/fuzz-unwind-artifacts
+	{ printf '\000\020\020\100\000\000\000\000\000'; \
+	  $(CROSS_i686)objcopy -O binary --only-section=.eh_frame $(HOST_DIR)/unwind/fixture_i686.exe /dev/stdout; } \
+	    > $(HOST_DIR)/fuzz-unwind-corpus/fixture_i686
+	$< -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=10 -print_final_stats=1 \
+	    -artifact_prefix=$(HOST_DIR)/fuzz-unwind-artifacts/ $(HOST_DIR)/fuzz-unwind-corpus

@@ -277,13 +277,17 @@ static size_t walk_fdes(const struct dw_section *section, struct dw_fde *index, 
         offset = (size_t)(entry.body.end - section->data);
         if (entry.is_cie)
             continue;
-        if (entry.id_offset - (size_t)entry.id != cie_offset)
+        /* The last CIE parsed is kept while the FDEs name it (cie_offset is -1 until one parsed). */
+        if (entry.id > entry.id_offset || entry.id_offset - (size_t)entry.id != cie_offset)
         {
+            cie_offset = (size_t)-1;
             if (!cie_of(section, &entry, &cie))
                 continue;
             cie_offset = entry.id_offset - (size_t)entry.id;
         }
-        if (!parse_fde(section, &entry, &cie, &start, &range, &instructions) || !start || !range)
+        /* A range that wraps around the address space is as malformed as an empty one. */
+        if (!parse_fde(section, &entry, &cie, &start, &range, &instructions) || !start || !range ||
+            truncate_pointer(section, start + range) <= start)
             continue;
         if (index)
         {
