@@ -2,8 +2,8 @@
 # build/<arch>/diag/ holds four test programs that run their own children and check them in C (tests/diag/child.h):
 # diag.exe (the reports against what each child expects, tests/diag/expect.h), stacks.exe (call stacks,
 # suppressions, checkpoints), diagregress.exe and diaghook.exe (issue 10); their helpers diaghelp.dll, diagdyn.exe,
-# stackshelp.dll, stackshelp2.dll, stacksopt.dll and stacksopt2.dll; and a copy of ole32mem.dll. tests/diag/run.sh
-# runs the four under wine.
+# stackshelp.dll, stackshelp2.dll, stacksopt.dll and stacksopt2.dll; and two copies of ole32mem.dll (the second,
+# ole32mem2.dll, loaded at run time by stacks.exe). tests/diag/run.sh runs the four under wine.
 #
 # The programs are built with -fno-optimize-sibling-calls: a CoTaskMemFree in tail position would be a jump, and
 # ole32mem would rightly name the caller's caller.
@@ -11,7 +11,7 @@
 STACKSOPT_BASE := 0x6f000000
 DIAG_CFLAGS := $(CSTD) $(CFLAGS) $(WARNINGS) -fno-optimize-sibling-calls -I$(GENINC) -Itests
 DIAG_FILES  := diag.exe diaghelp.dll diagdyn.exe ole32mem.dll stacks.exe stackshelp.dll stackshelp2.dll \
-               stacksopt.dll stacksopt2.dll diagregress.exe diaghook.exe
+               stacksopt.dll stacksopt2.dll ole32mem2.dll diagregress.exe diaghook.exe
 DIAG_BUILT  := $(foreach a,$(ARCHES),$(addprefix $(BUILD)/$(a)/diag/,$(DIAG_FILES)))
 # What every test program of the folder includes.
 DIAG_HARNESS := tests/diag/child.h tests/test.h tests/harness.h
@@ -66,6 +66,11 @@ $(BUILD)/$(1)/diag/diaghook.exe: tests/diag/hook.c dlls/ole32/combase_hook.c dll
 	$$($(1)_CC) $(DIAG_CFLAGS) -Idlls/ole32 -o $$@ $$(filter %.c,$$^) -L$(BUILD)/$(1) -lole32mem -luuid
 
 $(BUILD)/$(1)/diag/ole32mem.dll: $(BUILD)/$(1)/ole32mem.dll
+	@mkdir -p $$(@D)
+	cp $$< $$@
+
+# A second instance of ole32mem for stacks.c's test_unload_self: loaded and unloaded at run time.
+$(BUILD)/$(1)/diag/ole32mem2.dll: $(BUILD)/$(1)/ole32mem.dll
 	@mkdir -p $$(@D)
 	cp $$< $$@
 endef

@@ -327,6 +327,28 @@ static void child_unload(void)
     printf("BASE|2|%p\n", (void *)module);
 }
 
+/* A second instance of ole32mem, stacks on, loaded and unloaded; then another DLL unloaded: the loader must no longer
+ * call into the unloaded instance (its notification of module unloads is withdrawn when it unloads). */
+static void child_unload_self(void)
+{
+    HMODULE instance = LoadLibraryA("ole32mem2.dll"), other;
+    void *(WINAPI *alloc)(SIZE_T);
+    void(WINAPI * release)(void *);
+
+    alloc = instance ? (void *(WINAPI *)(SIZE_T))(void (*)(void))GetProcAddress(instance, "CoTaskMemAlloc") : NULL;
+    release = instance ? (void(WINAPI *)(void *))(void (*)(void))GetProcAddress(instance, "CoTaskMemFree") : NULL;
+    if (!alloc || !release)
+    {
+        printf("FAILED|ole32mem2.dll\n");
+        return;
+    }
+    release(alloc(40));
+    FreeLibrary(instance);
+    if ((other = LoadLibraryA("stacksopt.dll")))
+        FreeLibrary(other);
+    printf("UNLOADED|%d\n", other != NULL);
+}
+
 /* One child, its reports in its own log: `stacks.exe child MODE`. */
 static struct child run_child(const char *label, const char *mode, const char *const *settings)
 {
@@ -626,6 +648,16 @@ static void test_unload(void)
     child_free(&child);
 }
 
+static void test_unload_self(void)
+{
+    static const char *const settings[] = {"OLE32MEM_DEBUG=leaks", NULL};
+    struct child child = run_child("unload-self", "unload-self", settings);
+
+    ok(child.finished && child.exit_code == 0, "exit code %lu, finished %d\n", child.exit_code, child.finished);
+    ok(strstr(child.out, "UNLOADED|1") != NULL, "output:\n%s\n", child.out);
+    child_free(&child);
+}
+
 static void test_loader_lock(void)
 {
     static const char *const settings[] = {"OLE32MEM_DEBUG=leaks,check", NULL};
@@ -639,7 +671,7 @@ static void test_loader_lock(void)
 static const struct child_mode modes[] = {
     {"leaks", child_leaks},       {"checkpoints", child_checkpoints}, {"spy", child_spy},
     {"deadlock", child_deadlock}, {"doublefree", child_double_free},  {"optchain", child_opt_chain},
-    {"unload", child_unload},
+    {"unload", child_unload},     {"unload-self", child_unload_self},
 };
 
 int main(int argc, char **argv)
@@ -658,5 +690,6 @@ int main(int argc, char **argv)
     test_loader_lock();
     test_optimized_chain();
     test_unload();
+    test_unload_self();
     return test_summary("stacks");
 }
