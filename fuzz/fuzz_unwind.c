@@ -80,8 +80,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (i = 0; i < count && i < LOOKUPS; i++)
     {
         /* What the lookup finds covers the address (overlapping FDEs of a corrupt section may hide each other). */
-        if ((fde = dw_fde_find(index, count, index[i].start)) && (fde->start > index[i].start ||
-                                                                  index[i].start >= fde->end))
+        if ((fde = dw_fde_find(index, count, index[i].start)) &&
+            (fde->start > index[i].start || index[i].start >= fde->end))
             abort();
         step(&section, &index[i], index[i].start + (pc % (index[i].end - index[i].start + 1)));
     }

@@ -36,6 +36,8 @@ HOST_PROGRAMS := $(HOST_DIR)/asan/test_core $(HOST_DIR)/asan/test_blocktable $(H
 # The unwinder's fixtures (tests/host/test_unwind.c): PE files built now by the cross tools, and the cross objdump's
 # table of their CFI as the oracle.
 UNWIND_FIXTURES := $(HOST_DIR)/unwind/fixture_i686.exe $(HOST_DIR)/unwind/fixture_x86_64.exe
+# test_unwind's arguments for tests/host/run.sh: each fixture and its table, separated by commas.
+UNWIND_TEST_ARGS = $(subst $(eval) ,$(comma),$(strip $(foreach f,$(UNWIND_FIXTURES),$(f) $(f:.exe=.frames))))
 
 CHECK_SUITES += host
 .PHONY: check-host fuzz fuzz-unwind host-programs
@@ -82,7 +84,7 @@ check-host: $(HOST_PROGRAMS) $(UNWIND_FIXTURES) $(UNWIND_FIXTURES:.exe=.frames)
 	    bash tests/host/run.sh $(BUILD)/results/host \
 	    test:host_core:$(HOST_DIR)/asan/test_core \
 	    test:host_blocktable:$(HOST_DIR)/asan/test_blocktable \
-	    test:host_unwind:$(HOST_DIR)/asan/test_unwind:$(subst $(eval) ,$(comma),$(foreach f,$(UNWIND_FIXTURES),$(f)$(comma)$(f:.exe=.frames))) \
+	    test:host_unwind:$(HOST_DIR)/asan/test_unwind:$(UNWIND_TEST_ARGS) \
 	    test:host_stress:$(HOST_DIR)/tsan/stress \
 	    replay:fuzz_regressions:$(HOST_DIR)/fuzz/fuzz_core:fuzz/regressions \
 	    replay:unwind_regressions:$(HOST_DIR)/msan/fuzz_unwind:fuzz/regressions-unwind \

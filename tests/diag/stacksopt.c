@@ -1,9 +1,9 @@
 /*
  * The DLL of tests/diag/stacks.c's optimized-chain and unload tests, built as users build: -O2 (on i686 that omits
- * the frame pointer) with -gdwarf-4 (mk/diag.mk). stacksopt_chain(seed) leaks one block of 77 + seed bytes from the bottom of a three-function
- * chain, each function with a frame of its own; every one must appear in the leak's stack. Built twice at the same
- * image base: stacksopt2.dll (-DSTACKSOPT_VARIANT) puts different code at the same addresses, so that a rule learnt
- * from stacksopt.dll and kept after its unload would unwind stacksopt2.dll's frames wrongly.
+ * the frame pointer) with -gdwarf-4 (mk/diag.mk). stacksopt_chain(seed) leaks one block of 77 + seed bytes from the
+ * bottom of a three-function chain, each function with a frame of its own; every one must appear in the leak's stack.
+ * Built twice at the same image base: stacksopt2.dll (-DSTACKSOPT_VARIANT) puts different code at the same addresses,
+ * so that a rule learnt from stacksopt.dll and kept after its unload would unwind stacksopt2.dll's frames wrongly.
  *
  * Copyright 2026 the ole32mem authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -15,7 +15,10 @@
 #define NOINLINE __attribute__((noinline, noclone))
 
 #ifdef STACKSOPT_VARIANT
-enum { FRAME_WORDS = 37 };
+enum
+{
+    FRAME_WORDS = 37
+};
 /* Code of its own before the chain: the chain's functions start elsewhere than in stacksopt.dll. */
 NOINLINE int stacksopt_padding(volatile int *values, int count)
 {
@@ -26,7 +29,10 @@ NOINLINE int stacksopt_padding(volatile int *values, int count)
     return total;
 }
 #else
-enum { FRAME_WORDS = 5 };
+enum
+{
+    FRAME_WORDS = 5
+};
 #endif
 
 static void *volatile sink;

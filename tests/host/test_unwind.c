@@ -267,8 +267,7 @@ static void check_row(const struct image *image, const struct dw_fde *index, siz
 }
 
 /* Every row of the oracle's table. Returns the number of FDEs with code that it lists. */
-static size_t check_table(const struct image *image, const char *frames_path, const struct dw_fde *index,
-                          size_t count)
+static size_t check_table(const struct image *image, const char *frames_path, const struct dw_fde *index, size_t count)
 {
     char line[LINE_MAX_CHARS], columns[COLUMNS_MAX][16], values[COLUMNS_MAX][16], previous[COLUMNS_MAX][16];
     unsigned long long start = 0, end = 0, loc, previous_loc = 0;

@@ -253,8 +253,7 @@ static void build_module(struct module *module, uintptr_t base, const IMAGE_NT_H
     if (!module->section.size || !(count = dw_fde_count(&module->section)))
         return;
     /* VirtualAlloc takes no lock of ours nor the loader's. */
-    if (!(module->index = VirtualAlloc(NULL, count * sizeof(*module->index), MEM_COMMIT | MEM_RESERVE,
-                                       PAGE_READWRITE)))
+    if (!(module->index = VirtualAlloc(NULL, count * sizeof(*module->index), MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE)))
         return;
     module->count = dw_fde_index(&module->section, module->index, count);
 }
@@ -266,8 +265,8 @@ static struct module *ready_module(uintptr_t pc)
 
     for (i = 0; i < count; i++)
     {
-        if (atomic_load_explicit(&modules[i].state, memory_order_acquire) == MODULE_READY &&
-            modules[i].base <= pc && pc < modules[i].end)
+        if (atomic_load_explicit(&modules[i].state, memory_order_acquire) == MODULE_READY && modules[i].base <= pc &&
+            pc < modules[i].end)
             return &modules[i];
     }
     return NULL;
@@ -496,8 +495,10 @@ static int slow_step(uintptr_t pc, unsigned current, const struct cache_entry *k
     if (!known)
     {
         learnt.module = NULL;
-        learnt.kind = compact_of_unwind(pc, image_base, function, registers, &context, &pointers, bounds,
-                                        &learnt.compact) ? CACHE_COMPACT : CACHE_UNWIND;
+        learnt.kind =
+            compact_of_unwind(pc, image_base, function, registers, &context, &pointers, bounds, &learnt.compact)
+                ? CACHE_COMPACT
+                : CACHE_UNWIND;
         cache_store(pc, current, &learnt);
     }
     for (i = 0; i < 16; i++)
@@ -626,4 +627,3 @@ void plat_capture_release(void)
         unregister_notification(notification_cookie);
     notification_cookie = NULL;
 }
-

@@ -110,24 +110,49 @@ static uint64_t read_encoded(const struct dw_section *section, struct cursor *c,
 
     switch (encoding & PE_FORMAT)
     {
-    case PE_ABSPTR: value = read_bytes(c, section->pointer_size); break;
-    case PE_ULEB128: value = read_uleb(c); break;
-    case PE_UDATA2: value = read_bytes(c, 2); break;
-    case PE_UDATA4: value = read_bytes(c, 4); break;
-    case PE_UDATA8: value = read_bytes(c, 8); break;
-    case PE_SLEB128: value = (uint64_t)read_sleb(c); break;
-    case PE_SDATA2: value = (uint64_t)(int64_t)(int16_t)read_bytes(c, 2); break;
-    case PE_SDATA4: value = (uint64_t)(int64_t)(int32_t)read_bytes(c, 4); break;
-    case PE_SDATA8: value = read_bytes(c, 8); break;
-    default: c->bad = 1; return 0;
+    case PE_ABSPTR:
+        value = read_bytes(c, section->pointer_size);
+        break;
+    case PE_ULEB128:
+        value = read_uleb(c);
+        break;
+    case PE_UDATA2:
+        value = read_bytes(c, 2);
+        break;
+    case PE_UDATA4:
+        value = read_bytes(c, 4);
+        break;
+    case PE_UDATA8:
+        value = read_bytes(c, 8);
+        break;
+    case PE_SLEB128:
+        value = (uint64_t)read_sleb(c);
+        break;
+    case PE_SDATA2:
+        value = (uint64_t)(int64_t)(int16_t)read_bytes(c, 2);
+        break;
+    case PE_SDATA4:
+        value = (uint64_t)(int64_t)(int32_t)read_bytes(c, 4);
+        break;
+    case PE_SDATA8:
+        value = read_bytes(c, 8);
+        break;
+    default:
+        c->bad = 1;
+        return 0;
     }
     if (encoding & PE_INDIRECT)
         c->bad = 1;
     switch (encoding & PE_APPLICATION)
     {
-    case 0: break;
-    case PE_PCREL: value += here; break;
-    default: c->bad = 1; break;
+    case 0:
+        break;
+    case PE_PCREL:
+        value += here;
+        break;
+    default:
+        c->bad = 1;
+        break;
     }
     return truncate_pointer(section, value);
 }
@@ -135,8 +160,8 @@ static uint64_t read_encoded(const struct dw_section *section, struct cursor *c,
 /* One entry (CIE or FDE) of the section: its body after the length, and its id field. */
 struct entry
 {
-    size_t offset;     /* of the length field */
-    size_t id_offset;  /* of the id field */
+    size_t offset;      /* of the length field */
+    size_t id_offset;   /* of the id field */
     struct cursor body; /* from after the id to the end of the entry */
     uint64_t id;
     int is_cie;
@@ -398,18 +423,37 @@ static int run_program(const struct dw_section *section, const struct cie *cie, 
         reg = UINT8_MAX + 1;
         switch (op >> 6)
         {
-        case 1: delta = (op & 0x3f) * cie->code_align; op = 0x40; break;
-        case 2: reg = op & 0x3f; op = 0x80; break;
-        case 3: reg = op & 0x3f; op = 0xc0; break;
+        case 1:
+            delta = (op & 0x3f) * cie->code_align;
+            op = 0x40;
+            break;
+        case 2:
+            reg = op & 0x3f;
+            op = 0x80;
+            break;
+        case 3:
+            reg = op & 0x3f;
+            op = 0xc0;
+            break;
         }
         switch (op)
         {
-        case 0x00: break; /* nop */
-        case 0x40: break; /* advance_loc */
-        case 0x01: delta = read_encoded(section, &c, cie->fde_encoding) - loc; break; /* set_loc */
-        case 0x02: delta = read_bytes(&c, 1) * cie->code_align; break;
-        case 0x03: delta = read_bytes(&c, 2) * cie->code_align; break;
-        case 0x04: delta = read_bytes(&c, 4) * cie->code_align; break;
+        case 0x00:
+            break; /* nop */
+        case 0x40:
+            break; /* advance_loc */
+        case 0x01:
+            delta = read_encoded(section, &c, cie->fde_encoding) - loc;
+            break; /* set_loc */
+        case 0x02:
+            delta = read_bytes(&c, 1) * cie->code_align;
+            break;
+        case 0x03:
+            delta = read_bytes(&c, 2) * cie->code_align;
+            break;
+        case 0x04:
+            delta = read_bytes(&c, 4) * cie->code_align;
+            break;
         case 0x80: /* offset */
         case 0x05: /* offset_extended */
         case 0x11: /* offset_extended_sf */
@@ -568,16 +612,33 @@ static int evaluate(const struct dw_section *section, const struct dw_rule *rule
         {
             switch (op)
             {
-            case 0x08: value = read_bytes(&c, 1); break;
-            case 0x09: value = (uint64_t)(int64_t)(int8_t)read_bytes(&c, 1); break;
-            case 0x0a: value = read_bytes(&c, 2); break;
-            case 0x0b: value = (uint64_t)(int64_t)(int16_t)read_bytes(&c, 2); break;
-            case 0x0c: value = read_bytes(&c, 4); break;
-            case 0x0d: value = (uint64_t)(int64_t)(int32_t)read_bytes(&c, 4); break;
-            case 0x10: value = read_uleb(&c); break;
-            case 0x11: value = (uint64_t)read_sleb(&c); break;
-            case 0x96: continue; /* nop */
-            case 0x06: /* deref */
+            case 0x08:
+                value = read_bytes(&c, 1);
+                break;
+            case 0x09:
+                value = (uint64_t)(int64_t)(int8_t)read_bytes(&c, 1);
+                break;
+            case 0x0a:
+                value = read_bytes(&c, 2);
+                break;
+            case 0x0b:
+                value = (uint64_t)(int64_t)(int16_t)read_bytes(&c, 2);
+                break;
+            case 0x0c:
+                value = read_bytes(&c, 4);
+                break;
+            case 0x0d:
+                value = (uint64_t)(int64_t)(int32_t)read_bytes(&c, 4);
+                break;
+            case 0x10:
+                value = read_uleb(&c);
+                break;
+            case 0x11:
+                value = (uint64_t)read_sleb(&c);
+                break;
+            case 0x96:
+                continue; /* nop */
+            case 0x06:    /* deref */
                 if (!depth || !read(read_context, truncate_pointer(section, stack[depth - 1]), &stack[depth - 1]))
                     return 0;
                 continue;
@@ -603,7 +664,8 @@ static int evaluate(const struct dw_section *section, const struct dw_rule *rule
                     return 0;
                 stack[depth - 1] += read_uleb(&c);
                 continue;
-            default: return 0;
+            default:
+                return 0;
             }
         }
         if (depth == EXPRESSION_STACK)
@@ -639,7 +701,8 @@ static int column_value(const struct dw_section *section, const struct dw_rule *
         if (!evaluate(section, column, registers, 1, cfa, read, read_context, &address))
             return -1;
         break;
-    default: return 0;
+    default:
+        return 0;
     }
     if ((column->kind == DW_RULE_OFFSET || column->kind == DW_RULE_EXPRESSION) &&
         !read(read_context, address, &address))
@@ -687,8 +750,8 @@ int dw_frame_apply(const struct dw_section *section, const struct dw_frame_rule 
 }
 
 /* An expression that is DW_OP_bregN offset, optionally followed by DW_OP_deref: its register and offset. */
-static int simple_expression(const struct dw_section *section, const struct dw_rule *rule, int deref,
-                             uint8_t *reg, int32_t *offset)
+static int simple_expression(const struct dw_section *section, const struct dw_rule *rule, int deref, uint8_t *reg,
+                             int32_t *offset)
 {
     struct cursor c = {section->data + rule->expr_offset, section->data + rule->expr_offset + rule->expr_length, 0};
     uint8_t op;
