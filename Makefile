@@ -46,9 +46,11 @@ WINE_ENV := WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
 DIAG_SOURCES       := $(addprefix diag/,diag_options.c diag_sites.c diag_records.c diag_freed.c diag_report.c \
                       diag_stacks.c diag_suppress.c diag_symbols.c)
 CORE_SOURCES       := task_memory.c blocktable.c $(DIAG_SOURCES)
+# The DWARF unwinder is OS-free (the host suite tests it over real .eh_frame sections); only i686 capture uses it.
+UNWIND_SOURCES     := diag/unwind_dwarf.c
 WIN32_PORT_SOURCES := platform_win32.c diag/platform_report_win32.c diag/platform_stacks_win32.c \
-                      diag/symbolizer_win32.c ole32mem_leaks.c
-DLL_SOURCES        := ole32mem.c $(CORE_SOURCES) $(WIN32_PORT_SOURCES)
+                      diag/stack_capture_win32.c diag/symbolizer_win32.c ole32mem_leaks.c
+DLL_SOURCES        := ole32mem.c $(CORE_SOURCES) $(UNWIND_SOURCES) $(WIN32_PORT_SOURCES)
 GEN_HEADER  := $(GENINC)/ole32mem_objidl.h $(GENINC)/ole32mem_markers.h
 # IID definitions as widl writes them. The DLL takes its IIDs from the SDK's libuuid (which also has IID_IUnknown
 # and defines IID_IMalloc in the same object, so the two cannot be linked together); tests/abi.c compiles this

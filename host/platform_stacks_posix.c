@@ -23,6 +23,14 @@ unsigned plat_capture_stack(void **frames, unsigned max)
     return count > 0 ? (unsigned)count : 0;
 }
 
+void plat_capture_prepare(void)
+{
+}
+
+void plat_capture_release(void)
+{
+}
+
 void plat_symbols_prepare(void)
 {
 }

@@ -24,6 +24,7 @@
 #include "diagnostics.h"
 #include "ole32mem.h"
 #include "platform_report.h"
+#include "platform_stacks.h"
 #include "task_memory.h"
 
 #define CALLER() __builtin_return_address(0)
@@ -220,6 +221,7 @@ BOOL WINAPI DllMain(HINSTANCE instance, DWORD reason, void *reserved)
              * us in a loop would collect one heap and one file handle per load. */
             plat_meta_heap_destroy();
             plat_log_close();
+            plat_capture_release();
         }
         break;
     }

@@ -343,6 +343,61 @@ static void child_symhundred(void)
 
 /* --- the parent ------------------------------------------------------------------------------------------------ */
 
+/* stacksopt.dll's chain (-O2, tests/diag/stacksopt.c) leaks 77 + seed bytes. */
+static int call_opt_chain(const char *dll, int seed, HMODULE *module)
+{
+    int (*chain)(int);
+
+    if (!(*module = LoadLibraryA(dll)) ||
+        !(chain = (int (*)(int))(void (*)(void))GetProcAddress(*module, "stacksopt_chain")))
+    {
+        printf("FAILED|%s\n", dll);
+        return 0;
+    }
+    return chain(seed);
+}
+
+static void child_opt_chain(void)
+{
+    HMODULE module;
+
+    call_opt_chain("stacksopt.dll", 0, &module);
+}
+
+/* Leaks from stacksopt.dll, unloads it, leaks from stacksopt2.dll at the same base (different code there). */
+static void child_unload(void)
+{
+    HMODULE module;
+
+    call_opt_chain("stacksopt.dll", 0, &module);
+    printf("BASE|1|%p\n", (void *)module);
+    FreeLibrary(module);
+    call_opt_chain("stacksopt2.dll", 10, &module);
+    printf("BASE|2|%p\n", (void *)module);
+}
+
+/* A second instance of ole32mem, stacks on, loaded and unloaded; then another DLL unloaded: the loader must no longer
+ * call into the unloaded instance (its notification of module unloads is withdrawn when it unloads). */
+static void child_unload_self(void)
+{
+    HMODULE instance = LoadLibraryA("ole32mem2.dll"), other;
+    void *(WINAPI *alloc)(SIZE_T);
+    void(WINAPI * release)(void *);
+
+    alloc = instance ? (void *(WINAPI *)(SIZE_T))(void (*)(void))GetProcAddress(instance, "CoTaskMemAlloc") : NULL;
+    release = instance ? (void(WINAPI *)(void *))(void (*)(void))GetProcAddress(instance, "CoTaskMemFree") : NULL;
+    if (!alloc || !release)
+    {
+        printf("FAILED|ole32mem2.dll\n");
+        return;
+    }
+    release(alloc(40));
+    FreeLibrary(instance);
+    if ((other = LoadLibraryA("stacksopt.dll")))
+        FreeLibrary(other);
+    printf("UNLOADED|%d\n", other != NULL);
+}
+
 /* One child, its reports in its own log: `stacks.exe child MODE`. */
 static struct child run_child(const char *label, const char *mode, const char *const *settings)
 {
@@ -582,6 +637,76 @@ static void test_spy(void)
     child_free(&with);
 }
 
+/* The leak group of `bytes` bytes: its frames, up to the next group. */
+static const char *leak_group(const char *log, const char *bytes, char *group, size_t size)
+{
+    const char *start = strstr(log, bytes), *end;
+
+    if (!start)
+        return NULL;
+    end = strstr(start + strlen(bytes), " bytes in ");
+    snprintf(group, size, "%.*s", (int)(end ? end - start : (ptrdiff_t)strlen(start)), start);
+    return group;
+}
+
+/* Frames #0, #1, #2 of the group are opt_chain3, 2, 1 of stacksopt*.dll: every function of a chain built -O2 (no
+ * frame pointers on i686) is a frame, in order. (The module's name is not checked: after an unload the report
+ * names a module by the name it had when first seen at that base.) */
+static void check_opt_chain(const struct child *child, const char *bytes)
+{
+    char group[4096], want[64], function[64];
+    const char *at, *end;
+    int i;
+
+    if (!ok(leak_group(child->log, bytes, group, sizeof(group)) != NULL, "no group \"%s\":\n%s\n", bytes, child->log))
+        return;
+    for (i = 0; i < 3; i++)
+    {
+        snprintf(want, sizeof(want), "#%d stacksopt", i);
+        snprintf(function, sizeof(function), "!opt_chain%d+0x", 3 - i);
+        at = strstr(group, want);
+        end = at ? strchr(at, '\n') : NULL;
+        ok(at && strstr(at, function) && (!end || strstr(at, function) < end), "no frame \"%s...%s\" in:\n%s\n", want,
+           function, group);
+    }
+}
+
+static void test_optimized_chain(void)
+{
+    static const char *const settings[] = {"OLE32MEM_DEBUG=leaks", NULL};
+    struct child child = run_child("optchain", "optchain", settings);
+
+    ok(child.finished && child.exit_code == 0, "exit code %lu, finished %d\n", child.exit_code, child.finished);
+    check_opt_chain(&child, "77 bytes in 1 blocks");
+    child_free(&child);
+}
+
+/* A module unloaded between the allocation and the report, another one loaded at its base: the capture's rules
+ * learnt from the first must not be used for the second (whose frames would then be lost), and nothing crashes. */
+static void test_unload(void)
+{
+    static const char *const settings[] = {"OLE32MEM_DEBUG=leaks", NULL};
+    struct child child = run_child("unload", "unload", settings);
+    const char *first = strstr(child.out, "BASE|1|"), *second = strstr(child.out, "BASE|2|");
+
+    ok(child.finished && child.exit_code == 0, "exit code %lu, finished %d\n", child.exit_code, child.finished);
+    ok(first && second && strtoul(first + 7, NULL, 16) == strtoul(second + 7, NULL, 16),
+       "the two DLLs were not loaded at one base:\n%s\n", child.out);
+    ok(strstr(child.log, "ole32mem: leaks: 2 blocks, 164 bytes never freed") != NULL, "report:\n%s\n", child.log);
+    check_opt_chain(&child, "87 bytes in 1 blocks");
+    child_free(&child);
+}
+
+static void test_unload_self(void)
+{
+    static const char *const settings[] = {"OLE32MEM_DEBUG=leaks", NULL};
+    struct child child = run_child("unload-self", "unload-self", settings);
+
+    ok(child.finished && child.exit_code == 0, "exit code %lu, finished %d\n", child.exit_code, child.finished);
+    ok(strstr(child.out, "UNLOADED|1") != NULL, "output:\n%s\n", child.out);
+    child_free(&child);
+}
+
 static void test_loader_lock(void)
 {
     static const char *const settings[] = {"OLE32MEM_DEBUG=leaks,check", NULL};
@@ -749,7 +874,8 @@ static void test_symbolizer_time(void)
 static const struct child_mode modes[] = {
     {"leaks", child_leaks},           {"checkpoints", child_checkpoints}, {"spy", child_spy},
     {"deadlock", child_deadlock},     {"doublefree", child_double_free},  {"symchain", child_symchain},
-    {"symchainfp", child_symchainfp}, {"symhundred", child_symhundred},
+    {"symchainfp", child_symchainfp}, {"symhundred", child_symhundred},   {"optchain", child_opt_chain},
+    {"unload", child_unload},         {"unload-self", child_unload_self},
 };
 
 int main(int argc, char **argv)
@@ -768,5 +894,8 @@ int main(int argc, char **argv)
     test_loader_lock();
     test_symbolizer();
     test_symbolizer_time();
+    test_optimized_chain();
+    test_unload();
+    test_unload_self();
     return test_summary("stacks");
 }

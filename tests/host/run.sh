@@ -3,8 +3,9 @@
 # $RESULT as "PASSED FAILED SKIPPED" (tests/summarize.sh's contract).
 #
 # Usage: run.sh RESULT KIND:NAME:PROGRAM[:ARG] ...
-#   test:NAME:PROGRAM[:ARGS]    a test program (ARGS: its arguments, split at spaces) whose last line is
-#                               "NAME (host): N passed, N failed, N skipped, N todo" (tests/harness.h); a crash or a sanitizer report (nonzero exit) without a failed
+#   test:NAME:PROGRAM[:ARGS]    a test program (ARGS: its arguments, separated by commas) whose last line is
+#                               "NAME (host): N passed, N failed, N skipped, N todo"
+#                               (tests/harness.h); a crash or a sanitizer report (nonzero exit) without a failed
 #                               check counts as one failure
 #   replay:NAME:FUZZER:DIR      every input in DIR run once through the fuzzer binary: one check each
 #   fuzz:NAME:FUZZER:SECONDS    a bounded fuzzing run (corpus $FUZZ_CORPUS, artifacts $FUZZ_ARTIFACTS): one check
@@ -31,8 +32,8 @@ for part in "$@"; do
     log=$logdir/$name.log
     case $kind in
     test)
-        # shellcheck disable=SC2086 # ARGS are words
-        "$program" $arg >"$log" 2>&1
+        IFS=, read -r -a args <<<"$arg"
+        "$program" "${args[@]}" >"$log" 2>&1
         rc=$?
         grep -E 'Test failed|ERROR|WARNING: ThreadSanitizer|runtime error|SUMMARY' "$log" | head -40
         if lib_parse_summary "$(lib_last_summary "$log")" && [ "$LIB_PROGRAM" = "$name" ]; then

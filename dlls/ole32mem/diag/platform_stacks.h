@@ -3,8 +3,9 @@
  * stacks are on), naming them (at report time only), the two settings read outside OLE32MEM_DEBUG's list, and the
  * exit code of OLE32MEM_LEAKS_EXITCODE.
  *
- * Implemented by platform_stacks_win32.c (RtlCaptureStackBackTrace; dbghelp, loaded at the first report) and
- * host/platform_stacks_posix.c (glibc's backtrace; dladdr). Invariant: plat_capture_stack never takes the loader's
+ * Implemented by platform_stacks_win32.c (x86_64 capture over .pdata; dbghelp, loaded at the first report),
+ * stack_capture_win32.c (i686 capture over .eh_frame, unwind_dwarf.c) and host/platform_stacks_posix.c (glibc's
+ * backtrace; dladdr). Invariant: plat_capture_stack never takes the loader's
  * lock nor any lock of ours, because it runs while the core's lock is held (a spy hook's nested call);
  * plat_symbolize may take any lock and load libraries, so it runs only at report time, outside every lock of ours.
  *
@@ -26,6 +27,11 @@ enum
 /* Up to `max` return addresses of the calling thread, innermost first (this function's caller's caller first, or
  * thereabouts: the diagnostics find their own caller in the list). Returns how many it wrote. */
 unsigned plat_capture_stack(void **frames, unsigned max);
+
+/* At start-up (from DllMain, the loader's lock held), when stacks will be captured: lets capture learn of module
+ * unloads. plat_capture_release undoes it when ole32mem itself is unloaded. */
+void plat_capture_prepare(void);
+void plat_capture_release(void);
 
 /* What a code address is: the function containing it (and the distance from its start) and its source line, where
  * the module's debug information says so. function[0] == 0 when unknown; file[0] == 0 when no line is known. */

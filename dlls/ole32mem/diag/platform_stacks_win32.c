@@ -1,12 +1,5 @@
 /*
- * Call stacks on Windows: capture with RtlCaptureStackBackTrace, names from dbghelp.
- *
- * Capture runs on every allocation while stacks are on, possibly with the core's lock held (a spy hook's nested
- * call), so it must not take the loader's lock. Wine's x86_64 RtlCaptureStackBackTrace unwinds with
- * RtlVirtualUnwind over the modules' .pdata, finding the module with LdrFindEntryForAddress, which walks the module
- * index without taking the loader's lock (only code outside every module takes Wine's own lock of the dynamic
- * function tables, a leaf lock). On i686 it follows the chain of frame pointers, checked against the stack's
- * bounds: code built without frame pointers (MinGW's -O2 default) ends the chain early or skips frames.
+ * Call stacks on Windows: names from dbghelp (capture is stack_capture_win32.c's).
  *
  * dbghelp is loaded at the first report (LoadLibrary takes the loader's lock: report time only, outside every lock
  * of ours) and kept: Wine's dbghelp reads the DWARF of MinGW -g builds and the exports of Wine's own modules. Owns
@@ -14,9 +7,8 @@
  * run concurrently with each other's symbol lookups because dbghelp is not thread-safe, see symbols_lock).
  *
  * dbghelp's options are the process's, not a session's (SymSetOptions takes no process handle): a private process
- * handle would not keep ours apart from the program's. So each use
- * sets ours and puts the program's back before symbols_lock is left; the program sees its own options between our
- * lookups. Must never wait for symbols_lock at process exit: an ended thread may hold it for ever (Wine lets a
+ * handle would not keep ours apart from the program's. So each use sets ours and puts the program's back before
+ * symbols_lock is left; the program sees its own options between our lookups. Must never wait for symbols_lock at process exit: an ended thread may hold it for ever (Wine lets a
  * critical-section wait through while the process shuts down, but not an SRW lock's).
  *
  * Copyright 2026 the ole32mem authors
@@ -54,52 +46,6 @@ static sym_set_options_fn sym_set_options;
 static sym_get_options_fn sym_get_options;
 static sym_from_addr_fn sym_from_addr;
 static sym_get_line_fn sym_get_line;
-
-#ifdef __x86_64__
-/* Our own walk over .pdata, which stops after `max` frames: RtlCaptureStackBackTrace walks on to the thread's start,
- * and the last frames (Wine's own start-up code) cost tens of microseconds. RtlLookupFunctionEntry finds the module
- * with LdrFindEntryForAddress, which takes no lock in Wine; a frame without unwind data is a leaf (its return
- * address is at the stack pointer). */
-unsigned plat_capture_stack(void **frames, unsigned max)
-{
-    CONTEXT context;
-    UNWIND_HISTORY_TABLE history;
-    RUNTIME_FUNCTION *function;
-    DWORD64 image_base, establisher;
-    void *handler_data;
-    unsigned count = 0;
-    ULONG_PTR stack_low, stack_high;
-
-    GetCurrentThreadStackLimits(&stack_low, &stack_high);
-    RtlCaptureContext(&context);
-    memset(&history, 0, sizeof(history));
-    /* The first unwind leaves this function: its caller's frame is the first one we keep. */
-    while (count < max + 1)
-    {
-        function = RtlLookupFunctionEntry(context.Rip, &image_base, &history);
-        if (function)
-            RtlVirtualUnwind(UNW_FLAG_NHANDLER, image_base, context.Rip, function, &context, &handler_data,
-                             &establisher, NULL);
-        else
-        {
-            context.Rip = *(DWORD64 *)context.Rsp;
-            context.Rsp += sizeof(DWORD64);
-        }
-        if (!context.Rip || context.Rsp < stack_low || context.Rsp >= stack_high)
-            break;
-        if (count++)
-            frames[count - 2] = (void *)context.Rip;
-    }
-    return count ? count - 1 : 0;
-}
-#else
-/* i686: Wine follows the chain of frame pointers (bounds-checked against the stack). */
-unsigned plat_capture_stack(void **frames, unsigned max)
-{
-    /* Skip this function's own frame. */
-    return RtlCaptureStackBackTrace(1, max, frames, NULL);
-}
-#endif
 
 /* Under symbols_lock: our options in force; answers the program's, for put_options_back. */
 static DWORD use_our_options(void)
