@@ -61,6 +61,11 @@ $(PROXY_TEST_BUILD)/$(1)/prefix_e2e.exe: tests/prefix/prefix_e2e.c tests/test.h 
 	$$($(1)_CC) $(CSTD) $(CFLAGS) -gdwarf-4 -fno-optimize-sibling-calls $(WARNINGS) -Itests -Idlls/ole32mem -o $$@ $$< \
 	    -lole32 -luuid
 
+# A program that only waits: the user's program the installer must not end.
+$(PROXY_TEST_BUILD)/$(1)/idle.exe: tests/prefix/idle.c | deps
+	@mkdir -p $$(@D)
+	$$($(1)_CC) $(CSTD) $(CFLAGS) $(WARNINGS) -o $$@ $$<
+
 -include $$(wildcard $(BUILD)/$(1)/proxy/obj/*.d)
 endef
 
@@ -92,7 +97,7 @@ uninstall-prefix: require-wineprefix
 	@$(PREFIX_TARGET_ENV) bash tools/wineprefix.sh uninstall $(if $(filter-out 0,$(FORCE)),--force)
 
 CHECK_SUITES += prefix
-check-prefix: $(PROXY_DLLS) $(foreach a,$(ARCHES),$(PROXY_TEST_BUILD)/$(a)/prefix_e2e.exe)
+check-prefix: $(PROXY_DLLS) $(foreach a,$(ARCHES),$(PROXY_TEST_BUILD)/$(a)/prefix_e2e.exe $(PROXY_TEST_BUILD)/$(a)/idle.exe)
 	@mkdir -p $(BUILD)/results
 	@$(PREFIX_SCRIPT_ENV) ARCHES="$(ARCHES)" TEST_DIR="$(PROXY_TEST_BUILD)" RESULT=$(BUILD)/results/prefix \
 	    bash tests/prefix/run.sh

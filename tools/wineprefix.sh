@@ -518,12 +518,12 @@ abort() {
 # ---- Wine's processes ----------------------------------------------------------------------------------------------
 
 # Runs a Wine command ($2...) for at most $1 seconds, in the background so that a signal is seen while it runs:
-# the signal is remembered and acted on once the command has returned. Returns the command's status (124 when it
-# timed out).
+# the signal is remembered, and the caller acts on it (check_signal) once it has dealt with the command's result.
+# Returns the command's status (124 when it timed out).
 wine_run() {
     local limit=$1 pid rc
     shift
-    child_name="${*:1:2}"
+    child_name="${1##*/} ${*:2}"
     timeout -k 5 "$limit" "$@" 9<&- </dev/null >/dev/null 2>&1 &
     pid=$!
     while :; do
@@ -532,11 +532,13 @@ wine_run() {
         kill -0 "$pid" 2>/dev/null || break # (a wait cut short by a trapped signal returns with the child alive)
     done
     child_name=
-    [ -z "$pending_sig" ] || act_on_signal
     return "$rc"
 }
 
+check_signal() { [ -z "$pending_sig" ] || act_on_signal; }
+
 SERVER_TIMEOUT=60
+PROC=${OLE32MEM_PREFIX_PROC:-/proc} # (a test hook: where the process table is read)
 
 # The prefix's Wine processes, from /proc, without asking Wine (which may be wedged). The server: a wineserver of
 # ours whose working directory is the prefix's server directory (server-<device>-<inode> of the prefix, in hex, as
@@ -548,11 +550,11 @@ scan_prefix() {
     local d pid comm v prefix home wine ident tag argv
     local -a env args
     server_pids=() procs=()
-    [ -r /proc/self/environ ] && [ -r /proc/self/cmdline ] && [ -r /proc/self/comm ] || return 1
+    [ -r "$PROC/self/environ" ] && [ -r "$PROC/self/cmdline" ] && [ -r "$PROC/self/comm" ] || return 1
     ident=$(stat -Lc '%d:%i' -- "$P") || return 1
     tag=$(stat -Lc '%d %i' -- "$P" | awk '{ printf "server-%x-%x", $1, $2 }')
-    for d in /proc/[0-9]*; do
-        pid=${d#/proc/}
+    for d in "$PROC"/[0-9]*; do
+        pid=${d##*/}
         [ "$pid" != $$ ] && [ -O "$d" ] || continue
         comm=
         read -r comm 2>/dev/null <"$d/comm" || continue
@@ -611,7 +613,8 @@ proc_label() {
 # wineboot still updating the prefix) are never ended without --force.
 stop_server() {
     local line programs='' updating=''
-    scan_prefix || die "cannot read /proc, so cannot tell whether programs run in $P; refusing (nothing was changed)." \
+    scan_prefix || die "cannot read the process table ($PROC), so cannot tell whether programs run in $P; refusing" \
+        "(nothing was changed)." \
         "Quit every program of the prefix and end its server (WINEPREFIX=$P $WINESERVER -k), then run this again"
     [ ${#server_pids[@]} -gt 0 ] || [ ${#procs[@]} -gt 0 ] || return 0
     for line in "${procs[@]}"; do
@@ -634,6 +637,7 @@ stop_server() {
     [ -z "$updating" ] || log "--force: ending Wine's update of $P:$updating"
     wine_run $SERVER_TIMEOUT "$WINESERVER" -k || true
     wine_run $SERVER_TIMEOUT "$WINESERVER" -w || true
+    check_signal
     scan_prefix || true
     [ ${#server_pids[@]} = 0 ] ||
         die "the wineserver of $P (pid ${server_pids[*]}) did not stop within $SERVER_TIMEOUT s; nothing was changed"
@@ -770,6 +774,17 @@ read_record() {
             *) die "the record in $P/$B names '${line#* }', which is not a system directory; refusing to act on it" ;;
         esac
     done
+}
+
+# No record, but proxies in system32/syswow64 (what a clean-up cut short by an older version could leave): they
+# are taken as the installation, with no registry values to restore.
+read_orphans() {
+    local line
+    installed_mode=copy installed_hook=0 installed_app='' installed_dirs=() installed_regs=()
+    declare -gA installed_orig=() installed_proxy=()
+    while read -r line; do
+        is_proxy "$P/${line#* }/ole32.dll" && installed_dirs+=("$line")
+    done < <(prefix_dirs 2>/dev/null)
 }
 
 # Records of earlier versions: "dir=ARCH /abs/path" and a `wine reg` journal. An absolute path is taken relative to
@@ -947,16 +962,21 @@ do_uninstall() {
     local i line arch dir backup src
     local -a how=()
     if [ ! -f "$P/$RECORD" ] && [ ! -f "$P/$OLD_STATE" ]; then
-        for dir in drive_c/windows/system32 drive_c/windows/syswow64; do
-            [ ! -e "$P/$dir/ole32_orig.dll" ] ||
-                log "warning: $P/$dir/ole32_orig.dll exists but no installation is recorded; left alone"
-            ! is_proxy "$P/$dir/ole32.dll" ||
-                log "warning: $P/$dir/ole32.dll is an ole32mem proxy but no installation is recorded; left alone"
-        done
-        log "ole32mem is not installed in $P; nothing to do"
-        return 0
+        read_orphans
+        if [ ${#installed_dirs[@]} = 0 ]; then
+            for dir in drive_c/windows/system32 drive_c/windows/syswow64; do
+                [ ! -e "$P/$dir/ole32_orig.dll" ] ||
+                    log "warning: $P/$dir/ole32_orig.dll exists but no installation is recorded; left alone"
+            done
+            log "ole32mem is not installed in $P; nothing to do"
+            return 0
+        fi
+        log "found ole32mem proxies but no record of their installation (a clean-up cut short by an older version?):" \
+            "putting Wine's ole32 back under them; registry values are left as they are (their earlier values were" \
+            "not recorded)"
+    else
+        read_record
     fi
-    read_record
     # The way back for each arch, decided before any change: the backup, else a file with its content, else refuse.
     for i in "${!installed_dirs[@]}"; do
         line=${installed_dirs[$i]}
@@ -1023,6 +1043,11 @@ update_prefix() {
     log "updating the prefix (wineboot -u)"
     date +%s | write_new "$WINEBOOT_MARK" || die "could not write in $P (disk full? read-only?)"
     wine_run "$WINEBOOT_TIMEOUT" "$wine" wineboot -u || rc=$?
+    if [ $rc = 0 ]; then
+        wine_run $SERVER_TIMEOUT "$WINESERVER" -w || true
+        rm -f "$P/$WINEBOOT_MARK"
+    fi
+    check_signal
     if [ $rc = 124 ] || [ $rc = 137 ]; then
         wine_run $SERVER_TIMEOUT "$WINESERVER" -k || true
         die "wineboot -u did not finish within $WINEBOOT_TIMEOUT s (wedged?); ended it. ole32mem changed nothing;" \
@@ -1030,8 +1055,6 @@ update_prefix() {
             "WINEPREFIX=$P WINEDEBUG=+all $wine wineboot -u"
     fi
     [ $rc = 0 ] || die "wineboot -u failed in $P (status $rc); ole32mem changed nothing"
-    wine_run $SERVER_TIMEOUT "$WINESERVER" -w || true
-    rm -f "$P/$WINEBOOT_MARK"
 }
 
 do_install_fresh() {
