@@ -97,7 +97,9 @@ uninstall-prefix: require-wineprefix
 	@$(PREFIX_TARGET_ENV) bash tools/wineprefix.sh uninstall $(if $(filter-out 0,$(FORCE)),--force)
 
 CHECK_SUITES += prefix
-check-prefix: $(PROXY_DLLS) $(foreach a,$(ARCHES),$(PROXY_TEST_BUILD)/$(a)/prefix_e2e.exe $(PROXY_TEST_BUILD)/$(a)/idle.exe)
+# (the errors case puts ole32mem.dll in ole32.dll's place: a DLL that is not Wine's)
+check-prefix: $(PROXY_DLLS) $(foreach a,$(ARCHES),$(PROXY_TEST_BUILD)/$(a)/prefix_e2e.exe $(PROXY_TEST_BUILD)/$(a)/idle.exe \
+    $(BUILD)/$(a)/ole32mem.dll)
 	@mkdir -p $(BUILD)/results
 	@$(PREFIX_SCRIPT_ENV) ARCHES="$(ARCHES)" TEST_DIR="$(PROXY_TEST_BUILD)" RESULT=$(BUILD)/results/prefix \
 	    bash tests/prefix/run.sh

@@ -75,7 +75,8 @@ act_on_signal() {
         in_txn=0
         settle
     elif [ -n "${recovering:-}" ]; then
-        log "the recovery of the earlier run was cut short; its journal is kept and the next install or uninstall finishes it"
+        log "the recovery of the earlier run was cut short; its journal is kept and the next install or" \
+            "uninstall finishes it"
     else
         log "nothing in ${P:-the prefix} was changed"
     fi
@@ -139,7 +140,7 @@ for f in system.reg user.reg drive_c/windows; do
     [ -e "$P/$f" ] || die "$P is not a Wine prefix (no $f); create it with: $create_hint"
 done
 [ ! -L "$P/user.reg" ] && [ -f "$P/user.reg" ] || die "$P/user.reg is not a regular file; refusing to edit it"
-# Our own wine runs (wineboot -u, wmic): quiet, and no Mono/Gecko installers popping up in the middle of an update.
+# Our own wine runs (wineboot -u, wineserver): quiet, and no Mono/Gecko installers popping up in the middle of an update.
 export WINEPREFIX=$P WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
 
 B=ole32mem-backup                # the state directory, relative to $P, like every path below
@@ -288,7 +289,11 @@ reg_apply() {
 }
 
 override_key() {
-    if [ -n "$1" ]; then printf 'Software\\Wine\\AppDefaults\\%s\\DllOverrides' "$1"; else printf 'Software\\Wine\\DllOverrides'; fi
+    if [ -n "$1" ]; then
+        printf 'Software\\Wine\\AppDefaults\\%s\\DllOverrides' "$1"
+    else
+        printf 'Software\\Wine\\DllOverrides'
+    fi
 }
 
 # ---- the journal ---------------------------------------------------------------------------------------------------
@@ -424,7 +429,8 @@ sweep_tmp() {
     local d
     for d in "$P" "$P/drive_c/windows/system32" "$P/drive_c/windows/syswow64" "$P/$B" "$P/$B/x86_64" "$P/$B/i686"; do
         [ -d "$d" ] && [ ! -L "$d" ] || continue
-        find "$d" -maxdepth 1 \( -name "*$TMP_SUFFIX" -o -name "*$OLD_TMP_SUFFIX" \) -exec rm -rf {} + 2>/dev/null || true
+        find "$d" -maxdepth 1 \( -name "*$TMP_SUFFIX" -o -name "*$OLD_TMP_SUFFIX" \) -exec rm -rf {} + 2>/dev/null ||
+            true
     done
 }
 
@@ -668,7 +674,8 @@ is_proxy() { [ -f "$1" ] && grep -qa 'ole32_orig\.' "$1"; }
 sha() { sha256sum <"$1" | cut -d' ' -f1; }
 # The version a proxy carries in its VERSIONINFO (ProductVersion, UTF-16: read with the NULs taken out).
 proxy_version() {
-    tr -d '\000' <"$1" | grep -ao 'ProductVersion[^0-9A-Za-z]*[0-9][0-9.]*' | awk 'NR == 1 { sub(/^ProductVersion[^0-9]*/, ""); v = $0 } END { print v ? v : "unknown" }'
+    tr -d '\000' <"$1" | grep -ao 'ProductVersion[^0-9A-Za-z]*[0-9][0-9.]*' |
+        awk 'NR == 1 { sub(/^ProductVersion[^0-9]*/, ""); v = $0 } END { print v ? v : "unknown" }'
 }
 # The sha256 of the Wine ole32.dll whose exports the build's proxy for arch $1 copies (written by gen-ole32-def.sh).
 proxy_source_sha() {
@@ -783,7 +790,7 @@ read_orphans() {
     installed_mode=copy installed_hook=0 installed_app='' installed_dirs=() installed_regs=()
     declare -gA installed_orig=() installed_proxy=()
     while read -r line; do
-        is_proxy "$P/${line#* }/ole32.dll" && installed_dirs+=("$line")
+        if is_proxy "$P/${line#* }/ole32.dll"; then installed_dirs+=("$line"); fi
     done < <(prefix_dirs 2>/dev/null)
 }
 
@@ -884,7 +891,8 @@ what_is() {
     s=$(sha "$f")
     builtin=$(builtin_dir "${arch:-x86_64}")/ole32.dll
     if is_proxy "$f"; then
-        if [ -n "$arch" ] && [ -f "$BUILD/$arch/proxy/ole32.dll" ] && [ "$s" = "$(sha "$BUILD/$arch/proxy/ole32.dll")" ]; then
+        if [ -n "$arch" ] && [ -f "$BUILD/$arch/proxy/ole32.dll" ] &&
+            [ "$s" = "$(sha "$BUILD/$arch/proxy/ole32.dll")" ]; then
             echo "this build's ole32mem proxy (version $(proxy_version "$f"))"
         elif [ -n "$arch" ] && [ "$s" = "${installed_proxy[$arch]:-}" ]; then
             echo "the ole32mem proxy installed here (version $(proxy_version "$f"), an earlier build than this one)"
@@ -929,7 +937,8 @@ warn_app_overrides() {
                      app = $0; sub(/^\[[^\\]*\\\\[^\\]*\\\\[^\\]*\\\\/, "", app); sub(/\\\\.*/, "", app) } next }
          app != "" && tolower($0) ~ /^"ole32"=/ { print app "\t" $0 }' "$P/user.reg" |
         while IFS=$'\t' read -r a v; do
-            log "note: $a has an ole32 override of its own ($v in HKCU\\Software\\Wine\\AppDefaults\\$a\\DllOverrides)," \
+            log "note: $a has an ole32 override of its own ($v in" \
+                "HKCU\\Software\\Wine\\AppDefaults\\$a\\DllOverrides)," \
                 "which Wine takes before the global one: $a will not use the proxy unless that value goes"
         done
 }
@@ -951,9 +960,11 @@ do_status() {
     registry_current || log "the override in HKCU\\$(override_key "$app") is now $(override_now), not" \
         "\"ole32\"=\"$OVERRIDE_VALUE\" (changed by hand?): programs do not get the proxy; install again to set it"
     for line in "${installed_dirs[@]}"; do
-        orig_current "${line%% *}" "${line#* }" || log "${line%% *}: ole32_orig.dll is stale (Wine was upgraded); run install again"
+        orig_current "${line%% *}" "${line#* }" ||
+            log "${line%% *}: ole32_orig.dll is stale (Wine was upgraded); run install again"
         is_proxy "$P/${line#* }/ole32.dll" ||
-            log "${line%% *}: ${line#* }/ole32.dll is no longer the proxy: $(what_is "${line#* }/ole32.dll" "${line%% *}")"
+            log "${line%% *}: ${line#* }/ole32.dll is no longer the proxy:" \
+                "$(what_is "${line#* }/ole32.dll" "${line%% *}")"
         [ -f "$P/$B/${line%% *}/ole32.dll" ] || log "${line%% *}: the backup of ole32.dll is missing"
     done
 }
@@ -1002,8 +1013,8 @@ do_uninstall() {
         arch=${line%% *} dir=${line#* } backup=$B/$arch/ole32.dll
         case ${how[$i]} in
             keep)
-                log "$arch: $dir/ole32.dll is not the proxy ole32mem installed; found $(what_is "$dir/ole32.dll" "$arch")." \
-                    "Keeping it"
+                log "$arch: $dir/ole32.dll is not the proxy ole32mem installed; found" \
+                    "$(what_is "$dir/ole32.dll" "$arch"). Keeping it"
                 ;;
             backup)
                 step "restore-$arch"
@@ -1078,7 +1089,8 @@ do_install_fresh() {
     for line in "${dirs[@]}"; do
         arch=${line%% *} dir=${line#* }
         is_wine_ole32 "$P/$dir/ole32.dll" ||
-            die "$arch: after wineboot -u, $dir/ole32.dll is $(what_is "$dir/ole32.dll" "$arch"); refusing to install over it"
+            die "$arch: after wineboot -u, $dir/ole32.dll is $(what_is "$dir/ole32.dll" "$arch");" \
+                "refusing to install over it"
         [ ! -e "$P/$dir/ole32_orig.dll" ] || log "warning: replacing a leftover $dir/ole32_orig.dll"
     done
     warn_app_overrides
@@ -1129,7 +1141,8 @@ do_install_update() {
     reg_records=("${installed_regs[@]}")
     if [ "$installed_app" != "$app" ] || [ "$installed_hook" != "$hook" ] || ! registry_current; then
         if [ "$installed_app" != "$app" ] || [ "$installed_hook" != "$hook" ]; then
-            log "changing the installation from ($(mode=$installed_mode app=$installed_app describe "$installed_hook")) to ($(describe $hook))"
+            log "changing the installation from ($(mode=$installed_mode app=$installed_app describe "$installed_hook"))" \
+                "to ($(describe $hook))"
         else
             log "the override was changed or lost since the install ($(override_now)); setting it again"
         fi
