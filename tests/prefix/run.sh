@@ -125,7 +125,14 @@ wine_ole32_present() {
 
 wineprefix() { bash "$SCRIPT" "$@" 2>"$LOG"; }
 said() { grep -q -- "$1" "$LOG"; }
-fails_saying() { local what=$1; shift; ! wineprefix "$@" && said "$what"; }
+# (On a failure the script's messages are shown: they say why it did or did not refuse.)
+fails_saying() {
+    local what=$1
+    shift
+    ! wineprefix "$@" && said "$what" && return 0
+    sed 's/^/    script said: /' "$LOG"
+    return 1
+}
 is_pristine() { [ "$(snapshot)" = "$BEFORE" ]; }
 is_installed() { [ "$(snapshot)" = "$INSTALLED" ]; }
 reg_is() { "$WINE64" reg query "$1" /v "$2" 2>/dev/null | tr -d '\r' | grep -q "$3"; }
@@ -172,14 +179,30 @@ learn_installed() {
     INSTALLED=$(snapshot)
 }
 
-# Waits (at most 25 s) until a process of the prefix runs image $1 (its command line starts with a Windows or an
-# absolute Unix path ending in that name); the test then knows the program is up.
-wait_for_program() {
+# True when a process of the prefix runs image $1 (its command line starts with a Windows or an absolute Unix path
+# ending in that name).
+program_runs() {
     local f
+    for f in $(grep -l -a -i -E "^([A-Za-z]:\\\\|/)[^ ]*[\\\\/]$1" /proc/[0-9]*/cmdline 2>/dev/null); do
+        grep -q -a -z -x -F "WINEPREFIX=$WINEPREFIX" "${f%/cmdline}/environ" 2>/dev/null && return 0
+    done
+    return 1
+}
+
+# Waits (at most 25 s) until program $1 runs in the prefix; the test then knows it is up.
+wait_for_program() {
     for _ in $(seq 100); do
-        for f in $(grep -l -a -i -E "^([A-Za-z]:\\\\|/)[^ ]*[\\\\/]$1" /proc/[0-9]*/cmdline 2>/dev/null); do
-            grep -q -a -z -x -F "WINEPREFIX=$WINEPREFIX" "${f%/cmdline}/environ" 2>/dev/null && return 0
-        done
+        program_runs "$1" && return 0
+        sleep 0.25
+    done
+    return 1
+}
+
+# Waits (at most 60 s) until no wineboot runs in the prefix: Wine's own start-up of a cold prefix, which the
+# installer rightly refuses to interrupt, is over.
+wait_for_wineboot() {
+    for _ in $(seq 240); do
+        program_runs wineboot.exe || return 0
         sleep 0.25
     done
     return 1
@@ -291,7 +314,7 @@ case_errors() {
     # A program running in the prefix: refused without --force, and nothing changes.
     "$WINE64" ping -n 120 127.0.0.1 >/dev/null 2>&1 &
     local ping=$!
-    wait_for_program ping.exe
+    wait_for_program ping.exe && wait_for_wineboot
     check "running program: install refused, names it" fails_saying 'programs are running.*ping.exe' install
     check "running program: nothing changed" is_pristine
     check "running program: the program still runs" kill -0 $ping
@@ -673,6 +696,7 @@ case_programs() {
         pids+=($!)
         wait_for_program "$name.exe"
     done
+    wait_for_wineboot
     check "a program named svchost.exe and one named explorer.exe: install refused" fails_saying 'programs are running' install
     check "refused: names svchost.exe" said 'running in .*svchost.exe (pid'
     check "refused: names explorer.exe" said 'running in .*explorer.exe (pid'
