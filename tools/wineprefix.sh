@@ -42,6 +42,7 @@
 # OLE32MEM_PREFIX_FAIL_AT=STEP acts right after journaling STEP as OLE32MEM_PREFIX_FAIL_HOW says: kill (SIGKILL
 # to itself, the default), int or term (that signal to itself), or error (the step's write fails). The step
 # "commit" comes after the journal's commit line, "cleanup" in the middle of removing the pre-images.
+# OLE32MEM_PREFIX_PROC=DIR reads the process table from DIR instead of /proc.
 set -euo pipefail
 
 log() { printf 'ole32mem-prefix: %s\n' "$*" >&2; }
