@@ -628,12 +628,12 @@ stop_server() {
         wine_service "$line" && continue
         case ${line,,} in
             *'\wineboot.exe'* | *'rundll32.exe setupapi,installhinfsection'*'wine.inf'*)
-                updating="$updating $(proc_label "$line")" ;;
+                updating="$updating $(proc_label "$line"): ${line#*$'\t'};" ;;
             *) programs="$programs $(proc_label "$line")" ;;
         esac
     done
     if [ -n "$updating" ] && [ $force = 0 ]; then
-        die "Wine is updating $P (wineboot:$updating; wedged if it has run for minutes). Nothing was changed." \
+        die "Wine is updating $P (wineboot:${updating%;}; wedged if it has run for minutes). Nothing was changed." \
             "Wait for it, or end it (WINEPREFIX=$P $WINESERVER -k), or pass --force (make ... FORCE=1)"
     fi
     if [ -n "$programs" ]; then
