@@ -15,6 +15,17 @@
 #              replaced behind the installer's back (by Wine, by the user); a record naming a non-prefix path.
 #   copy/move  uninstall in a `cp -a` copy restores the copy only; install/uninstall in a moved prefix; a record
 #              of the earlier format (absolute paths into another prefix) acts on the prefix named.
+#   signals    SIGINT during wineboot -u, after the commit line, during the clean-up; a committed journal with
+#              proxies and no record (the backups are kept, uninstall puts Wine's ole32 back).
+#   recovery   rollbacks past immutable files (each failure reported), a missing backup restored by its hash or
+#              refused, the backup moved (not copied) back.
+#   confinement  planted symlinks in ole32mem-backup, the directory itself a symlink; user.reg byte for byte after
+#              keys were created; a "$" in WINEPREFIX through make.
+#   programs   the user's svchost.exe/explorer.exe (tests/prefix/idle.c) never ended, refused; an unreadable process
+#              table refused; a wedged wineboot -u ended after its time limit, refused, and run again next time.
+#   messages   literal ~, relative paths, an empty journal, this build's proxy, a Wine builtin that is not ole32
+#              (refused before wineboot -u), an override changed by hand, a program's own ole32 override.
+#   proxy_source  a proxy generated from another ole32 refused; the .def stamp follows content, not dates.
 #   faults     every journaled step of install, reinstall and uninstall cut by SIGKILL (then the next run recovers)
 #              and by SIGINT, SIGTERM and a failed write (the run rolls back itself); a real SIGKILL from outside
 #              at a random moment; a full disk (a 1 MB tmpfs under the backup); a read-only system32 (chattr +i).
@@ -23,7 +34,8 @@
 # Writes "PASSED FAILED SKIPPED" to $RESULT; exits 0 when it could run, whatever the results.
 #
 # Environment (from mk/prefix.mk): ARCHES, TEST_DIR, BUILD, WINE64, WINE32, WINESERVER, WINE_DLLDIR_x86_64,
-# WINE_DLLDIR_i686, RESULT.
+# WINE_DLLDIR_i686, RESULT; optional CASES, PREFIX_SCRIPT (below), KEEP_PREFIXES=1. Needs no make (the one check
+# through make is skipped without it); chattr (e2fsprogs) and mount are used where present, skipped otherwise.
 set -u
 
 : "${ARCHES:=x86_64 i686}" "${BUILD:=build}" "${TEST_DIR:=$BUILD/prefix-tests}" "${RESULT:=$BUILD/results/prefix}"
@@ -833,6 +845,14 @@ if [[ " $runnable_arches " == *" i686 "* ]]; then
     "$WINESERVER" -k 2>/dev/null
 else
     lib_skip "WINEARCH=win32 case: ${LIB_ARCH_RUNS[i686]:-i686 not in ARCHES}"
+fi
+
+# The prefixes go when the suite is done (about 1 GB under Wine 8, more under Wine 10); KEEP_PREFIXES=1 keeps them.
+if [ -z "${KEEP_PREFIXES:-}" ]; then
+    for p in plain win32; do
+        [ ! -d "$TEST_DIR/$p" ] || WINEPREFIX=$TEST_DIR/$p "$WINESERVER" -k 2>/dev/null
+        rm -rf "${TEST_DIR:?}/$p" "${TEST_DIR:?}/$p.pristine"
+    done
 fi
 
 echo "prefix: $LIB_PASSED passed, $LIB_FAILED failed, $LIB_SKIPPED skipped ($(($(date +%s) - started)) s)"
