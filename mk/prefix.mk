@@ -39,8 +39,15 @@ $(BUILD)/$(1)/proxy/obj/proxy.res.o: dlls/ole32/proxy.rc dlls/ole32mem/ole32mem_
 	@mkdir -p $$(@D)
 	$$(CROSS_$(1))windres -Idlls/ole32mem $$< -o $$@
 
-# Regenerated when Wine's ole32 changes (an upgrade); when it is missing the script says what to install.
-$(BUILD)/$(1)/proxy/ole32.def: tools/gen-ole32-def.sh ole32mem.def dlls/ole32/proxy.def $$(wildcard $$(WINE_DLLDIR_$(1))/ole32.dll) | deps
+# The sha256 of Wine's ole32.dll, rewritten only when it changes: checked on every make (the recipe always runs),
+# so the .def and the proxy are regenerated when the content of Wine's ole32 changes (an upgrade), whatever its
+# date says (dpkg keeps the package's dates).
+$(BUILD)/$(1)/proxy/wine-ole32.sha256: FORCE_PROXY_STAMP
+	@mkdir -p $$(@D)
+	@bash tools/gen-ole32-def.sh --stamp $$@ $$(WINE_DLLDIR_$(1))/ole32.dll
+
+# When Wine's ole32 is missing the script says what to install.
+$(BUILD)/$(1)/proxy/ole32.def: tools/gen-ole32-def.sh ole32mem.def dlls/ole32/proxy.def $(BUILD)/$(1)/proxy/wine-ole32.sha256 | deps
 	@mkdir -p $$(@D)
 	bash tools/gen-ole32-def.sh $(1) $$(WINE_DLLDIR_$(1))/ole32.dll $$@ ole32mem.def dlls/ole32/proxy.def
 
@@ -54,16 +61,25 @@ $(PROXY_TEST_BUILD)/$(1)/prefix_e2e.exe: tests/prefix/prefix_e2e.c tests/test.h 
 	$$($(1)_CC) $(CSTD) $(CFLAGS) -gdwarf-4 -fno-optimize-sibling-calls $(WARNINGS) -Itests -Idlls/ole32mem -o $$@ $$< \
 	    -lole32 -luuid
 
+# A program that only waits: the user's program the installer must not end.
+$(PROXY_TEST_BUILD)/$(1)/idle.exe: tests/prefix/idle.c | deps
+	@mkdir -p $$(@D)
+	$$($(1)_CC) $(CSTD) $(CFLAGS) $(WARNINGS) -o $$@ $$<
+
 -include $$(wildcard $(BUILD)/$(1)/proxy/obj/*.d)
 endef
 
 $(foreach a,$(ARCHES),$(eval $(call PROXY_RULES,$(a))))
 
 PROXY_DLLS := $(foreach a,$(ARCHES),$(BUILD)/$(a)/proxy/ole32.dll)
+# Single-quoted for the shell, as the user wrote it: make would expand a "$" in a value given on its command line.
+prefix_shell_quote = '$(subst ','\'',$(1))'
 PREFIX_SCRIPT_ENV = WINE64="$(WINE64)" WINE32="$(WINE32)" WINESERVER="$(WINESERVER)" BUILD="$(BUILD)" \
     WINE_DLLDIR_x86_64="$(WINE_DLLDIR_x86_64)" WINE_DLLDIR_i686="$(WINE_DLLDIR_i686)"
+# install and uninstall get WINEPREFIX as its raw text ($(value ...)), never expanded by make.
+PREFIX_TARGET_ENV = $(PREFIX_SCRIPT_ENV) WINEPREFIX=$(call prefix_shell_quote,$(value WINEPREFIX))
 
-.PHONY: proxy install-prefix uninstall-prefix check-prefix require-wineprefix
+.PHONY: proxy install-prefix uninstall-prefix check-prefix require-wineprefix FORCE_PROXY_STAMP
 proxy: $(PROXY_DLLS)
 
 require-wineprefix:
@@ -73,15 +89,17 @@ ifeq ($(filter command line environment,$(origin WINEPREFIX)),)
 endif
 
 install-prefix: require-wineprefix $(PROXY_DLLS)
-	@$(PREFIX_SCRIPT_ENV) bash tools/wineprefix.sh install $(if $(APP),--app "$(APP)") \
+	@$(PREFIX_TARGET_ENV) bash tools/wineprefix.sh install $(if $(APP),--app "$(APP)") \
 	    $(if $(filter-out 0,$(HOOK_COMBASE)),--hook-combase) $(if $(filter-out 0,$(SYMLINK)),--symlink) \
 	    $(if $(filter-out 0,$(FORCE)),--force)
 
 uninstall-prefix: require-wineprefix
-	@$(PREFIX_SCRIPT_ENV) bash tools/wineprefix.sh uninstall $(if $(filter-out 0,$(FORCE)),--force)
+	@$(PREFIX_TARGET_ENV) bash tools/wineprefix.sh uninstall $(if $(filter-out 0,$(FORCE)),--force)
 
 CHECK_SUITES += prefix
-check-prefix: $(PROXY_DLLS) $(foreach a,$(ARCHES),$(PROXY_TEST_BUILD)/$(a)/prefix_e2e.exe)
+# (the errors case puts ole32mem.dll in ole32.dll's place: a DLL that is not Wine's)
+check-prefix: $(PROXY_DLLS) $(foreach a,$(ARCHES),$(PROXY_TEST_BUILD)/$(a)/prefix_e2e.exe $(PROXY_TEST_BUILD)/$(a)/idle.exe \
+    $(BUILD)/$(a)/ole32mem.dll)
 	@mkdir -p $(BUILD)/results
 	@$(PREFIX_SCRIPT_ENV) ARCHES="$(ARCHES)" TEST_DIR="$(PROXY_TEST_BUILD)" RESULT=$(BUILD)/results/prefix \
 	    bash tests/prefix/run.sh

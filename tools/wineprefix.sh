@@ -21,18 +21,28 @@
 #     transaction back (or, when its journal says "commit", finishes the clean-up), so an interruption at any point
 #     (SIGINT, SIGTERM, SIGKILL, a failed write) leaves the prefix as it was before or fully installed.
 #   - Wine's ole32 is never missing: ole32_orig.dll is placed before the proxy replaces ole32.dll, the override is
-#     set after both and removed before them, and ole32.dll is only ever replaced by a rename.
+#     set after both and removed before them, and ole32.dll is only ever replaced by a rename. A backup of Wine's
+#     ole32 is never deleted while a proxy in system32 or syswow64 may still need it.
+#   - Signals. INT, TERM and HUP are trapped before anything changes. While a Wine child runs (wineboot -u,
+#     wineserver) the signal is remembered and acted on when the child returns; inside a transaction the journal
+#     decides: a journal that ends in "commit" is finished (the change is complete), any other is rolled back.
 #   - The registry (user.reg) is edited as a file, with no wineserver running for the prefix: a running server
-#     would overwrite it. A server running only Wine's own services is stopped; one running programs is left alone
-#     and the command refused, unless --force (which ends those programs first).
-# It must never act on a prefix other than the one named, never install into ~/.wine without being told to, and
-# never remove a DLL that it did not put there.
+#     would overwrite it. Which Wine processes belong to the prefix is read from /proc (the processes whose
+#     WINEPREFIX is this directory, with the Windows image path Wine started them with): a server running only
+#     Wine's own services (their images in system32/syswow64) is stopped; one running anything else is left alone
+#     and the command refused, unless --force (which ends those programs first). When /proc cannot tell, the
+#     command is refused. Every wait on Wine is bounded.
+# It must never act on a prefix other than the one named, never install into ~/.wine without being told to, never
+# end a program without --force, and never remove a DLL that it did not put there.
 #
 # Environment: WINE64, WINE32, WINESERVER (the Makefile's defaults), BUILD (build), WINE_DLLDIR_x86_64 and
-# WINE_DLLDIR_i686 (where Wine keeps its PE ole32.dll; Debian's paths by default), WINE_INF (Wine's wine.inf).
+# WINE_DLLDIR_i686 (where Wine keeps its PE ole32.dll; Debian's paths by default), WINE_INF (Wine's wine.inf),
+# OLE32MEM_WINEBOOT_TIMEOUT (seconds wineboot -u may take, 300).
 # Test hooks (tests/prefix/run.sh): OLE32MEM_PREFIX_STEPS=FILE appends each journaled step's name to FILE;
 # OLE32MEM_PREFIX_FAIL_AT=STEP acts right after journaling STEP as OLE32MEM_PREFIX_FAIL_HOW says: kill (SIGKILL
-# to itself, the default), int or term (that signal to itself), or error (the step's write fails).
+# to itself, the default), int or term (that signal to itself), or error (the step's write fails). The step
+# "commit" comes after the journal's commit line, "cleanup" in the middle of removing the pre-images.
+# OLE32MEM_PREFIX_PROC=DIR reads the process table from DIR instead of /proc.
 set -euo pipefail
 
 log() { printf 'ole32mem-prefix: %s\n' "$*" >&2; }
@@ -46,6 +56,39 @@ usage() {
     sed -n '5,7s/^#   //p' "$0" >&2
     exit 2
 }
+
+# ---- signals -------------------------------------------------------------------------------------------------------
+# Set before the first change (recover() may already roll an earlier run back). pending_sig is "NAME CODE".
+
+pending_sig='' child_name='' in_txn=0
+on_signal() {
+    [ -n "$pending_sig" ] || pending_sig="$1 $2"
+    if [ -n "$child_name" ]; then
+        log "SIG$1 received; acting on it when $child_name returns"
+        return 0
+    fi
+    act_on_signal
+}
+act_on_signal() {
+    trap '' INT TERM HUP
+    log "interrupted by SIG${pending_sig% *}"
+    if [ "$in_txn" = 1 ]; then
+        in_txn=0
+        settle
+    elif [ -n "${recovering:-}" ]; then
+        log "the recovery of the earlier run was cut short; its journal is kept and the next install or" \
+            "uninstall finishes it"
+    else
+        log "nothing in ${P:-the prefix} was changed"
+    fi
+    exit "${pending_sig#* }"
+}
+set_traps() {
+    trap 'on_signal INT 130' INT
+    trap 'on_signal TERM 143' TERM
+    trap 'on_signal HUP 129' HUP
+}
+set_traps
 
 WINE64=${WINE64:-/usr/lib/wine/wine64}
 WINE32=${WINE32:-/usr/lib/wine/wine}
@@ -82,14 +125,23 @@ if [ -z "${WINEPREFIX:-}" ]; then
     die "WINEPREFIX is not set: Wine would use $what. Refusing to guess; name the prefix, even that one:" \
         "WINEPREFIX=$default $0 $action"
 fi
-[ -e "$WINEPREFIX" ] || die "WINEPREFIX=$WINEPREFIX does not exist; create the prefix first: WINEPREFIX=$WINEPREFIX wine64 wineboot -i"
+case $WINEPREFIX in
+    '~'*) die "WINEPREFIX=$WINEPREFIX starts with a literal '~' (no shell expanded it); write the full path:" \
+        "WINEPREFIX=${HOME:-/home/you}${WINEPREFIX#\~}" ;;
+    /*) ;;
+    *) die "WINEPREFIX=$WINEPREFIX is a relative path; Wine accepts only absolute ones (and make -C would resolve it" \
+        "elsewhere): give the full path, e.g. WINEPREFIX=$PWD/$WINEPREFIX" ;;
+esac
+# The hint that creates a prefix names the Wine that this script runs.
+create_hint="WINEPREFIX=$WINEPREFIX $WINE64 wineboot -i (WINEARCH=win32 $WINE32 wineboot -i for a 32-bit one)"
+[ -e "$WINEPREFIX" ] || die "WINEPREFIX=$WINEPREFIX does not exist; create the prefix first: $create_hint"
 [ -d "$WINEPREFIX" ] || die "WINEPREFIX=$WINEPREFIX is not a directory"
 P=$(realpath -e -- "$WINEPREFIX")
 for f in system.reg user.reg drive_c/windows; do
-    [ -e "$P/$f" ] || die "$P is not a Wine prefix (no $f); create it with: WINEPREFIX=$P wine64 wineboot -i"
+    [ -e "$P/$f" ] || die "$P is not a Wine prefix (no $f); create it with: $create_hint"
 done
 [ ! -L "$P/user.reg" ] && [ -f "$P/user.reg" ] || die "$P/user.reg is not a regular file; refusing to edit it"
-# Our own wine runs (wineboot -u, wmic): quiet, and no Mono/Gecko installers popping up in the middle of an update.
+# Our own wine runs (wineboot -u, wineserver): quiet, and no Mono/Gecko installers popping up in the middle of an update.
 export WINEPREFIX=$P WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
 
 B=ole32mem-backup                # the state directory, relative to $P, like every path below
@@ -98,6 +150,9 @@ OLD_STATE=$B/state               # the record of versions that wrote absolute pa
 OLD_JOURNAL=$B/registry          # their registry journal (`wine reg` syntax)
 TXN=$B/txn
 JOURNAL=$TXN/journal
+DONE=$B/txn-done.ole32mem-tmp    # a finished transaction directory, on its way out
+WINEBOOT_MARK=ole32mem-wineboot.pending # present while a wineboot -u of ours runs (or was cut short)
+WINEBOOT_TIMEOUT=${OLE32MEM_WINEBOOT_TIMEOUT:-300}
 TMP_SUFFIX=.ole32mem-tmp         # the one name of every temporary file
 OLD_TMP_SUFFIX=.ole32mem-new     # what older versions left behind
 OVERRIDE_VALUE=native,builtin
@@ -109,14 +164,33 @@ else
     prefix_arch=win64 wine=$WINE64
 fi
 
-# Refuses a relative path whose directory does not resolve to itself inside $P (a symlinked drive_c or system32
-# pointing elsewhere), and a target that is a directory.
+# Refuses a relative path whose directory does not resolve to itself inside $P (a symlinked drive_c, system32,
+# ole32mem-backup or any directory of ours pointing elsewhere), and a target that is a directory.
+is_confined() {
+    local rel=$1 dir=. want=$P
+    case /$rel/ in */../* | */./*) return 1 ;; esac
+    case $rel in */*) dir=${rel%/*} want=$P/${rel%/*} ;; esac
+    [ "$(realpath -e -- "$P/$dir" 2>/dev/null)" = "$want" ]
+}
 confined() {
-    local rel=$1 dir=${1%/*}
-    case /$rel/ in */../* | */./*) die "internal: path '$rel' is not canonical" ;; esac
-    [ "$(realpath -e -- "$P/$dir" 2>/dev/null)" = "$P/$dir" ] ||
-        die "$P/$dir resolves outside $P (a symlink?); refusing to write there"
-    [ ! -d "$P/$rel" ] || [ -L "$P/$rel" ] || die "$P/$rel is a directory"
+    is_confined "$1" || die "$P/${1%/*} resolves outside $P (a symlink?); refusing to write there"
+    [ ! -d "$P/$1" ] || [ -L "$P/$1" ] || die "$P/$1 is a directory"
+}
+
+# Creates file $1 (relative, confined) with the standard input as its content. A symlink (or anything) planted
+# under that name is removed first, and the file is created exclusively: nothing is written through a link.
+write_new() {
+    confined "$1"
+    rm -f -- "$P/$1" && (set -o noclobber && cat >"$P/$1")
+}
+
+# Creates directory $1 (relative, confined) unless it is already a directory of its own (not a symlink).
+make_dir() {
+    is_confined "$1" || die "$P/${1%/*} resolves outside $P (a symlink?); refusing to write there"
+    if [ -L "$P/$1" ] || { [ -e "$P/$1" ] && [ ! -d "$P/$1" ]; }; then
+        die "$P/$1 is not a directory of its own (a symlink?); refusing to write through it"
+    fi
+    [ -d "$P/$1" ] || mkdir -- "$P/$1"
 }
 
 # One installer at a time per prefix: a lock on the prefix directory itself (no file of ours is created for it).
@@ -169,15 +243,20 @@ reg_awk() {
                 for (i = 1; i <= at; i++) print out[i]; print data; for (i = at + 1; i <= n; i++) print out[i]
                 exit 0
             }
+            # A new section at the end, separated by one blank line; del_key takes exactly that line away again.
             for (i = 1; i <= n; i++) print out[i]
             if (n && out[n] != "") print ""
             print "[" want "] " ENVIRON["REG_NOW"]; print data
+            if (n && out[n] == "") print ""
             exit 0
         }
         if (op == "del_key" && sec_start && !sec_vals && !subkeys) {
-            # The header, its # lines and the blank line after them go; nothing else was in the section.
-            stop = sec_end; if (stop + 1 <= n && out[stop + 1] == "") stop++
-            for (i = 1; i < sec_start; i++) print out[i]; for (i = stop + 1; i <= n; i++) print out[i]
+            # The header, its # lines and one blank line go (the one after them; at the end of the file, the one
+            # before the header): nothing else was in the section, and set added exactly that separator.
+            start = sec_start; stop = sec_end
+            if (stop + 1 <= n && out[stop + 1] == "") stop++
+            else if (stop == n && start > 1 && out[start - 1] == "") start--
+            for (i = 1; i < start; i++) print out[i]; for (i = stop + 1; i <= n; i++) print out[i]
             exit 0
         }
         for (i = 1; i <= n; i++) print out[i]
@@ -188,9 +267,15 @@ reg_get() { reg_awk get "$1" "$2"; }
 reg_has_key() { reg_awk has_key "$1" >/dev/null; }
 
 # Rewrites user.reg through a temporary file (never in place).
+# An edit that changes nothing writes nothing (so an unchanged user.reg that cannot be written is not an error).
 reg_write() {
     local tmp=user.reg$TMP_SUFFIX
-    reg_awk "$@" >"$P/$tmp" && chmod --reference="$P/user.reg" "$P/$tmp" && mv -f "$P/$tmp" "$P/user.reg"
+    reg_awk "$@" | write_new "$tmp" || { rm -f "$P/$tmp"; return 1; }
+    if cmp -s "$P/$tmp" "$P/user.reg"; then
+        rm -f "$P/$tmp"
+        return 0
+    fi
+    chmod --reference="$P/user.reg" "$P/$tmp" && mv -f "$P/$tmp" "$P/user.reg" || { rm -f "$P/$tmp"; return 1; }
 }
 
 # Value $2 of key $1 becomes the raw line(s) $3, or is deleted when $3 is empty; a key that $4 says did not exist
@@ -205,7 +290,11 @@ reg_apply() {
 }
 
 override_key() {
-    if [ -n "$1" ]; then printf 'Software\\Wine\\AppDefaults\\%s\\DllOverrides' "$1"; else printf 'Software\\Wine\\DllOverrides'; fi
+    if [ -n "$1" ]; then
+        printf 'Software\\Wine\\AppDefaults\\%s\\DllOverrides' "$1"
+    else
+        printf 'Software\\Wine\\DllOverrides'
+    fi
 }
 
 # ---- the journal ---------------------------------------------------------------------------------------------------
@@ -216,17 +305,22 @@ unb64() { [ "$1" = - ] || printf '%s' "$1" | base64 -d; }
 
 jwrite() { printf '%s\n' "$*" >>"$P/$JOURNAL"; }
 
-# Journals step $1, then lets the test hooks act on it.
-step() {
-    jwrite "step $1"
-    [ -z "${OLE32MEM_PREFIX_STEPS:-}" ] || echo "$1" >>"$OLE32MEM_PREFIX_STEPS"
+# Lets the test hooks act at point $1 (a step's name, "commit" or "cleanup").
+test_hook() {
     [ "${OLE32MEM_PREFIX_FAIL_AT:-}" = "$1" ] || return 0
     case ${OLE32MEM_PREFIX_FAIL_HOW:-kill} in
         kill) kill -KILL $$ ;;
         int) kill -INT $$ ;;
         term) kill -TERM $$ ;;
-        error) abort "step $1: injected write failure (OLE32MEM_PREFIX_FAIL_HOW=error)" ;;
+        error) abort "at $1: injected write failure (OLE32MEM_PREFIX_FAIL_HOW=error)" ;;
     esac
+}
+
+# Journals step $1, then lets the test hooks act on it.
+step() {
+    jwrite "step $1"
+    [ -z "${OLE32MEM_PREFIX_STEPS:-}" ] || echo "$1" >>"$OLE32MEM_PREFIX_STEPS"
+    test_hook "$1"
 }
 
 # Journals the pre-image of file $1 (relative): a hard link of it (a copy across file systems), or "absent".
@@ -245,7 +339,6 @@ save_file() {
     fi
 }
 
-
 # Puts file $1 (a path, or a symlink target when $3 is "link") at relative path $2, journaled, by a rename.
 put() {
     local src=$1 rel=$2 how=${3:-copy} tmp=$2$TMP_SUFFIX
@@ -259,146 +352,302 @@ put() {
     mv -fT "$P/$tmp" "$P/$rel" || { rm -f "$P/$tmp"; abort "could not replace $rel (read-only?)"; }
 }
 
+# Moves relative path $1 over relative path $2, both journaled: no copy, so no free space needed.
+move() {
+    save_file "$2"
+    save_file "$1"
+    mv -fT "$P/$1" "$P/$2" || abort "could not move $1 to $2 (read-only?)"
+}
+
 # Removes relative path $1, journaled.
 remove() {
     save_file "$1"
     rm -f "$P/$1" || abort "could not remove $1 (read-only?)"
 }
 
+# Starts a transaction. A state directory that this creates and cannot fill goes again.
 txn_begin() {
-    [ -d "$P/$B" ] || { mkdir "$P/$B" || die "could not create $P/$B"; }
-    mkdir "$P/$TXN" || die "could not create $P/$TXN"
-    printf 'ole32mem transaction %s\n' "$1" >"$P/$JOURNAL" ||
-        { rm -rf "${P:?}/$TXN"; die "could not write the journal in $P/$B (disk full?)"; }
-    trap 'interrupted INT 130' INT
-    trap 'interrupted TERM 143' TERM
-    trap 'interrupted HUP 129' HUP
+    local made=0
+    [ -d "$P/$B" ] && [ ! -L "$P/$B" ] || made=1
+    make_dir "$B" || die "could not create $P/$B"
+    mkdir "$P/$TXN" || { [ $made = 0 ] || rmdir "$P/$B"; die "could not create $P/$TXN"; }
+    printf 'ole32mem transaction %s\n' "$1" | write_new "$JOURNAL" || {
+        rm -rf "${P:?}/$TXN"
+        [ $made = 0 ] || rmdir "$P/$B" 2>/dev/null
+        die "could not write the journal in $P/$B (disk full?)"
+    }
     in_txn=1
 }
 
 txn_commit() {
-    jwrite commit
+    jwrite commit || abort "could not write the journal's commit line (disk full?)"
+    test_hook commit
     finish_cleanup
     in_txn=0
-    trap - INT TERM HUP
 }
 
-# After a commit or a rollback: the pre-images go, and the state directory when no installation is recorded.
-finish_cleanup() {
-    rm -rf "${P:?}/$TXN"
-    [ -e "$P/$RECORD" ] || [ -e "$P/$OLD_STATE" ] || rm -rf "${P:?}/$B" 2>/dev/null || true
-    sweep_tmp
-}
-
-sweep_tmp() {
-    local d
-    for d in "$P" "$P/drive_c/windows/system32" "$P/drive_c/windows/syswow64"; do
-        [ -d "$d" ] || continue
-        find "$d" -maxdepth 1 \( -name "*$TMP_SUFFIX" -o -name "*$OLD_TMP_SUFFIX" \) -exec rm -f {} + 2>/dev/null || true
-    done
-}
-
-# Undoes the journal, last change first. Idempotent: a rollback cut short is simply run again.
-rollback() {
-    local kind a b c d rel
-    while read -r kind a b c d; do
-        case $kind in
-            file)
-                rel=$b
-                confined "$rel"
-                if [ "$a" = - ]; then
-                    rm -f "$P/$rel" || return 1
-                elif [ ! "$P/$rel" -ef "$P/$TXN/$a" ]; then # (the same file when the change never happened)
-                    [ -e "$P/$TXN/$a" ] || [ -L "$P/$TXN/$a" ] || { log "rollback: the pre-image of $rel is missing"; return 1; }
-                    rm -f "$P/$rel$TMP_SUFFIX"
-                    ln -P "$P/$TXN/$a" "$P/$rel$TMP_SUFFIX" 2>/dev/null || cp -a "$P/$TXN/$a" "$P/$rel$TMP_SUFFIX" || return 1
-                    mv -fT "$P/$rel$TMP_SUFFIX" "$P/$rel" || return 1
-                fi
-                ;;
-            reg) reg_apply "$(unb64 "$a")" "$(unb64 "$b")" "$(unb64 "$c")" "$d" || return 1 ;;
-        esac
-    done < <(tac "$P/$JOURNAL")
-}
-
-# Finishes or rolls back whatever an earlier run left: called first by install and uninstall.
-recover() {
+# What the journal's transaction was (install or uninstall), for messages.
+journal_what() {
     local what
-    if [ -f "$P/$JOURNAL" ]; then
-        what=$(head -1 "$P/$JOURNAL" | awk '{ print $3 }')
-        if [ "$(tail -1 "$P/$JOURNAL")" = commit ]; then
-            log "finishing the clean-up of a completed $what"
-        else
-            log "an earlier $what in $P was interrupted; rolling it back"
-            rollback || die "could not roll back the interrupted $what (journal $P/$JOURNAL kept; run again once writes work)"
-            log "rolled back: the prefix is as it was before that $what"
-        fi
-        finish_cleanup
-    elif [ -e "$P/$TXN" ]; then
-        finish_cleanup # interrupted before its journal existed: nothing had changed
-    elif [ -d "$P/$B" ] && [ ! -e "$P/$RECORD" ] && [ ! -e "$P/$OLD_STATE" ]; then
-        log "removing $P/$B: left by an interrupted run, no installation recorded in it"
-        rm -rf "${P:?}/$B" 2>/dev/null || true
-    fi
-    sweep_tmp
+    what=$(head -1 "$P/$JOURNAL" 2>/dev/null | awk '$1 == "ole32mem" && $2 == "transaction" { print $3 }')
+    printf '%s' "${what:-run (its journal has no header)}"
 }
 
-abort() {
-    log "error: $*"
-    if [ "${in_txn:-0}" = 1 ]; then
-        in_txn=0
-        trap '' INT TERM HUP
-        if rollback; then finish_cleanup; log "rolled back: $P is as it was before"; else
-            log "the rollback failed too; the journal $P/$JOURNAL is kept and the next install or uninstall will finish it"
-        fi
-    fi
-    exit 1
-}
-
-interrupted() {
-    trap '' INT TERM HUP
-    log "interrupted by SIG$1"
-    if [ "${in_txn:-0}" = 1 ]; then
-        in_txn=0
-        if rollback; then finish_cleanup; log "rolled back: $P is as it was before"; else
-            log "the rollback failed; the next install or uninstall will finish it"
-        fi
-    fi
-    exit "$2"
-}
-
-# ---- wineserver ----------------------------------------------------------------------------------------------------
-
-# Wine's server for a prefix runs in a directory named server-<dev>-<inode> of the prefix directory (hex).
-server_pid() {
-    local tag pid cwd
-    tag=$(stat -c 'server-%d-%i' "$P" | awk -F- '{ printf "server-%x-%x", $2, $3 }')
-    for pid in $(pgrep -x 'wineserver|wineserver64|wineserver32' 2>/dev/null); do
-        cwd=$(readlink "/proc/$pid/cwd" 2>/dev/null) || continue
-        [ "${cwd##*/}" != "$tag" ] || { echo "$pid"; return 0; }
+# True when a proxy in system32 or syswow64 may still need the backup of Wine's ole32 in the state directory.
+backup_needed() {
+    local arch dir
+    for arch in x86_64 i686; do
+        for dir in system32 syswow64; do
+            [ -f "$P/$B/$arch/ole32.dll" ] && is_proxy "$P/drive_c/windows/$dir/ole32.dll" && return 0
+        done
     done
     return 1
 }
 
-# Programs the prefix's server runs, other than Wine's own services and our query.
-user_programs() {
-    "$wine" wmic process get name 9<&- 2>/dev/null | iconv -f UTF-16 -t UTF-8 2>/dev/null | tr -d '\r' |
-        awk 'NR > 1 && NF { n = tolower($1) }
-             NR > 1 && NF && n !~ /^(services|winedevice|plugplay|svchost|rpcss|explorer|start|conhost|wmic|wineboot|winemenubuilder|tabtip)\.exe$/ { print $1 }'
+# After a commit or a rollback: the transaction directory is renamed away first (the journal goes with it at once,
+# so a clean-up cut short leaves nothing that could be taken for an unfinished transaction), then removed; the
+# state directory goes when no installation is recorded in it and no proxy still needs a backup in it.
+finish_cleanup() {
+    if [ -e "$P/$TXN" ]; then
+        rm -rf "${P:?}/$DONE"
+        mv -T "$P/$TXN" "$P/$DONE" 2>/dev/null || rm -rf "${P:?}/$TXN"
+    fi
+    [ "$in_txn" = 0 ] || test_hook cleanup
+    rm -rf "${P:?}/$DONE"
+    if [ -d "$P/$B" ] && [ ! -L "$P/$B" ] && [ ! -e "$P/$RECORD" ] && [ ! -e "$P/$OLD_STATE" ]; then
+        if backup_needed; then
+            log "keeping $P/$B: it holds the backup of Wine's ole32 that a proxy in the prefix still needs" \
+                "(run uninstall to put it back)"
+        else
+            rm -rf "${P:?}/$B" 2>/dev/null || true
+        fi
+    fi
+    sweep_tmp
 }
 
-# Makes sure no wineserver runs for the prefix: user.reg is about to be edited and DLLs replaced.
-stop_server() {
-    local programs
-    server_pid >/dev/null || return 0
-    programs=$(user_programs | sort -u | tr '\n' ' ')
-    if [ -n "$programs" ]; then
-        [ $force = 1 ] || die "programs are running in $P: ${programs% }. Quit them (or: WINEPREFIX=$P" \
-            "$WINESERVER -k), or pass --force (make ... FORCE=1) to have them ended before the $action"
-        log "--force: ending the programs running in $P: ${programs% }"
+# Temporary files of ours, in every directory we write (never following a symlinked directory).
+sweep_tmp() {
+    local d
+    for d in "$P" "$P/drive_c/windows/system32" "$P/drive_c/windows/syswow64" "$P/$B" "$P/$B/x86_64" "$P/$B/i686"; do
+        [ -d "$d" ] && [ ! -L "$d" ] || continue
+        find "$d" -maxdepth 1 \( -name "*$TMP_SUFFIX" -o -name "*$OLD_TMP_SUFFIX" \) -exec rm -rf {} + 2>/dev/null ||
+            true
+    done
+}
+
+# Puts relative path $2 back to its pre-image $1 (a journal number, or "-" for absent).
+undo_file() {
+    local pre=$1 rel=$2
+    is_confined "$rel" || { log "rollback: $P/${rel%/*} resolves outside $P; not touching $rel"; return 1; }
+    if [ "$pre" = - ]; then
+        rm -f "$P/$rel" || { log "rollback: could not remove $rel (read-only?)"; return 1; }
+        return 0
     fi
-    "$WINESERVER" -k 9<&- 2>/dev/null || true
-    "$WINESERVER" -w 9<&- 2>/dev/null || true
-    ! server_pid >/dev/null || die "the wineserver of $P did not stop"
+    # The same file when the change never happened; the same bytes when only the pre-image is a copy.
+    [ ! "$P/$rel" -ef "$P/$TXN/$pre" ] || return 0
+    [ -e "$P/$TXN/$pre" ] || [ -L "$P/$TXN/$pre" ] || { log "rollback: the pre-image of $rel is missing"; return 1; }
+    if [ ! -L "$P/$rel" ] && [ ! -L "$P/$TXN/$pre" ] && cmp -s "$P/$TXN/$pre" "$P/$rel"; then return 0; fi
+    rm -f "$P/$rel$TMP_SUFFIX"
+    { ln -P "$P/$TXN/$pre" "$P/$rel$TMP_SUFFIX" 2>/dev/null || cp -a "$P/$TXN/$pre" "$P/$rel$TMP_SUFFIX"; } &&
+        mv -fT "$P/$rel$TMP_SUFFIX" "$P/$rel" && return 0
+    rm -f "$P/$rel$TMP_SUFFIX" 2>/dev/null
+    log "rollback: could not put $rel back (read-only? disk full?)"
+    return 1
+}
+
+# Undoes the journal, last change first, going on past a step it cannot undo (each is reported). Idempotent: a
+# rollback cut short is simply run again.
+rollback() {
+    local kind a b c d failed=0
+    while read -r kind a b c d; do
+        case $kind in
+            file) undo_file "$a" "$b" || failed=1 ;;
+            reg)
+                reg_apply "$(unb64 "$a")" "$(unb64 "$b")" "$(unb64 "$c")" "$d" || {
+                    log "rollback: could not restore the registry value $(unb64 "$a")\\$(unb64 "$b") in user.reg"
+                    failed=1
+                }
+                ;;
+        esac
+    done < <(tac "$P/$JOURNAL")
+    return $failed
+}
+
+# Ends a transaction that will not go on (a signal, an error, or an earlier run's): a journal with its commit line
+# is finished (the change was complete), any other is rolled back.
+settle() {
+    local what
+    trap '' INT TERM HUP
+    if [ ! -f "$P/$JOURNAL" ]; then
+        finish_cleanup # only the clean-up after a commit or a rollback was left
+        return 0
+    fi
+    what=$(journal_what)
+    if grep -qx commit "$P/$JOURNAL"; then
+        finish_cleanup
+        log "the $what had completed; finished its clean-up"
+    elif rollback; then
+        finish_cleanup
+        log "rolled back: $P is as it was before the $what"
+    else
+        log "the rollback could not undo everything (each step above); the journal $P/$JOURNAL is kept and the" \
+            "next install or uninstall finishes it once writes work"
+        return 1
+    fi
+}
+
+# Finishes or rolls back whatever an earlier run left: called first by install and uninstall.
+recover() {
+    recovering=1
+    if [ -f "$P/$JOURNAL" ]; then
+        log "an earlier $(journal_what) in $P did not finish; settling it first"
+        settle || die "could not settle the interrupted $(journal_what)"
+        set_traps
+    elif [ -e "$P/$TXN" ] || [ -e "$P/$DONE" ]; then
+        finish_cleanup # interrupted before its journal existed, or after it was done
+    elif [ -d "$P/$B" ] && [ ! -L "$P/$B" ] && [ ! -e "$P/$RECORD" ] && [ ! -e "$P/$OLD_STATE" ] && ! backup_needed; then
+        log "removing $P/$B: left by an interrupted run, no installation recorded in it"
+        rm -rf "${P:?}/$B" 2>/dev/null || true
+    fi
+    sweep_tmp
+    recovering=
+}
+
+abort() {
+    log "error: $*"
+    if [ "$in_txn" = 1 ]; then
+        in_txn=0
+        settle || true
+    fi
+    exit 1
+}
+
+# ---- Wine's processes ----------------------------------------------------------------------------------------------
+
+# Runs a Wine command ($2...) for at most $1 seconds, in the background so that a signal is seen while it runs:
+# the signal is remembered, and the caller acts on it (check_signal) once it has dealt with the command's result.
+# Returns the command's status (124 when it timed out).
+wine_run() {
+    local limit=$1 pid rc
+    shift
+    child_name="${1##*/} ${*:2}"
+    timeout -k 5 "$limit" "$@" 9<&- </dev/null >/dev/null 2>&1 &
+    pid=$!
+    while :; do
+        rc=0
+        wait "$pid" || rc=$?
+        kill -0 "$pid" 2>/dev/null || break # (a wait cut short by a trapped signal returns with the child alive)
+    done
+    child_name=
+    return "$rc"
+}
+
+check_signal() { [ -z "$pending_sig" ] || act_on_signal; }
+
+SERVER_TIMEOUT=60
+PROC=${OLE32MEM_PREFIX_PROC:-/proc} # (a test hook: where the process table is read)
+
+# The prefix's Wine processes, from /proc, without asking Wine (which may be wedged). The server: a wineserver of
+# ours whose working directory is the prefix's server directory (server-<device>-<inode> of the prefix, in hex, as
+# Wine names it). The programs: our processes that Wine started (WINELOADER or WINESERVERSOCKET in their
+# environment) whose WINEPREFIX (~/.wine when unset) is this directory, compared by device and inode as Wine does.
+# Sets server_pids and procs ("PID<TAB>argv" lines, argv as Wine set it: argv[0] is the Windows path of the
+# image). Fails when /proc cannot be read.
+scan_prefix() {
+    local d pid comm v prefix home wine ident tag argv
+    local -a env args
+    server_pids=() procs=()
+    [ -r "$PROC/self/environ" ] && [ -r "$PROC/self/cmdline" ] && [ -r "$PROC/self/comm" ] || return 1
+    ident=$(stat -Lc '%d:%i' -- "$P") || return 1
+    tag=$(stat -Lc '%d %i' -- "$P" | awk '{ printf "server-%x-%x", $1, $2 }')
+    for d in "$PROC"/[0-9]*; do
+        pid=${d##*/}
+        [ "$pid" != $$ ] && [ -O "$d" ] || continue
+        comm=
+        read -r comm 2>/dev/null <"$d/comm" || continue
+        if [[ $comm == wineserver* ]]; then
+            v=$(readlink "$d/cwd" 2>/dev/null) || continue
+            [ "${v##*/}" != "$tag" ] || server_pids+=("$pid")
+            continue
+        fi
+        mapfile -d '' -t env 2>/dev/null <"$d/environ" || continue
+        prefix='' home='' wine=0
+        for v in "${env[@]}"; do
+            case $v in
+                WINEPREFIX=*) prefix=${v#WINEPREFIX=} ;;
+                HOME=*) home=${v#HOME=} ;;
+                WINELOADER=* | WINESERVERSOCKET=*) wine=1 ;;
+            esac
+        done
+        [ $wine = 1 ] || continue
+        [ -n "$prefix" ] || prefix=$home/.wine
+        [ "$prefix" = "$P" ] || [ "$(stat -Lc '%d:%i' -- "$prefix" 2>/dev/null)" = "$ident" ] || continue
+        mapfile -d '' -t args 2>/dev/null <"$d/cmdline" || continue
+        [ ${#args[@]} -gt 0 ] || continue # exited meanwhile
+        argv="${args[*]}"
+        procs+=("$pid"$'\t'"${argv%"${argv##*[! ]}"}")
+    done
+}
+
+# True when process line $1 ("PID<TAB>argv") is one of Wine's own services: its image, as Wine started it, is a
+# Wine builtin in the prefix's system32 or syswow64, and one that Wine itself starts (explorer.exe only as the
+# desktop). Anything else, a program of the same name elsewhere included, is a program.
+wine_service() {
+    local argv=${1#*$'\t'} image name dir
+    image=${argv%% *}
+    image=${image,,}
+    case $image in
+        'c:\windows\system32\'* | 'c:\windows\syswow64\'*) ;;
+        *) return 1 ;;
+    esac
+    name=${image##*\\} dir=${image%\\*} dir=${dir##*\\}
+    case $name in
+        services.exe | winedevice.exe | plugplay.exe | svchost.exe | rpcss.exe | conhost.exe | tabtip.exe) ;;
+        explorer.exe) [[ ${argv,,} == *' /desktop'* ]] || return 1 ;;
+        *) return 1 ;;
+    esac
+    grep -q 'Wine builtin DLL' "$P/drive_c/windows/$dir/$name" 2>/dev/null
+}
+
+# "NAME (pid N)" for process line $1.
+proc_label() {
+    local argv=${1#*$'\t'} image
+    image=${argv%% *}
+    printf '%s (pid %s)' "${image##*[\\/]}" "${1%%$'\t'*}"
+}
+
+# Makes sure no wineserver runs for the prefix: user.reg is about to be edited and DLLs replaced. Programs (and a
+# wineboot still updating the prefix) are never ended without --force.
+stop_server() {
+    local line programs='' updating=''
+    scan_prefix || die "cannot read the process table ($PROC), so cannot tell whether programs run in $P; refusing" \
+        "(nothing was changed)." \
+        "Quit every program of the prefix and end its server (WINEPREFIX=$P $WINESERVER -k), then run this again"
+    [ ${#server_pids[@]} -gt 0 ] || [ ${#procs[@]} -gt 0 ] || return 0
+    for line in "${procs[@]}"; do
+        wine_service "$line" && continue
+        case ${line,,} in
+            *'\wineboot.exe'* | *'rundll32.exe setupapi,installhinfsection'*'wine.inf'*)
+                updating="$updating $(proc_label "$line"): ${line#*$'\t'};" ;;
+            *) programs="$programs $(proc_label "$line")" ;;
+        esac
+    done
+    if [ -n "$updating" ] && [ $force = 0 ]; then
+        die "Wine is updating $P (wineboot:${updating%;}; wedged if it has run for minutes). Nothing was changed." \
+            "Wait for it, or end it (WINEPREFIX=$P $WINESERVER -k), or pass --force (make ... FORCE=1)"
+    fi
+    if [ -n "$programs" ]; then
+        [ $force = 1 ] || die "programs are running in $P:$programs. Quit them (or: WINEPREFIX=$P" \
+            "$WINESERVER -k), or pass --force (make ... FORCE=1) to have them ended before the $action"
+        log "--force: ending the programs running in $P:$programs"
+    fi
+    [ -z "$updating" ] || log "--force: ending Wine's update of $P:$updating"
+    wine_run $SERVER_TIMEOUT "$WINESERVER" -k || true
+    wine_run $SERVER_TIMEOUT "$WINESERVER" -w || true
+    check_signal
+    scan_prefix || true
+    [ ${#server_pids[@]} = 0 ] ||
+        die "the wineserver of $P (pid ${server_pids[*]}) did not stop within $SERVER_TIMEOUT s; nothing was changed"
 }
 
 # ---- files ---------------------------------------------------------------------------------------------------------
@@ -419,9 +668,20 @@ prefix_dirs() {
 
 builtin_dir() { eval "printf '%s' \"\$WINE_DLLDIR_$1\""; }
 is_wine_builtin() { grep -q 'Wine builtin DLL' "$1" 2>/dev/null; }
+# Wine's builtin ole32 among Wine's builtins: the only one that exports BindMoniker.
+is_wine_ole32() { is_wine_builtin "$1" && grep -qa 'BindMoniker' "$1"; }
 # The proxy forwards to ole32_orig; neither Wine's ole32 nor a native one names it.
 is_proxy() { [ -f "$1" ] && grep -qa 'ole32_orig\.' "$1"; }
 sha() { sha256sum <"$1" | cut -d' ' -f1; }
+# The version a proxy carries in its VERSIONINFO (ProductVersion, UTF-16: read with the NULs taken out).
+proxy_version() {
+    tr -d '\000' <"$1" | grep -ao 'ProductVersion[^0-9A-Za-z]*[0-9][0-9.]*' |
+        awk 'NR == 1 { sub(/^ProductVersion[^0-9]*/, ""); v = $0 } END { print v ? v : "unknown" }'
+}
+# The sha256 of the Wine ole32.dll whose exports the build's proxy for arch $1 copies (written by gen-ole32-def.sh).
+proxy_source_sha() {
+    sed -n 's/^; Wine ole32 sha256: \([0-9a-f]\{64\}\).*/\1/p' "$BUILD/$1/proxy/ole32.def" 2>/dev/null
+}
 
 proxy_file() {
     local f="$BUILD/$1/proxy/ole32.dll"
@@ -444,6 +704,21 @@ orig_source() {
     fi
 }
 
+# Refuses, before any change, a proxy whose exports were generated from another ole32.dll than the one that
+# becomes ole32_orig.dll beside it ($2: the prefix's directory): its ordinals and forwarders would not match.
+check_proxy_source() {
+    local arch=$1 dir=$2 orig built want
+    orig=$(builtin_dir "$arch")/ole32.dll
+    [ -r "$orig" ] || orig=$P/$dir/ole32.dll
+    built=$(proxy_source_sha "$arch")
+    want=$(sha "$orig")
+    [ -n "$built" ] || die "$arch: $BUILD/$arch/proxy/ole32.def does not say which ole32.dll its exports come from" \
+        "(built by an older version?); nothing was changed. Rebuild the proxy: make proxy"
+    [ "$built" = "$want" ] || die "$arch: the proxy in $BUILD/$arch/proxy copies the exports of another ole32.dll" \
+        "(sha256 $built) than this Wine's $orig (sha256 $want), so its ordinals would not match; nothing was" \
+        "changed. Rebuild it against this Wine: make proxy (make install-prefix does that by itself)"
+}
+
 place_orig() {
     local src
     src=$(orig_source "$1")
@@ -463,8 +738,11 @@ orig_current() {
 
 # wineboot -u takes 20 s; it is needed unless Wine itself would consider the prefix current (its .update-timestamp
 # holds wine.inf's mtime) and every ole32.dll to be replaced already is this Wine's.
+# A wineboot -u of ours that did not finish (its marker is left) means a half-updated prefix, whatever the timestamp
+# says: Wine writes the timestamp before it updates.
 prefix_up_to_date() {
     local line builtin
+    [ ! -e "$P/$WINEBOOT_MARK" ] && [ ! -L "$P/$WINEBOOT_MARK" ] || return 1
     [ -r "$WINE_INF" ] && [ -r "$P/.update-timestamp" ] || return 1
     [ "$(head -c 64 "$P/.update-timestamp" | tr -d '\r\n')" = "$(stat -c %Y "$WINE_INF")" ] || return 1
     for line in "${dirs[@]}"; do
@@ -475,11 +753,14 @@ prefix_up_to_date() {
 
 # ---- the record ----------------------------------------------------------------------------------------------------
 # ole32mem-backup/installed: "format 2", "mode M", "hook H", "app A", per arch "dir ARCH RELDIR",
-# per registry value set "reg KEY NAME PREVIOUS EXISTED" (base64 fields, as in the journal).
+# per registry value set "reg KEY NAME PREVIOUS EXISTED" (base64 fields, as in the journal), per arch
+# "sha ARCH REPLACED PROXY": the sha256 of the ole32.dll the proxy replaced and of the proxy (absent in records of
+# earlier versions of this format).
 
 read_record() {
     local kind a b c d
     installed_mode='' installed_hook=0 installed_app='' installed_dirs=() installed_regs=()
+    declare -gA installed_orig=() installed_proxy=()
     if [ -f "$P/$RECORD" ]; then
         while read -r kind a b c d; do
             case $kind in
@@ -488,6 +769,7 @@ read_record() {
                 app) installed_app=$(unb64 "${a:-}") ;;
                 dir) installed_dirs+=("$a $b") ;;
                 reg) installed_regs+=("$a $b $c $d") ;;
+                sha) installed_orig[$a]=$b installed_proxy[$a]=$c ;;
             esac
         done <"$P/$RECORD"
     else
@@ -500,6 +782,17 @@ read_record() {
             *) die "the record in $P/$B names '${line#* }', which is not a system directory; refusing to act on it" ;;
         esac
     done
+}
+
+# No record, but proxies in system32/syswow64 (what a clean-up cut short by an older version could leave): they
+# are taken as the installation, with no registry values to restore.
+read_orphans() {
+    local line
+    installed_mode=copy installed_hook=0 installed_app='' installed_dirs=() installed_regs=()
+    declare -gA installed_orig=() installed_proxy=()
+    while read -r line; do
+        if is_proxy "$P/${line#* }/ole32.dll"; then installed_dirs+=("$line"); fi
+    done < <(prefix_dirs 2>/dev/null)
 }
 
 # Records of earlier versions: "dir=ARCH /abs/path" and a `wine reg` journal. An absolute path is taken relative to
@@ -533,6 +826,7 @@ read_old_record() {
     done <"$P/$OLD_JOURNAL"
 }
 
+# Writes the record; sha_lines holds its "sha" lines.
 write_record() {
     local line regs=("$@")
     {
@@ -542,7 +836,8 @@ write_record() {
         echo "app $(b64 "$app")"
         for line in "${dirs[@]}"; do echo "dir $line"; done
         for line in "${regs[@]}"; do echo "reg $line"; done
-    } >"$P/$B/record$TMP_SUFFIX" || abort "could not write the record (disk full?)"
+        for line in "${sha_lines[@]}"; do echo "sha $line"; done
+    } | write_new "$B/record$TMP_SUFFIX" || abort "could not write the record (disk full?)"
     put "$P/$B/record$TMP_SUFFIX" "$RECORD"
     rm -f "$P/$B/record$TMP_SUFFIX"
 }
@@ -588,58 +883,152 @@ describe() {
     return 0
 }
 
-# What ole32.dll in $1 (relative) is, for messages.
+# What file $1 (relative) is, for messages; $2 is its arch. A proxy is told by its forwarders and its version, this
+# build's or the installed one by its sha256; a Wine ole32 by its content: the installed Wine's is byte for byte
+# the file in WINE_DLLDIR_<arch>.
 what_is() {
-    if [ ! -e "$P/$1" ]; then echo "no file"
-    elif is_proxy "$P/$1"; then echo "an ole32mem proxy of another build (sha256 $(sha "$P/$1"))"
-    elif is_wine_builtin "$P/$1"; then echo "Wine's builtin ole32 (sha256 $(sha "$P/$1"); a Wine update and wineboot -u?)"
-    else echo "a DLL that is not Wine's (sha256 $(sha "$P/$1"); a native ole32 put there by the user or winetricks?)"
+    local f=$P/$1 arch=${2:-} s builtin
+    [ -e "$f" ] || { echo "no file"; return 0; }
+    s=$(sha "$f")
+    builtin=$(builtin_dir "${arch:-x86_64}")/ole32.dll
+    if is_proxy "$f"; then
+        if [ -n "$arch" ] && [ -f "$BUILD/$arch/proxy/ole32.dll" ] &&
+            [ "$s" = "$(sha "$BUILD/$arch/proxy/ole32.dll")" ]; then
+            echo "this build's ole32mem proxy (version $(proxy_version "$f"))"
+        elif [ -n "$arch" ] && [ "$s" = "${installed_proxy[$arch]:-}" ]; then
+            echo "the ole32mem proxy installed here (version $(proxy_version "$f"), an earlier build than this one)"
+        else
+            echo "an ole32mem proxy of another build (version $(proxy_version "$f"), sha256 $s)"
+        fi
+    elif is_wine_ole32 "$f"; then
+        if [ -r "$builtin" ] && [ "$s" = "$(sha "$builtin")" ]; then
+            echo "the installed Wine's own ole32 (sha256 $s)"
+        else
+            echo "the ole32 of another Wine version (sha256 $s; Wine upgraded since the prefix was last updated?)"
+        fi
+    elif is_wine_builtin "$f"; then
+        echo "a Wine builtin DLL that is not ole32 (sha256 $s)"
+    else
+        echo "a DLL that is not Wine's (sha256 $s; a native ole32 put there by the user or winetricks?)"
     fi
 }
+
+# A file with the content of the ole32.dll that the proxy in $2 replaced, when its backup is missing: the installed
+# Wine's ole32 or the prefix's ole32_orig.dll, whichever has the sha256 the record holds (for a record without
+# one: the installed Wine's ole32 when ole32_orig.dll, copied from it at install, is byte for byte the same).
+lost_backup_source() {
+    local arch=$1 dir=$2 want=${installed_orig[$1]:-} builtin c
+    builtin=$(builtin_dir "$arch")/ole32.dll
+    [ "$want" != - ] || want=
+    if [ -n "$want" ]; then
+        for c in "$builtin" "$P/$dir/ole32_orig.dll"; do
+            [ -f "$c" ] && [ "$(sha "$c")" = "$want" ] && { echo "$c"; return 0; }
+        done
+        return 1
+    fi
+    [ -f "$builtin" ] && [ -f "$P/$dir/ole32_orig.dll" ] && cmp -s "$builtin" "$P/$dir/ole32_orig.dll" && echo "$builtin"
+}
+
+# Global installs: a program with an ole32 override of its own (AppDefaults\<app>\DllOverrides) does not get the
+# proxy, because Wine takes the program's override first. Says so for each.
+warn_app_overrides() {
+    [ -z "$app" ] || return 0
+    awk '/^\[/ { sec = tolower($0); app = ""
+                 if (sec ~ /^\[software\\\\wine\\\\appdefaults\\\\[^\\]+\\\\dlloverrides\]/) {
+                     app = $0; sub(/^\[[^\\]*\\\\[^\\]*\\\\[^\\]*\\\\/, "", app); sub(/\\\\.*/, "", app) } next }
+         app != "" && tolower($0) ~ /^"ole32"=/ { print app "\t" $0 }' "$P/user.reg" |
+        while IFS=$'\t' read -r a v; do
+            log "note: $a has an ole32 override of its own ($v in" \
+                "HKCU\\Software\\Wine\\AppDefaults\\$a\\DllOverrides)," \
+                "which Wine takes before the global one: $a will not use the proxy unless that value goes"
+        done
+}
+
+# The value the override has now, for messages.
+override_now() { reg_get "$(override_key "$app")" ole32 || echo "no ole32 value"; }
 
 # ---- actions -------------------------------------------------------------------------------------------------------
 
 do_status() {
-    [ ! -f "$P/$JOURNAL" ] || log "an interrupted $(head -1 "$P/$JOURNAL" | awk '{ print $3 }') is pending in $P; install or uninstall will roll it back"
+    [ ! -f "$P/$JOURNAL" ] || log "an interrupted $(journal_what) is pending in $P; install or uninstall will settle it"
     if [ ! -f "$P/$RECORD" ] && [ ! -f "$P/$OLD_STATE" ]; then
         log "ole32mem is not installed in $P"
         return 0
     fi
     read_record
-    mode=$installed_mode app=$installed_app
+    mode=$installed_mode app=$installed_app hook=$installed_hook
     log "ole32mem is installed in $P ($(describe "$installed_hook"))"
+    registry_current || log "the override in HKCU\\$(override_key "$app") is now $(override_now), not" \
+        "\"ole32\"=\"$OVERRIDE_VALUE\" (changed by hand?): programs do not get the proxy; install again to set it"
     for line in "${installed_dirs[@]}"; do
-        orig_current "${line%% *}" "${line#* }" || log "${line%% *}: ole32_orig.dll is stale (Wine was upgraded); run install again"
-        is_proxy "$P/${line#* }/ole32.dll" || log "${line%% *}: ${line#* }/ole32.dll is no longer the proxy: $(what_is "${line#* }/ole32.dll")"
+        orig_current "${line%% *}" "${line#* }" ||
+            log "${line%% *}: ole32_orig.dll is stale (Wine was upgraded); run install again"
+        is_proxy "$P/${line#* }/ole32.dll" ||
+            log "${line%% *}: ${line#* }/ole32.dll is no longer the proxy:" \
+                "$(what_is "${line#* }/ole32.dll" "${line%% *}")"
+        [ -f "$P/$B/${line%% *}/ole32.dll" ] || log "${line%% *}: the backup of ole32.dll is missing"
     done
 }
 
 do_uninstall() {
-    local i line arch dir backup
+    local i line arch dir backup src
+    local -a how=()
     if [ ! -f "$P/$RECORD" ] && [ ! -f "$P/$OLD_STATE" ]; then
-        for dir in drive_c/windows/system32 drive_c/windows/syswow64; do
-            [ ! -e "$P/$dir/ole32_orig.dll" ] ||
-                log "warning: $P/$dir/ole32_orig.dll exists but no installation is recorded; left alone"
-        done
-        log "ole32mem is not installed in $P; nothing to do"
-        return 0
+        read_orphans
+        if [ ${#installed_dirs[@]} = 0 ]; then
+            for dir in drive_c/windows/system32 drive_c/windows/syswow64; do
+                [ ! -e "$P/$dir/ole32_orig.dll" ] ||
+                    log "warning: $P/$dir/ole32_orig.dll exists but no installation is recorded; left alone"
+            done
+            log "ole32mem is not installed in $P; nothing to do"
+            return 0
+        fi
+        log "found ole32mem proxies but no record of their installation (a clean-up cut short by an older version?):" \
+            "putting Wine's ole32 back under them; registry values are left as they are (their earlier values were" \
+            "not recorded)"
+    else
+        read_record
     fi
-    read_record
+    # The way back for each arch, decided before any change: the backup, else a file with its content, else refuse.
+    for i in "${!installed_dirs[@]}"; do
+        line=${installed_dirs[$i]}
+        arch=${line%% *} dir=${line#* } backup=$B/$arch/ole32.dll
+        if ! is_proxy "$P/$dir/ole32.dll"; then
+            how[$i]=keep
+        elif [ -f "$P/$backup" ] && [ ! -L "$P/$backup" ]; then
+            how[$i]=backup
+        elif src=$(lost_backup_source "$arch" "$dir"); then
+            how[$i]="file $src"
+        else
+            die "$arch: the backup of $dir/ole32.dll ($P/$backup) is missing, and neither this Wine's ole32 nor" \
+                "ole32_orig.dll has the content of the file the proxy replaced; nothing was changed. The proxy and" \
+                "ole32_orig.dll stay (programs keep working). To put Wine's ole32 back: copy" \
+                "$(builtin_dir "$arch")/ole32.dll over $P/$dir/ole32.dll, then uninstall again"
+        fi
+    done
     stop_server
     txn_begin uninstall
     restore_registry
     for i in "${!installed_dirs[@]}"; do
         line=${installed_dirs[$i]}
         arch=${line%% *} dir=${line#* } backup=$B/$arch/ole32.dll
-        if ! is_proxy "$P/$dir/ole32.dll"; then
-            log "$arch: $dir/ole32.dll is not the proxy ole32mem installed; found $(what_is "$dir/ole32.dll"). Keeping it."
-        elif [ -f "$P/$backup" ]; then
-            step "restore-$arch"
-            put "$P/$backup" "$dir/ole32.dll"
-            log "$arch: restored $dir/ole32.dll"
-        else
-            log "warning: no backup of the $arch ole32.dll; left $dir/ole32.dll as it is"
-        fi
+        case ${how[$i]} in
+            keep)
+                log "$arch: $dir/ole32.dll is not the proxy ole32mem installed; found" \
+                    "$(what_is "$dir/ole32.dll" "$arch"). Keeping it"
+                ;;
+            backup)
+                step "restore-$arch"
+                move "$backup" "$dir/ole32.dll"
+                log "$arch: restored $dir/ole32.dll"
+                ;;
+            file\ *)
+                step "restore-$arch"
+                put "${how[$i]#file }" "$dir/ole32.dll"
+                log "$arch: the backup of $dir/ole32.dll was missing; restored it from ${how[$i]#file } (the same" \
+                    "bytes as the ole32.dll that ole32mem replaced)"
+                ;;
+        esac
         if [ -e "$P/$dir/ole32_orig.dll" ] || [ -L "$P/$dir/ole32_orig.dll" ]; then
             step "remove-orig-$arch"
             remove "$dir/ole32_orig.dll"
@@ -654,37 +1043,66 @@ do_uninstall() {
     log "ole32mem uninstalled from $P"
 }
 
+# wineboot -u, bounded: a wineboot that does not finish in time is ended (with Wine's own services: no program
+# runs, stop_server saw to that) and the install refused.
+update_prefix() {
+    local rc=0
+    if prefix_up_to_date; then
+        log "the prefix is up to date with this Wine (skipping wineboot -u)"
+        return 0
+    fi
+    [ ! -e "$P/$WINEBOOT_MARK" ] || log "an earlier wineboot -u of ole32mem's did not finish; running it again"
+    log "updating the prefix (wineboot -u)"
+    date +%s | write_new "$WINEBOOT_MARK" || die "could not write in $P (disk full? read-only?)"
+    wine_run "$WINEBOOT_TIMEOUT" "$wine" wineboot -u || rc=$?
+    if [ $rc = 0 ]; then
+        wine_run $SERVER_TIMEOUT "$WINESERVER" -w || true
+        rm -f "$P/$WINEBOOT_MARK"
+    fi
+    check_signal
+    if [ $rc = 124 ] || [ $rc = 137 ]; then
+        wine_run $SERVER_TIMEOUT "$WINESERVER" -k || true
+        die "wineboot -u did not finish within $WINEBOOT_TIMEOUT s (wedged?); ended it. ole32mem changed nothing;" \
+            "the prefix may be half updated: run install again (it runs wineboot -u again), or look at" \
+            "WINEPREFIX=$P WINEDEBUG=+all $wine wineboot -u"
+    fi
+    [ $rc = 0 ] || die "wineboot -u failed in $P (status $rc); ole32mem changed nothing"
+}
+
 do_install_fresh() {
     local arch dir line proxy
     mapfile -t dirs < <(prefix_dirs)
     [ ${#dirs[@]} -gt 0 ] || die "found no ole32.dll to replace in $P"
+    # Everything that can refuse is checked before anything runs or changes (wineboot -u rewrites system.reg).
     for line in "${dirs[@]}"; do
         arch=${line%% *} dir=${line#* }
         confined "$dir/ole32.dll"
         proxy_file "$arch" >/dev/null
         [ -f "$P/$dir/ole32.dll" ] || die "$P/$dir/ole32.dll does not exist"
+        # A native ole32 (winetricks, or the user's own) is not ours to wrap: the proxy forwards to ole32_orig.
+        is_wine_ole32 "$P/$dir/ole32.dll" ||
+            die "$arch: $dir/ole32.dll is $(what_is "$dir/ole32.dll" "$arch"). Keeping it; refusing to install over it"
+        check_proxy_source "$arch" "$dir"
     done
-    if prefix_up_to_date; then
-        log "the prefix is up to date with this Wine (skipping wineboot -u)"
-    else
-        log "updating the prefix (wineboot -u)"
-        "$wine" wineboot -u 9<&- >/dev/null 2>&1 || die "wineboot -u failed in $P"
-        "$WINESERVER" -w 9<&-
-    fi
+    stop_server
+    update_prefix
     stop_server
     for line in "${dirs[@]}"; do
         arch=${line%% *} dir=${line#* }
-        # A native ole32 (winetricks, or the user's own) is not ours to wrap: the proxy forwards to ole32_orig.
-        is_wine_builtin "$P/$dir/ole32.dll" ||
-            die "$arch: $dir/ole32.dll is $(what_is "$dir/ole32.dll"). Keeping it; refusing to install over it"
+        is_wine_ole32 "$P/$dir/ole32.dll" ||
+            die "$arch: after wineboot -u, $dir/ole32.dll is $(what_is "$dir/ole32.dll" "$arch");" \
+                "refusing to install over it"
         [ ! -e "$P/$dir/ole32_orig.dll" ] || log "warning: replacing a leftover $dir/ole32_orig.dll"
     done
+    warn_app_overrides
     txn_begin install
+    sha_lines=()
     for line in "${dirs[@]}"; do
         arch=${line%% *} dir=${line#* }
         step "backup-$arch"
-        [ -d "$P/$B/$arch" ] || mkdir "$P/$B/$arch" || abort "could not create $B/$arch"
+        make_dir "$B/$arch" || abort "could not create $B/$arch"
         put "$P/$dir/ole32.dll" "$B/$arch/ole32.dll"
+        sha_lines+=("$arch $(sha "$P/$B/$arch/ole32.dll") $(sha "$(proxy_file "$arch")")")
     done
     for line in "${dirs[@]}"; do
         arch=${line%% *} dir=${line#* }
@@ -706,23 +1124,28 @@ do_install_update() {
     local i arch dir line proxy changed=0
     read_record
     dirs=("${installed_dirs[@]}")
+    sha_lines=()
     for i in "${!dirs[@]}"; do
         arch=${dirs[$i]%% *} dir=${dirs[$i]#* }
         confined "$dir/ole32.dll"
         proxy_file "$arch" >/dev/null
         if ! is_proxy "$P/$dir/ole32.dll"; then
-            die "$arch: $dir/ole32.dll is no longer the proxy: found $(what_is "$dir/ole32.dll"). Keeping it;" \
+            die "$arch: $dir/ole32.dll is no longer the proxy: found $(what_is "$dir/ole32.dll" "$arch"). Keeping it;" \
                 "uninstall (which keeps it too), then install again"
         fi
+        check_proxy_source "$arch" "$dir"
+        sha_lines+=("$arch ${installed_orig[$arch]:--} $(sha "$(proxy_file "$arch")")")
     done
+    warn_app_overrides
     stop_server
     txn_begin install
     reg_records=("${installed_regs[@]}")
     if [ "$installed_app" != "$app" ] || [ "$installed_hook" != "$hook" ] || ! registry_current; then
         if [ "$installed_app" != "$app" ] || [ "$installed_hook" != "$hook" ]; then
-            log "changing the installation from ($(mode=$installed_mode app=$installed_app describe "$installed_hook")) to ($(describe $hook))"
+            log "changing the installation from ($(mode=$installed_mode app=$installed_app describe "$installed_hook"))" \
+                "to ($(describe $hook))"
         else
-            log "the override was changed or lost since the install; setting it again"
+            log "the override was changed or lost since the install ($(override_now)); setting it again"
         fi
         restore_registry
         set_registry
@@ -761,6 +1184,13 @@ do_install_update() {
         log "ole32mem is already installed in $P ($(describe $hook)); nothing to do"
     fi
 }
+
+# The state directory and every directory of ours in it must be directories of their own: nothing is written
+# through a symlink planted there.
+for d in "$B" "$B/txn" "$B/x86_64" "$B/i686"; do
+    [ ! -L "$P/$d" ] || die "$P/$d is a symlink (to $(readlink "$P/$d")); refusing to write through it. Nothing was" \
+        "changed; remove the link (and put back the directory it points to, if it was ole32mem's)"
+done
 
 case $action in
     status) do_status ;;
