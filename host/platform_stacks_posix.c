@@ -16,11 +16,17 @@
 #include "platform_stacks.h"
 #include "platform_symbolizer.h"
 
-unsigned plat_capture_stack(void **frames, unsigned max)
+unsigned plat_capture_stack(void **frames, unsigned max, const void *from)
 {
-    int count = backtrace(frames, (int)max);
+    int count = backtrace(frames, (int)(max + PLAT_CAPTURE_OWN_MAX));
+    unsigned first, i;
 
-    return count > 0 ? (unsigned)count : 0;
+    for (first = 0; (int)first < count && frames[first] != from; first++)
+        ;
+    for (i = first; (int)i < count && i - first < max && frames[i]; i++)
+        ;
+    memmove(frames, frames + first, (i - first) * sizeof(*frames));
+    return i - first;
 }
 
 void plat_capture_prepare(void)

@@ -6,13 +6,15 @@
  * is captured when the call is made, as raw return addresses only, and stored in the depot (diag_stacks.c);
  * functions and source lines are looked up at report time only (diag_symbols.c).
  *
- * Owns the cache of module ranges (modules[], module_count) under module_lock. Invariants: entries are never
- * removed or changed, so records may keep pointers to the names; module_lock is never held across a call out of
- * this file. This is the one part of the diagnostics that runs WITHOUT the core's lock (diag_resolve_site, before
- * the call takes it) for a top-level call; asking the loader (plat_describe_address) may take the loader's lock, so
- * it is never done when the thread holds the core's lock (DIAG_SITE_NESTED: a spy hook's nested call). Stack
- * capture takes no lock but the depot's leaf lock (platform_stacks_win32.c says why the unwinder takes none). At
- * process exit module_lock is tried, never waited for (docs/hacking.md, "Nothing waits at exit").
+ * Owns the cache of module ranges (modules[], module_count): added under module_lock, read without it. Invariants:
+ * entries are never removed or changed, so records may keep pointers to the names; an entry is written in full
+ * before module_count (release) publishes it, so a reader (acquire) sees only whole entries, and the lookup that
+ * every diagnosed call makes takes no lock; module_lock is never held across a call out of this file. This is the one
+ * part of the diagnostics that runs WITHOUT the core's lock (diag_resolve_site, before the call takes it) for a
+ * top-level call; asking the loader (plat_describe_address) may take the loader's lock, so it is never done when the
+ * thread holds the core's lock (DIAG_SITE_NESTED: a spy hook's nested call). Stack capture takes no lock but the
+ * depot's leaf lock, for a new stack only (stack_capture_win32.c says why the unwinder takes none). At process exit
+ * module_lock is tried, never waited for (docs/hacking.md, "Nothing waits at exit").
  *
  * Copyright 2026 the ole32mem authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -21,14 +23,13 @@
 #include "platform_report.h"
 #include "platform_stacks.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
 enum
 {
     MODULES_MAX = 256,
-    /* Frames of ole32mem's own above the caller that a capture may see (export, slow path, resolve, capture). */
-    OWN_FRAMES_MAX = 8,
 };
 
 static struct
@@ -36,10 +37,14 @@ static struct
     uintptr_t base, end;
     char name[MODULE_NAME_MAX];
 } modules[MODULES_MAX];
-static unsigned module_count;
+static atomic_uint module_count;
+/* The entry the last lookup found: a program's calls mostly come from one module. A hint only (any value below
+ * module_count is a whole entry), written and read relaxed. */
+static atomic_uint last_found;
 static plat_mutex module_lock = PLAT_MUTEX_INIT;
 /* Set once at process exit by the one thread left (diag_sites_at_process_exit): module_lock is tried, never waited
- * for; modules_unusable: an ended thread holds it, and the cache, which it may have been changing, is not read. */
+ * for; modules_unusable: an ended thread holds it, so no module is added any more (the published entries stay
+ * readable: the one it may have been writing was not published). */
 static int modules_at_exit, modules_unusable;
 
 /* Takes module_lock; answers 0 (without it) only at process exit, when it cannot be had. */
@@ -55,44 +60,49 @@ static int modules_enter(void)
     return plat_mutex_trylock(&module_lock);
 }
 
+/* No lock: the entries below module_count are whole and never change. */
 static const char *cached_module(uintptr_t address, uintptr_t *base)
 {
-    const char *name = NULL;
-    unsigned i;
+    unsigned count = atomic_load_explicit(&module_count, memory_order_acquire), i;
 
-    if (!modules_enter())
-        return NULL;
-    for (i = module_count; i-- > 0;)
+    i = atomic_load_explicit(&last_found, memory_order_relaxed);
+    if (i < count && modules[i].base <= address && address < modules[i].end)
+    {
+        *base = modules[i].base;
+        return modules[i].name;
+    }
+    for (i = count; i-- > 0;)
     {
         if (modules[i].base <= address && address < modules[i].end)
         {
-            name = modules[i].name;
+            atomic_store_explicit(&last_found, i, memory_order_relaxed);
             *base = modules[i].base;
-            break;
+            return modules[i].name;
         }
     }
-    plat_mutex_unlock(&module_lock);
-    return name;
+    return NULL;
 }
 
 /* Keeps a module's name for good; returns the kept copy (NULL when the table is full). */
 static const char *keep_module(const char *name, uintptr_t base, size_t image_size)
 {
     const char *kept = NULL;
-    unsigned i;
+    unsigned count, i;
 
     if (!modules_enter())
         return NULL;
-    for (i = 0; i < module_count && !kept; i++)
+    count = atomic_load_explicit(&module_count, memory_order_relaxed);
+    for (i = 0; i < count && !kept; i++)
         if (modules[i].base == base && !strcmp(modules[i].name, name))
             kept = modules[i].name;
-    if (!kept && module_count < MODULES_MAX)
+    if (!kept && count < MODULES_MAX)
     {
-        modules[module_count].base = base;
+        modules[count].base = base;
         /* Without an image size (host build) the entry only serves as the name's home, never as a range. */
-        modules[module_count].end = base + image_size;
-        snprintf(modules[module_count].name, MODULE_NAME_MAX, "%s", name);
-        kept = modules[module_count++].name;
+        modules[count].end = base + image_size;
+        snprintf(modules[count].name, MODULE_NAME_MAX, "%s", name);
+        kept = modules[count].name;
+        atomic_store_explicit(&module_count, count + 1, memory_order_release);
     }
     plat_mutex_unlock(&module_lock);
     return kept;
@@ -111,39 +121,23 @@ static const char *module_of(const void *address, uintptr_t *base, int may_ask_l
 }
 
 /* The stack of the call whose return address is `caller`: the captured frames from `caller` on (ole32mem's own
- * frames, above it, are dropped). When the unwinder does not reach `caller` (i686 code without frame pointers),
- * the stack is `caller` alone: never a frame of ours, never a guess. */
-static uint32_t capture_stack(const void *caller, int nested)
+ * frames, above it, are dropped by the capture, which stops diag_stack_depth frames after `caller`). When the
+ * unwinder does not reach `caller` (i686 code it cannot walk), the stack is `caller` alone: never a frame of ours,
+ * never a guess. Inlined into diag_resolve_site: every frame of ours between the capture and `caller` is one more
+ * step of every walk. */
+static inline __attribute__((always_inline)) uint32_t capture_stack(const void *caller, int nested)
 {
-    void *frames[DIAG_STACK_DEPTH_MAX + OWN_FRAMES_MAX];
+    void *frames[DIAG_STACK_DEPTH_MAX + PLAT_CAPTURE_OWN_MAX];
     const void *only[1] = {caller};
-    unsigned count = plat_capture_stack(frames, diag_stack_depth + OWN_FRAMES_MAX), first, i;
+    unsigned count = plat_capture_stack(frames, diag_stack_depth, caller), i;
     int added;
     uint32_t id;
     uintptr_t base;
 
-    for (first = 0; first < count && frames[first] != caller; first++)
-        ;
-    /* The unwinder may go on past the thread's start routine with whatever lies there: stop at a null frame. */
-    for (i = first; i < count && frames[i]; i++)
-        ;
-    count = i;
-    if (first < count)
-    {
-        count -= first;
-        if (count > diag_stack_depth)
-            count = diag_stack_depth;
-        id = diag_stack_intern((const void *const *)frames + first, count, &added);
-    }
-    else
-    {
-        id = diag_stack_intern(only, 1, &added);
-        first = 0;
-        count = 0;
-    }
+    id = count ? diag_stack_intern((const void *const *)frames, count, &added) : diag_stack_intern(only, 1, &added);
     /* A new stack: name its modules now, while they are surely loaded (when the loader may be asked). */
     for (i = 0; added && !nested && i < count; i++)
-        module_of(frames[first + i], &base, 1);
+        module_of(frames[i], &base, 1);
     return id;
 }
 

@@ -2,11 +2,14 @@
  * The stack depot: every distinct allocation (or free) call stack stored once, as the sanitizers do, so that a
  * record carries a 32-bit id instead of its frames.
  *
- * Owns the hash table of stacks, the id directory and the arena they live in, all under depot_lock, a leaf lock:
- * nothing is called while it is held but plat_meta_alloc. Invariants: a stack, once stored, is never changed nor
- * freed (ids stay valid, and their frames may be read after the lock is left); ids are 1..stack_count in order of
- * arrival, 0 meaning "no stack". Runs with or without the core's lock (capture happens before it for a top-level
- * call and under it for a hook's nested call); never calls the loader.
+ * Owns the hash table of stacks, the id directory and the arena they live in, all changed under depot_lock, a leaf
+ * lock: nothing is called while it is held but plat_meta_alloc. Invariants: a stack, once stored, is never changed
+ * nor freed (ids stay valid, and their frames may be read after the lock is left); ids are 1..stack_count in order
+ * of arrival, 0 meaning "no stack". A stack is written in full before the release store that links it at the head of
+ * its bucket, so the lookup of a stack already stored (every capture but a new stack's) reads the table without
+ * the lock (acquire loads); only a stack not found takes depot_lock, and looks again under it. Runs with or without the
+ * core's lock (capture happens before it for a top-level call and under it for a hook's nested call); never calls the
+ * loader.
  *
  * Copyright 2026 the ole32mem authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -26,7 +29,7 @@ enum
 
 struct stack
 {
-    struct stack *next; /* in its bucket */
+    struct stack *next; /* in its bucket: written before the stack is published, never after */
     uint32_t hash, id;
     unsigned count;
     atomic_int referenced; /* named by a report made under the core's lock: printed in full at exit */
@@ -34,8 +37,8 @@ struct stack
 };
 
 static plat_mutex depot_lock = PLAT_MUTEX_INIT;
-/* All under depot_lock. */
-static struct stack **buckets;
+/* Written under depot_lock; buckets (set once) and its heads are also read without it. */
+static _Atomic(struct stack *) *_Atomic buckets;
 static struct stack **id_pages[ID_PAGES];
 static uint32_t stack_count;
 static char *arena;
@@ -84,44 +87,66 @@ void diag_stacks_at_process_exit(void)
         depot_unusable = 1;
 }
 
+/* The stored stack equal to `frames`, or NULL; without the lock (the acquire load of a bucket's head makes its chain,
+ * written before, visible). */
+static const struct stack *find_stack(_Atomic(struct stack *) *table, uint32_t hash, const void *const *frames,
+                                      unsigned count)
+{
+    const struct stack *stack;
+
+    for (stack = atomic_load_explicit(&table[hash % BUCKET_COUNT], memory_order_acquire); stack; stack = stack->next)
+    {
+        if (stack->hash == hash && stack->count == count && !memcmp(stack->frames, frames, count * sizeof(*frames)))
+            return stack;
+    }
+    return NULL;
+}
+
 uint32_t diag_stack_intern(const void *const *frames, unsigned count, int *added)
 {
-    uint32_t hash = hash_frames(frames, count), id = 0;
+    uint32_t hash = hash_frames(frames, count), id = 0, page;
+    _Atomic(struct stack *) *table;
+    const struct stack *found;
     struct stack *stack;
 
     *added = 0;
     if (!count || count > DIAG_STACK_DEPTH_MAX || depot_unusable)
         return 0;
+    table = atomic_load_explicit(&buckets, memory_order_acquire);
+    if (table && (found = find_stack(table, hash, frames, count)))
+        return found->id;
     plat_mutex_lock(&depot_lock);
-    if (!buckets && (buckets = plat_meta_alloc(BUCKET_COUNT * sizeof(*buckets))))
-        depot_bytes += BUCKET_COUNT * sizeof(*buckets);
-    if (!buckets)
+    if (!(table = atomic_load_explicit(&buckets, memory_order_relaxed)) &&
+        (table = plat_meta_alloc(BUCKET_COUNT * sizeof(*table))))
+    {
+        depot_bytes += BUCKET_COUNT * sizeof(*table);
+        atomic_store_explicit(&buckets, table, memory_order_release);
+    }
+    if (!table)
         goto done;
-    for (stack = buckets[hash % BUCKET_COUNT]; stack; stack = stack->next)
+    /* Another thread may have stored it since the look without the lock. */
+    if ((found = find_stack(table, hash, frames, count)))
     {
-        if (stack->hash == hash && stack->count == count && !memcmp(stack->frames, frames, count * sizeof(*frames)))
-            break;
+        id = found->id;
+        goto done;
     }
-    if (!stack)
-    {
-        uint32_t page = stack_count / IDS_PER_PAGE;
-
-        if (page >= ID_PAGES)
-            goto done;
-        if (!id_pages[page] && (id_pages[page] = plat_meta_alloc(IDS_PER_PAGE * sizeof(**id_pages))))
-            depot_bytes += IDS_PER_PAGE * sizeof(**id_pages);
-        if (!id_pages[page] || !(stack = depot_alloc(sizeof(*stack) + count * sizeof(*frames))))
-            goto done;
-        stack->hash = hash;
-        stack->id = ++stack_count;
-        stack->count = count;
-        atomic_init(&stack->referenced, 0);
-        memcpy(stack->frames, frames, count * sizeof(*frames));
-        stack->next = buckets[hash % BUCKET_COUNT];
-        buckets[hash % BUCKET_COUNT] = stack;
-        id_pages[page][(stack->id - 1) % IDS_PER_PAGE] = stack;
-        *added = 1;
-    }
+    page = stack_count / IDS_PER_PAGE;
+    if (page >= ID_PAGES)
+        goto done;
+    if (!id_pages[page] && (id_pages[page] = plat_meta_alloc(IDS_PER_PAGE * sizeof(**id_pages))))
+        depot_bytes += IDS_PER_PAGE * sizeof(**id_pages);
+    if (!id_pages[page] || !(stack = depot_alloc(sizeof(*stack) + count * sizeof(*frames))))
+        goto done;
+    stack->hash = hash;
+    stack->id = ++stack_count;
+    stack->count = count;
+    atomic_init(&stack->referenced, 0);
+    memcpy(stack->frames, frames, count * sizeof(*frames));
+    stack->next = atomic_load_explicit(&table[hash % BUCKET_COUNT], memory_order_relaxed);
+    id_pages[page][(stack->id - 1) % IDS_PER_PAGE] = stack;
+    /* Published last: a reader without the lock that finds it finds it whole. */
+    atomic_store_explicit(&table[hash % BUCKET_COUNT], stack, memory_order_release);
+    *added = 1;
     id = stack->id;
 done:
     plat_mutex_unlock(&depot_lock);

@@ -22,11 +22,17 @@ enum
 {
     PLAT_FUNCTION_CHARS = 256,
     PLAT_FILE_CHARS = 260,
+    /* Frames of ole32mem's own between plat_capture_stack and the diagnosed call's return address (export, slow
+     * path, resolve, capture), with room to spare: the walk gives up on `from` after this many. */
+    PLAT_CAPTURE_OWN_MAX = 8,
 };
 
-/* Up to `max` return addresses of the calling thread, innermost first (this function's caller's caller first, or
- * thereabouts: the diagnostics find their own caller in the list). Returns how many it wrote. */
-unsigned plat_capture_stack(void **frames, unsigned max);
+/* The calling thread's return addresses from `from` (the return address of the call being diagnosed) on, innermost
+ * first: up to `max` of them, so the walk stops `max` frames after `from`, and ends at a null return address (past
+ * the thread's start routine). The frames above `from` (ole32mem's own, at most PLAT_CAPTURE_OWN_MAX) are walked
+ * and dropped. Returns how many it wrote, 0 when `from` was not met (e.g. i686 code the unwinder cannot walk).
+ * `frames` has room for max + PLAT_CAPTURE_OWN_MAX entries (an implementation may use them as scratch). */
+unsigned plat_capture_stack(void **frames, unsigned max, const void *from);
 
 /* At start-up (from DllMain, the loader's lock held), when stacks will be captured: lets capture learn of module
  * unloads. plat_capture_release undoes it when ole32mem itself is unloaded. */

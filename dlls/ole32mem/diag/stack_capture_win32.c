@@ -514,19 +514,49 @@ static int slow_step(uintptr_t pc, unsigned current, const struct cache_entry *k
     return 1;
 }
 
-/* The registers and return address of plat_capture_stack's own frame: Wine's x86_64 RtlCaptureContext gives the
- * state after it returns. */
+/* The caller's nonvolatile registers right after this call returns: rbx, rbp, rsi, rdi, r12-r15, rsp, and the
+ * return address. Not RtlCaptureContext, which also stores the flags, segments and the whole floating-point state (a
+ * third of a 16-frame capture's time): unwinding needs only these. A leaf without a stack frame of its own, so it
+ * needs no unwind data. */
+struct seed
+{
+    uintptr_t rbx, rbp, rsi, rdi, r12, r13, r14, r15, rsp, pc;
+};
+void capture_seed(struct seed *seed);
+__asm__(".text\n"
+        "capture_seed:\n\t"
+        "movq %rbx, 0(%rcx)\n\t"
+        "movq %rbp, 8(%rcx)\n\t"
+        "movq %rsi, 16(%rcx)\n\t"
+        "movq %rdi, 24(%rcx)\n\t"
+        "movq %r12, 32(%rcx)\n\t"
+        "movq %r13, 40(%rcx)\n\t"
+        "movq %r14, 48(%rcx)\n\t"
+        "movq %r15, 56(%rcx)\n\t"
+        "leaq 8(%rsp), %rax\n\t"
+        "movq %rax, 64(%rcx)\n\t"
+        "movq (%rsp), %rax\n\t"
+        "movq %rax, 72(%rcx)\n\t"
+        "ret\n");
+
+/* The registers and return address of plat_capture_stack's own frame. */
 static uintptr_t seed_registers(struct dw_registers *registers)
 {
-    CONTEXT context;
-    unsigned i;
+    struct seed seed;
 
-    RtlCaptureContext(&context);
-    for (i = 0; i < 16; i++)
-        registers->value[dwarf_column[i]] = (&context.Rax)[i];
+    capture_seed(&seed);
+    registers->value[3] = seed.rbx;
+    registers->value[4] = seed.rsi;
+    registers->value[5] = seed.rdi;
+    registers->value[6] = seed.rbp;
+    registers->value[7] = seed.rsp;
+    registers->value[12] = seed.r12;
+    registers->value[13] = seed.r13;
+    registers->value[14] = seed.r14;
+    registers->value[15] = seed.r15;
     /* The nonvolatile registers and the stack pointer: what unwinding keeps meaningful. */
     registers->valid = 1u << 3 | 1u << 4 | 1u << 5 | 1u << 6 | 1u << 7 | 0xfu << 12;
-    return context.Rip;
+    return seed.pc;
 }
 
 static void module_unloaded(uintptr_t base)
@@ -536,10 +566,11 @@ static void module_unloaded(uintptr_t base)
 
 #endif
 
-/* One frame up from `registers` at return address `*pc`: the caller's registers and return address. */
-static int unwind_frame(struct dw_registers *registers, uintptr_t *pc, const struct stack_bounds *bounds)
+/* One frame up from `registers` at return address `*pc`: the caller's registers and return address. `current` is
+ * the generation the capture started in. */
+static int unwind_frame(struct dw_registers *registers, uintptr_t *pc, unsigned current,
+                        const struct stack_bounds *bounds)
 {
-    unsigned current = atomic_load_explicit(&generation, memory_order_acquire);
     struct cache_entry entry;
     uint64_t return_address;
     int known = cache_lookup(*pc, current, &entry);
@@ -556,24 +587,28 @@ static int unwind_frame(struct dw_registers *registers, uintptr_t *pc, const str
     return 1;
 }
 
-unsigned plat_capture_stack(void **frames, unsigned max)
+unsigned plat_capture_stack(void **frames, unsigned max, const void *from)
 {
     struct dw_registers registers;
     struct stack_bounds bounds;
     uintptr_t pc, sp;
-    unsigned count = 0;
+    unsigned count = 0, own = 0, current = atomic_load_explicit(&generation, memory_order_acquire);
 
     memset(&registers, 0, sizeof(registers));
     pc = seed_registers(&registers);
     bounds.low = (uintptr_t)registers.value[SP_COLUMN];
     bounds.high = stack_base();
-    /* The first step leaves this function: its caller's return address is the first frame kept. */
+    /* The first step leaves this function: its caller's return address is the first frame met. Ours are dropped
+     * until `from`; from there on, `max` frames are kept and the walk stops. */
     while (count < max)
     {
         sp = (uintptr_t)registers.value[SP_COLUMN];
-        if (!unwind_frame(&registers, &pc, &bounds) || !pc || registers.value[SP_COLUMN] <= sp)
+        if (!unwind_frame(&registers, &pc, current, &bounds) || !pc || registers.value[SP_COLUMN] <= sp)
             break;
-        frames[count++] = (void *)pc;
+        if (count || pc == (uintptr_t)from)
+            frames[count++] = (void *)pc;
+        else if (++own > PLAT_CAPTURE_OWN_MAX)
+            break;
     }
     return count;
 }
