@@ -7,6 +7,7 @@
 #   make install           into $(PREFIX)/<triplet> per arch (DESTDIR for staging); make uninstall
 #   make install-prefix    WINEPREFIX=... [APP=x.exe] [HOOK_COMBASE=1]; make uninstall-prefix WINEPREFIX=...
 #   make check-host        the core on the Linux host under ASan/UBSan/TSan, and a short fuzz run
+#   make check-wine10      the suites that run Wine, again under Debian 13's Wine 10 (mk/wine10.mk)
 #   make fuzz              fuzz the core for FUZZ_SECONDS
 #   make clean             remove build/
 #

@@ -189,8 +189,12 @@ cmd_create() {
     log "making $root: debootstrap --variant=minbase $SUITE from $MIRROR (log: $log)"
     debootstrap --variant=minbase --arch=amd64 --keyring="$KEYRING" "$SUITE" "$new" "$MIRROR" >"$log" 2>&1 ||
         die "debootstrap failed; see $log"
-    printf 'deb %s %s main\ndeb %s %s-updates main\ndeb %s %s-security main\n' "$MIRROR" "$SUITE" "$MIRROR" "$SUITE" \
-        "$SECURITY" "$SUITE" >"$new/etc/apt/sources.list"
+    # A released suite has -updates and -security; unstable has neither.
+    case $SUITE in
+    sid | unstable) printf 'deb %s %s main\n' "$MIRROR" "$SUITE" ;;
+    *) printf 'deb %s %s main\ndeb %s %s-updates main\ndeb %s %s-security main\n' "$MIRROR" "$SUITE" "$MIRROR" "$SUITE" \
+        "$SECURITY" "$SUITE" ;;
+    esac >"$new/etc/apt/sources.list"
     cp /etc/hosts /etc/resolv.conf "$new/etc/"
     log "installing $PACKAGES inside (log: $log)"
     in_new_root "$new" /bin/sh -c "dpkg --add-architecture i386 && apt-get -q update &&
