@@ -20,7 +20,7 @@
 #   written last, after the root was built under ROOT.new and renamed. A root without the stamp (an interrupted
 #   create) is removed and made again.
 # - Every run gets a private mount namespace and a private PID namespace: the bind mounts, proc, sysfs, /dev,
-#   devpts, and tmpfs on /dev/shm and /tmp exist only for that run and vanish with it, and every process the run
+#   devpts, and tmpfs on /dev/shm and /tmp (XDG_RUNTIME_DIR=/tmp/runtime) exist only for that run and vanish with it, and every process the run
 #   started (wineserver, Xvfb) ends with it. Nothing is mounted in the host's namespace, so removing a root can
 #   never delete through a bind mount into the work tree; `remove` also refuses while a process has its root inside
 #   ROOT or something is mounted under it, and deletes with --one-file-system.
@@ -89,6 +89,10 @@ inside() {
     mount -t devpts -o newinstance,ptmxmode=0666 devpts "$root/dev/pts"
     mount -t tmpfs tmpfs "$root/dev/shm"
     mount -t tmpfs tmpfs "$root/tmp"
+    # Wine 10's display drivers ask libwayland, which complains on stderr when XDG_RUNTIME_DIR is unset: a private
+    # empty one (no compositor in it) keeps the programs' stderr theirs.
+    mkdir -m 700 "$root/tmp/runtime"
+    export XDG_RUNTIME_DIR=/tmp/runtime
     while [ "$n" -gt 0 ]; do
         dir=$1
         shift
