@@ -141,7 +141,11 @@ cmd_run() {
     while [ $# -gt 0 ]; do
         case $1 in
         --cwd) cwd=$(absolute "$2"); shift 2 ;;
-        --bind) binds+=("$(cd "$2" && pwd -P)"); shift 2 ;;
+        --bind)
+            [ -d "$2" ] || die "--bind $2: no such directory"
+            binds+=("$(cd "$2" && pwd -P)")
+            shift 2
+            ;;
         --) shift; break ;;
         *) usage ;;
         esac
