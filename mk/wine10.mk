@@ -25,6 +25,9 @@ WINE10_BUILD  ?= $(BUILD)/wine10
 # $(WINE10_BUILD)/results/<suite>; make check-wine10 WINE10_SUITES="wine diag" runs only those.
 WINE10_SUITES ?= wine diag prefix winetests upgrade
 
+# The suites that use the conformance prefix, and the others.
+wine10_first := $(filter wine diag,$(WINE10_SUITES))
+wine10_then  := $(filter-out wine diag,$(WINE10_SUITES))
 wine10_root  := $(abspath $(WINE10_ROOT))
 wine10_build := $(abspath $(WINE10_BUILD))
 WINE10_ROOT_ENV := WINE_ROOT_SUITE=$(WINE10_SUITE)
@@ -36,12 +39,14 @@ WINE10_MAKE = $(MAKE) --no-print-directory -k BUILD=$(WINE10_BUILD) WINEPREFIX=$
     WINE_RUN='$(WINE10_RUN)' \
     WINE_DLLDIR_x86_64=$(wine10_root)/usr/lib/x86_64-linux-gnu/wine/x86_64-windows \
     WINE_DLLDIR_i686=$(wine10_root)/usr/lib/i386-linux-gnu/wine/i386-windows \
-    WINETESTS_SUITE=$(WINE10_SUITE) WINETESTS_WINE_VERSION=$$($(WINE10_ROOT_ENV) bash tools/wine-root.sh wine-version $(wine10_root)) \
+    WINETESTS_SUITE=$(WINE10_SUITE) \
+    WINETESTS_WINE_VERSION=$$($(WINE10_ROOT_ENV) bash tools/wine-root.sh wine-version $(wine10_root)) \
     UPGRADE_FROM_BUILD=$(BUILD)
 
 .PHONY: check-wine10 wine10-root remove-wine10-root check-upgrade wine10-programs
 # What the suites run, built in one go by the sub-make with two jobs before the suites run one after the other.
-wine10-programs: all $(TEST_EXES) $(DIAG_BUILT) $(PROXY_DLLS) $(foreach a,$(ARCHES),$(PROXY_TEST_BUILD)/$(a)/prefix_e2e.exe)
+wine10-programs: all $(TEST_EXES) $(DIAG_BUILT) $(PROXY_DLLS) \
+    $(foreach a,$(ARCHES),$(PROXY_TEST_BUILD)/$(a)/prefix_e2e.exe)
 
 wine10-root: | deps
 	@$(WINE10_ROOT_ENV) bash tools/wine-root.sh create $(wine10_root)
@@ -61,9 +66,9 @@ check-wine10: all $(PROXY_DLLS) $(foreach a,$(ARCHES),$(PROXY_TEST_BUILD)/$(a)/p
 	    echo "check-wine10: every suite skipped: the Debian $(WINE10_SUITE) root could not be made (see above)"; \
 	elif [ $$status = 0 ]; then \
 	    $(WINE10_MAKE) -j2 wine10-programs; \
-	    $(if $(filter wine diag,$(WINE10_SUITES)),$(WINE10_MAKE) $(addprefix check-,$(filter wine diag,$(WINE10_SUITES))) || true;) \
+	    $(if $(wine10_first),$(WINE10_MAKE) $(addprefix check-,$(wine10_first)) || true;) \
 	    $(WINE10_RUN) env WINESERVER="$(WINESERVER)" bash tests/remove-prefixes.sh $(wine10_build)/wineprefix; \
-	    $(if $(filter-out wine diag,$(WINE10_SUITES)),$(WINE10_MAKE) $(addprefix check-,$(filter-out wine diag,$(WINE10_SUITES))) || true;) \
+	    $(if $(wine10_then),$(WINE10_MAKE) $(addprefix check-,$(wine10_then)) || true;) \
 	else exit 1; fi
 	@TOTAL_FILE=$(WINE10_BUILD)/results/total bash tests/summarize.sh $(WINE10_BUILD)/results $(WINE10_SUITES)
 

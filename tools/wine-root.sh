@@ -20,7 +20,8 @@
 #   written last, after the root was built under ROOT.new and renamed. A root without the stamp (an interrupted
 #   create) is removed and made again.
 # - Every run gets a private mount namespace and a private PID namespace: the bind mounts, proc, sysfs, /dev,
-#   devpts, and tmpfs on /dev/shm and /tmp (XDG_RUNTIME_DIR=/tmp/runtime) exist only for that run and vanish with it, and every process the run
+#   devpts, and tmpfs on /dev/shm and /tmp (XDG_RUNTIME_DIR=/tmp/runtime) exist only for that run and vanish with
+#   it, and every process the run
 #   started (wineserver, Xvfb) ends with it. Nothing is mounted in the host's namespace, so removing a root can
 #   never delete through a bind mount into the work tree; `remove` also refuses while a process has its root inside
 #   ROOT or something is mounted under it, and deletes with --one-file-system.
@@ -39,6 +40,8 @@ SECURITY=${WINE_ROOT_SECURITY:-http://deb.debian.org/debian-security}
 # display for the winetests), the mingw binutils (addr2line and objdump for reports symbolized under Wine).
 PACKAGES=${WINE_ROOT_PACKAGES:-wine wine64 wine32:i386 make procps e2fsprogs xvfb xauth binutils-mingw-w64-x86-64
 binutils-mingw-w64-i686}
+# One line, single spaces: the stamp compares it.
+# shellcheck disable=SC2086,SC2116
 PACKAGES=$(echo $PACKAGES)
 STAMP_NAME=.ole32mem-root
 KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
@@ -72,7 +75,7 @@ remove_dir() {
     [ -z "$users" ] || die "processes run inside $dir; not removing it:
 $users"
     mounts=$(mounts_under "$dir")
-    [ -z "$mounts" ] || die "mounted under $dir; not removing it: $(echo $mounts)"
+    [ -z "$mounts" ] || die "mounted under $dir; not removing it: ${mounts//$'\n'/ }"
     rm -rf --one-file-system "$dir"
 }
 
@@ -155,7 +158,8 @@ cmd_run() {
     [ "$(id -u)" = 0 ] || die "running inside the root needs root (unshare, mount, chroot)"
     # --kill-child: if this script is killed (make interrupted), the whole run goes with it.
     exec unshare --mount --propagation private --pid --fork --kill-child \
-        bash -c "set -e; $(declare -f inside leftovers); inside \"\$@\"" inside "$root" "$cwd" "${#binds[@]}" "${binds[@]}" "$@"
+        bash -c "set -e; $(declare -f inside leftovers); inside \"\$@\"" inside "$root" "$cwd" "${#binds[@]}" \
+        "${binds[@]}" "$@"
 }
 
 # ---- create ------------------------------------------------------------------------------------------------------
@@ -200,8 +204,8 @@ cmd_create() {
     # A released suite has -updates and -security; unstable has neither.
     case $SUITE in
     sid | unstable) printf 'deb %s %s main\n' "$MIRROR" "$SUITE" ;;
-    *) printf 'deb %s %s main\ndeb %s %s-updates main\ndeb %s %s-security main\n' "$MIRROR" "$SUITE" "$MIRROR" "$SUITE" \
-        "$SECURITY" "$SUITE" ;;
+    *) printf 'deb %s %s main\ndeb %s %s-updates main\ndeb %s %s-security main\n' "$MIRROR" "$SUITE" "$MIRROR" \
+        "$SUITE" "$SECURITY" "$SUITE" ;;
     esac >"$new/etc/apt/sources.list"
     cp /etc/hosts /etc/resolv.conf "$new/etc/"
     log "installing $PACKAGES inside (log: $log)"
@@ -211,7 +215,8 @@ cmd_create() {
     rm -f "$new/.ole32mem-root-creating"
     stamp_text >"$new/$STAMP_NAME"
     mv "$new" "$root"
-    log "made $root in $(($(date +%s) - started)) s ($(du -sh --one-file-system "$root" | cut -f1)): $(cmd_wine_version "$root")"
+    log "made $root in $(($(date +%s) - started)) s ($(du -sh --one-file-system "$root" | cut -f1)):" \
+        "wine $(cmd_wine_version "$root")"
 }
 
 cmd_wine_version() {

@@ -43,7 +43,6 @@ OLD_BUILD=$(cd "$OLD_BUILD" && pwd -P)
 NEW_BUILD=$(cd "$NEW_BUILD" && pwd -P)
 export WINEPREFIX=$TEST_DIR/prefix
 LOG=$TEST_DIR/installer.log
-OVERRIDE_KEY='HKEY_CURRENT_USER\Software\Wine\DllOverrides'
 started=$(date +%s)
 
 # old CMD...: under this machine's Wine; new CMD...: under the root's (in a run of its own, which ends when CMD does).
@@ -57,7 +56,12 @@ arches=
 for arch in $ARCHES; do
     if lib_arch_can_run "$arch"; then arches="$arches $arch"; else lib_skip "$LIB_ARCH_SKIP_REASON"; fi
 done
-sysdir() { if [ "$1" = i686 ]; then echo "$WINEPREFIX/drive_c/windows/syswow64"; else echo "$WINEPREFIX/drive_c/windows/system32"; fi; }
+# Where each arch's ole32.dll is in the (64-bit) prefix.
+sysdir() {
+    local d=system32
+    [ "$1" != i686 ] || d=syswow64
+    echo "$WINEPREFIX/drive_c/windows/$d"
+}
 dlldir() { eval "printf '%s' \"\$$1_$2\""; }
 
 # installer WHICH VERB [BUILD]: tools/wineprefix.sh VERB under the old or the new Wine, with that side's Wine
@@ -117,7 +121,9 @@ covers() {
 # proxies_cover: after an install, each arch's proxy exports everything of the ole32_orig.dll beside it.
 proxies_cover() {
     local arch ok=0
-    for arch in $arches; do covers "$arch" "$(sysdir "$arch")/ole32.dll" "$(sysdir "$arch")/ole32_orig.dll" || ok=1; done
+    for arch in $arches; do
+        covers "$arch" "$(sysdir "$arch")/ole32.dll" "$(sysdir "$arch")/ole32_orig.dll" || ok=1
+    done
     return $ok
 }
 
@@ -139,7 +145,8 @@ builtin_again() {
     for arch in $arches; do
         dir=$(sysdir "$arch")
         [ ! -e "$dir/ole32_orig.dll" ] || { echo "upgrade: $arch: $dir/ole32_orig.dll is left"; ok=1; }
-        grep -q 'Wine builtin DLL' "$dir/ole32.dll" || { echo "upgrade: $arch: $dir/ole32.dll is no Wine builtin"; ok=1; }
+        grep -q 'Wine builtin DLL' "$dir/ole32.dll" ||
+            { echo "upgrade: $arch: $dir/ole32.dll is no Wine builtin"; ok=1; }
     done
     return $ok
 }
@@ -205,7 +212,7 @@ if [ -n "$arches" ]; then
     if installer new install "$OLD_BUILD"; then
         lib_pass
         echo "upgrade: new Wine: install with the old build's proxy: accepted"
-        lib_check "new Wine: a proxy made for the old Wine is installed only if it exports all of the new Wine's ole32" \
+        lib_check "new Wine: a proxy made for the old Wine is installed only if it exports all of the new ole32" \
             proxies_cover
         installer new uninstall || lib_fail "new Wine: uninstall after the old build's proxy failed"
     else
@@ -221,7 +228,9 @@ if [ -n "$arches" ]; then
     rm -rf "$stale"
     mkdir -p "$stale"
     cp -a "$OLD_BUILD/include" "$stale/"
-    for arch in $ARCHES; do mkdir -p "$stale/$arch" && cp -a "$OLD_BUILD/$arch/obj" "$OLD_BUILD/$arch/proxy" "$stale/$arch/"; done
+    for arch in $ARCHES; do
+        mkdir -p "$stale/$arch" && cp -a "$OLD_BUILD/$arch/obj" "$OLD_BUILD/$arch/proxy" "$stale/$arch/"
+    done
     if make --no-print-directory -s BUILD="$stale" SKIP_DEPS=1 WINE_DLLDIR_x86_64="$WINE_DLLDIR_x86_64" \
         WINE_DLLDIR_i686="$WINE_DLLDIR_i686" proxy >"$TEST_DIR/old-build.log" 2>&1; then
         lib_pass
