@@ -95,10 +95,25 @@ base_prefix() {
 
 # Stops the wineserver of prefix $1 and waits until it is gone: a prefix made again at once can get the old
 # directory's inode, and with it the old server's socket, which a dying server leaves wine unable to use.
+# `wineserver -w` can return while the killed server still exits; its working directory is its server directory,
+# named after the prefix's device and inode (server-DEV-INODE, hexadecimal), so its end is seen when no process has
+# that directory as its working directory any more (up to 20 s). Only then may the prefix go: a prefix made at once
+# after (the next mode's, in either lane) can get the freed inode.
 stop_server() {
+    local suffix i p busy
     [ -d "$1" ] || return 0
+    # shellcheck disable=SC2046
+    suffix=$(printf '/server-%x-%x' $(stat -c '%d %i' "$1"))
     WINEPREFIX=$1 "$WINESERVER" -k 2>/dev/null
     WINEPREFIX=$1 "$WINESERVER" -w 2>/dev/null
+    for ((i = 0; i < 100; i++)); do
+        busy=
+        for p in /proc/[0-9]*/cwd; do
+            case $(readlink "$p" 2>/dev/null) in *"$suffix") busy=1 && break ;; esac
+        done
+        [ -n "$busy" ] || break
+        sleep 0.2
+    done
     return 0
 }
 
