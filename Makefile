@@ -7,6 +7,7 @@
 #   make install           into $(PREFIX)/<triplet> per arch (DESTDIR for staging); make uninstall
 #   make install-prefix    WINEPREFIX=... [APP=x.exe] [HOOK_COMBASE=1]; make uninstall-prefix WINEPREFIX=...
 #   make check-host        the core on the Linux host under ASan/UBSan/TSan, and a short fuzz run
+#   make check-wine10      the suites that run Wine, again under Debian 13's Wine 10 (mk/wine10.mk)
 #   make fuzz              fuzz the core for FUZZ_SECONDS
 #   make clean             remove build/
 #
@@ -28,6 +29,9 @@ PREFIX       ?= /usr/local
 DESTDIR      ?=
 WINEPREFIX   ?= $(CURDIR)/$(BUILD)/wineprefix
 CFLAGS       ?= -O2 -g
+# WINE_RUN: a command put before every run of Wine by the suites' recipes (empty: this machine's Wine). make
+# check-wine10 (mk/wine10.mk) sets it to run them inside the Debian 13 root, with Wine 10.
+WINE_RUN     ?=
 # Set SKIP_DEPS=1 to skip the dependency check (tools/install-deps.sh) on machines set up by hand.
 SKIP_DEPS    ?=
 # DEBUG=1: the core's assertions (dlls/ole32mem/core_assert.h) in the DLL too, as in the host builds. Objects do not
@@ -152,8 +156,8 @@ TEST_EXES := $(foreach a,$(ARCHES),$(foreach t,$(TESTS),$(BUILD)/$(a)/tests/$(t)
 # arches.
 $(BUILD)/wineprefix/.created: | deps
 	@mkdir -p $(WINEPREFIX)
-	$(WINE_ENV) $(WINE64) wineboot -i >/dev/null 2>&1
-	$(WINESERVER) -w
+	$(WINE_RUN) env $(WINE_ENV) $(WINE64) wineboot -i >/dev/null 2>&1
+	$(WINE_RUN) $(WINESERVER) -w
 	@touch $@
 
 # tests/lib.sh (lib_arch_can_run) is bash.
@@ -179,12 +183,12 @@ $(foreach a,$(ARCHES),$(foreach t,$(TESTS),$(eval $(BUILD)/$(a)/tests/$(t).exe $
     $(addprefix tests/,$(TEST_EXTRA_$(t))))))
 
 check: $(addprefix check-,$(CHECK_SUITES))
-	@bash tests/summarize.sh $(BUILD)/results $(CHECK_SUITES)
+	@TOTAL_FILE=$(BUILD)/results/total bash tests/summarize.sh $(BUILD)/results $(CHECK_SUITES)
 
 # The conformance tests: every program on every arch, against ole32mem and against Wine's builtin ole32.
 check-wine: all $(TEST_EXES) $(BUILD)/wineprefix/.created
 	@mkdir -p $(BUILD)/results
-	@ARCHES="$(ARCHES)" TESTS="$(TESTS)" BUILD="$(BUILD)" WINE64="$(WINE64)" WINE32="$(WINE32)" \
+	@$(WINE_RUN) env ARCHES="$(ARCHES)" TESTS="$(TESTS)" BUILD="$(BUILD)" WINE64="$(WINE64)" WINE32="$(WINE32)" \
 	    WINESERVER="$(WINESERVER)" RESULT=$(BUILD)/results/wine bash tests/run-tests.sh
 
 

@@ -100,5 +100,5 @@ $(foreach a,$(ARCHES),$(eval $(call DIAG_RULES,$(a))))
 CHECK_SUITES += diag
 check-diag: all $(DIAG_BUILT) $(BUILD)/wineprefix/.created
 	@mkdir -p $(BUILD)/results
-	@ARCHES="$(ARCHES)" BUILD="$(BUILD)" WINE64="$(WINE64)" WINE32="$(WINE32)" WINESERVER="$(WINESERVER)" \
+	@$(WINE_RUN) env ARCHES="$(ARCHES)" BUILD="$(BUILD)" WINE64="$(WINE64)" WINE32="$(WINE32)" WINESERVER="$(WINESERVER)" \
 	    $(foreach a,$(ARCHES),NM_$(a)="$(CROSS_$(a))nm") RESULT=$(BUILD)/results/diag bash tests/diag/run.sh

@@ -101,5 +101,6 @@ CHECK_SUITES += prefix
 check-prefix: $(PROXY_DLLS) $(foreach a,$(ARCHES),$(PROXY_TEST_BUILD)/$(a)/prefix_e2e.exe $(PROXY_TEST_BUILD)/$(a)/idle.exe \
     $(BUILD)/$(a)/ole32mem.dll)
 	@mkdir -p $(BUILD)/results
-	@$(PREFIX_SCRIPT_ENV) ARCHES="$(ARCHES)" TEST_DIR="$(PROXY_TEST_BUILD)" RESULT=$(BUILD)/results/prefix \
-	    bash tests/prefix/run.sh
+	@$(WINE_RUN) env $(PREFIX_SCRIPT_ENV) ARCHES="$(ARCHES)" TEST_DIR="$(PROXY_TEST_BUILD)" \
+	    RESULT=$(BUILD)/results/prefix bash tests/prefix/run.sh
+	@$(WINE_RUN) env WINESERVER="$(WINESERVER)" bash tests/remove-prefixes.sh $(PROXY_TEST_BUILD)

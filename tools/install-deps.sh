@@ -3,7 +3,8 @@
 #   mingw-w64 cross compilers for x86_64 and i686, mingw-w64-tools (widl, gendef, pkg-config wrappers),
 #   wine64 (64-bit PE), wine32:i386 (32-bit PE), clang with its sanitizer/libFuzzer runtime (host checks),
 #   cmake (MinGW consumer example), xvfb (a display for window-dependent tests), dpkg-dev (dpkg-source, to unpack
-#   Wine's source package for the winetests suite), make.
+#   Wine's source package for the winetests suite), make, debootstrap (the Debian 13 root in which
+#   `make check-wine10` runs the suites under Wine 10: tools/wine-root.sh).
 #
 # It does nothing when everything is already there, so `make` and CI can call it every time.
 # All output goes to stderr.
@@ -69,6 +70,7 @@ have_all() {
     command -v clang >/dev/null &&
     command -v Xvfb >/dev/null &&
     command -v dpkg-source >/dev/null &&
+    [ -x /usr/sbin/debootstrap ] &&
     [ -r /usr/include/wine/wine/windows/unknwn.idl ] &&
     [ -x /usr/lib/wine/winedump ] &&
     [ -n "$(ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a 2>/dev/null)" ] &&
@@ -109,7 +111,7 @@ export DEBIAN_FRONTEND=noninteractive
 # libwine-dev: the IDL files (unknwn.idl, wtypes.idl, ...) that idl/objidl.idl imports (Debian's mingw-w64
 # packages ship only the generated headers); wine64-tools: winedump, for the prefix proxy's export list.
 PKGS64=(gcc-mingw-w64-x86-64 gcc-mingw-w64-i686 mingw-w64-tools wine64 wine64-tools libwine-dev clang
-    libclang-rt-14-dev cmake xvfb xauth dpkg-dev make)
+    libclang-rt-14-dev cmake xvfb xauth dpkg-dev make debootstrap)
 PKGS=("${PKGS64[@]}" wine32:i386)
 # Wait for a concurrent apt/dpkg (e.g. unattended-upgrades) instead of failing on its lock.
 APT=(apt-get -y --no-install-recommends -o DPkg::Lock::Timeout=300)
@@ -391,6 +393,6 @@ else
 fi
 
 if [ -z "${OLE32MEM_DEPS_FORCE:-}" ]; then
-    have_all || die "packages installed but some tools are still missing (need x86_64-w64-mingw32-gcc, i686-w64-mingw32-gcc, x86_64-w64-mingw32-widl, gendef, cmake, make, clang + libclang-rt-14-dev, Xvfb, dpkg-source, /usr/include/wine/wine/windows/unknwn.idl, /usr/lib/wine/winedump, /usr/lib/wine/wine64, /usr/lib/wine/wine)"
+    have_all || die "packages installed but some tools are still missing (need x86_64-w64-mingw32-gcc, i686-w64-mingw32-gcc, x86_64-w64-mingw32-widl, gendef, cmake, make, clang + libclang-rt-14-dev, Xvfb, dpkg-source, debootstrap, /usr/include/wine/wine/windows/unknwn.idl, /usr/lib/wine/winedump, /usr/lib/wine/wine64, /usr/lib/wine/wine)"
 fi
 log "all dependencies present"

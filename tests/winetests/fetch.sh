@@ -3,8 +3,10 @@
 # suite builds Wine's conformance tests from). Wine's code stays in the build tree: it is never copied into the
 # repository.
 #
-#   tests/winetests/fetch.sh        (environment: WT, WINE_PACKAGE, WINETESTS_MIRROR, WINETESTS_SUITE)
+#   tests/winetests/fetch.sh        (environment: WT, WINE_VERSION, WINE_PACKAGE, WINETESTS_MIRROR, WINETESTS_SUITE)
 #
+# The Wine whose source is fetched is the installed one (the version of the WINE_PACKAGE package, wine64), or the
+# Debian version WINE_VERSION names (make check-wine10: the Wine of the Debian 13 root, from the trixie suite).
 # apt runs with a private configuration under $WT/apt — its own sources list (one deb-src line for the mirror and
 # suite of the machine's Debian sources), its own state and cache directories — so the machine's apt sources, lists
 # and cache are never read for the download nor changed; nothing is written under /etc/apt or /var/lib/apt.
@@ -12,7 +14,8 @@
 # Trust: apt checks the Sources index against the archive's signed Release file (Debian's archive keyring) and every
 # downloaded file against the index; this script checks the SHA-256 sums again against the index, and dpkg-source
 # checks them against the .dsc while unpacking (with Debian's patches applied, as the installed Wine was built).
-# The version is the installed package's exactly (dpkg-query -W wine64); the unpacked tree must say so.
+# The version is the installed package's (dpkg-query -W wine64) or WINE_VERSION exactly; the unpacked tree must say
+# so.
 #
 # Exit status: 0 the source is in $WT/src (already cached, or fetched now); 2 it could not be fetched (no network,
 # version gone from the archive): the reason is on stderr and the caller counts the suite as skipped; 1 anything
@@ -30,7 +33,8 @@ unavailable() {
     exit 2
 }
 
-version=$(dpkg-query -W -f '${Version}' "$WINE_PACKAGE" 2>/dev/null) ||
+version=${WINE_VERSION:-}
+[ -n "$version" ] || version=$(dpkg-query -W -f '${Version}' "$WINE_PACKAGE" 2>/dev/null) ||
     unavailable "$WINE_PACKAGE is not installed (dpkg-query -W $WINE_PACKAGE)"
 stamp=$WT/src/.ole32mem-source
 if [ -r "$stamp" ] && [ "$(cat "$stamp")" = "wine $version" ]; then
