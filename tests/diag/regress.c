@@ -243,8 +243,9 @@ static void test_large_leaks(void)
     }
 }
 
-/* Blocks shrunk in place by ole32mem's own Realloc (126 -> 119 bytes) and leaked, in a size class the heap serves
- * often (Wine 10's low-fragmentation heap then answers HeapSize with the old size): every one is a leak. */
+/* Blocks shrunk by ole32mem's own Realloc (126 -> 119 bytes) and leaked, in a size class the heap serves often (Wine
+ * 10's x86_64 heap shrinks them in place and then answers HeapSize with the old size; its i686 heap moves them): every
+ * one is a leak. */
 static void test_shrunk_leak(void)
 {
     static const char *const debug[] = {"OLE32MEM_DEBUG=leaks", "OLE32MEM_DEBUG=leaks,guard"};
@@ -656,9 +657,12 @@ static void child_foreign_grow(void)
         return;
     p = om.alloc(32);
     q = HeapReAlloc(GetProcessHeap(), 0, p, 48);
-    ok(q == p, "HeapReAlloc(32 -> 48) moved the block (%p -> %p): not the in-place case\n", p, q);
+    ok(q != NULL, "HeapReAlloc(32 -> 48) failed\n");
     if (!q)
         return;
+    /* Wine 8 and Wine 10's x86_64 heap grow it in place, Wine 10's i686 one moves it: then the record is simply
+     * stale, and the same answers are due. */
+    trace("HeapReAlloc(32 -> 48) %s\n", q == p ? "in place" : "moved the block");
     fill(q, 40, 5); /* the program's bytes, 32..39 among them */
     ok(IMalloc_GetSize(om_malloc, q) == 48, "GetSize %llu, want the heap's 48\n", SZ(IMalloc_GetSize(om_malloc, q)));
     r = om.realloc(q, 64);
@@ -689,25 +693,27 @@ static void child_shrunk_leak(void)
         WARM_BLOCKS = 2048,
     };
     static void *warm[WARM_BLOCKS];
-    unsigned i, wrong = 0;
+    unsigned i, wrong = 0, in_place = 0;
     SIZE_T size;
     void *p;
 
     if (!load_both())
         return;
     for (i = 0; i < WARM_BLOCKS; i++)
-        warm[i] = HeapAlloc(GetProcessHeap(), 0, SHRUNK_FROM + 16);
+        warm[i] = HeapAlloc(GetProcessHeap(), 0, SHRUNK_FROM + i % 2 * 15); /* without a guard, and with one */
     for (i = 0; i < SHRUNK_BLOCKS; i++)
     {
         p = om.alloc(SHRUNK_FROM);
         shrunk_kept[i] = om.realloc(p, SHRUNK_TO);
-        ok(shrunk_kept[i] == p, "Realloc(%u -> %u) moved the block\n", SHRUNK_FROM, SHRUNK_TO);
-        size = HeapSize(GetProcessHeap(), 0, p);
+        ok(shrunk_kept[i] != NULL, "Realloc(%u -> %u) failed\n", SHRUNK_FROM, SHRUNK_TO);
+        in_place += shrunk_kept[i] == p;
+        size = shrunk_kept[i] == p ? HeapSize(GetProcessHeap(), 0, p) : SHRUNK_TO;
         wrong += size != SHRUNK_TO && size != SHRUNK_TO + 15 && size != SHRUNK_TO + 16; /* no guard, or a guard */
     }
     for (i = 0; i < WARM_BLOCKS; i++)
         HeapFree(GetProcessHeap(), 0, warm[i]);
-    trace("%u of %u in-place shrinks answered by HeapSize with the old size\n", wrong, SHRUNK_BLOCKS);
+    trace("%u of %u shrinks in place, %u of them answered by HeapSize with a wrong size\n", in_place, SHRUNK_BLOCKS,
+          wrong);
 }
 
 static DWORD WINAPI exit_thread_worker(void *arg)
