@@ -67,7 +67,7 @@ struct record_slab
 
 static struct block_table live_blocks = BLOCK_TABLE_INIT_VALUES;
 /* The slabs, newest first: a slab is linked in (one store) only once all its records are free and on the list. */
-static struct record_slab *volatile slabs;
+static _Atomic(struct record_slab *) slabs;
 static struct diag_block *free_records;
 static unsigned long long next_sequence = 1;
 static size_t live_count, live_bytes, peak_count, peak_bytes;
@@ -170,7 +170,7 @@ void diag_check_record_guard(const struct diag_block *record, const void *block,
                 block, (unsigned long long)record->size, diag_describe(&record->site, site, sizeof(site)),
                 (unsigned long long)record->thread, record->sequence, when,
                 !heap_askable ? " (unverified: at exit the heap cannot say whether another allocator freed the block)"
-                                : "");
+                              : "");
 }
 
 enum diag_record_state diag_record_is_current(const struct diag_block *record, int from_report)
@@ -179,14 +179,13 @@ enum diag_record_state diag_record_is_current(const struct diag_block *record, i
      * may have given back to the system: Wine's HeapSize then faults on the block's header. Pages that are gone
      * prove the block gone. Only what the heap reads is probed: Wine's i386 large blocks start 0x20 bytes into their
      * own mapping. (A call, from_report 0, passes a pointer the program holds now.) */
-    if (from_report && !plat_memory_readable((const char *)record->actual - PLAT_HEAP_HEADER_BYTES,
-                                             PLAT_HEAP_HEADER_BYTES + 1))
+    if (from_report &&
+        !plat_memory_readable((const char *)record->actual - PLAT_HEAP_HEADER_BYTES, PLAT_HEAP_HEADER_BYTES + 1))
         return DIAG_RECORD_STALE;
     /* The size alone proves nothing: a block that another allocator freed and the heap merged into the free block
      * before it keeps its old header, size and all, inside free memory. Validating the one block looks at its
      * neighbours too, which the merge changed (no walk of the blocks; Wine searches only its list of regions). */
-    if (heap_askable &&
-        (plat_heap_size(record->actual) != record->heap_size || !plat_heap_owns(record->actual)))
+    if (heap_askable && (plat_heap_size(record->actual) != record->heap_size || !plat_heap_owns(record->actual)))
         return DIAG_RECORD_STALE;
     if (!(diag_options & DIAG_GUARD) || !guard_readable(record))
         return DIAG_RECORD_UNVERIFIED;
@@ -315,8 +314,8 @@ static int add_slab(void)
         slab->records[i].next_free = free_records;
         free_records = &slab->records[i];
     }
-    slab->next = slabs;
-    slabs = slab;
+    slab->next = atomic_load_explicit(&slabs, memory_order_relaxed);
+    atomic_store_explicit(&slabs, slab, memory_order_release);
     return 1;
 }
 
@@ -416,7 +415,7 @@ void diag_foreach_record(void (*visit)(const void *block, void *record, void *co
     const void *key;
     size_t i;
 
-    for (slab = slabs; slab; slab = slab->next)
+    for (slab = atomic_load_explicit(&slabs, memory_order_acquire); slab; slab = slab->next)
         for (i = 0; i < SLAB_RECORDS; i++)
             if ((key = key_of(&slab->records[i])))
                 visit(key, &slab->records[i], context);

@@ -134,14 +134,14 @@ struct leak_group
 struct diag_leaks
 {
     unsigned flags;
-    size_t memory;            /* bytes of pages holding this structure and its groups */
+    size_t memory;             /* bytes of pages holding this structure and its groups */
     struct leak_group *groups; /* one per leaked block while collecting, merged per key before the report */
     size_t group_count, capacity;
-    size_t dropped;           /* leaked blocks that did not fit (the pages could not be had) */
-    size_t freed_elsewhere;   /* freed through the system ole32 or the heap: not leaks */
+    size_t dropped;         /* leaked blocks that did not fit (the pages could not be had) */
+    size_t freed_elsewhere; /* freed through the system ole32 or the heap: not leaks */
     size_t freed_elsewhere_bytes;
     size_t live_count, live_bytes; /* the records that are still live blocks */
-    size_t unverified;        /* leaks that nothing proves are still ours (diag_record_is_current) */
+    size_t unverified;             /* leaks that nothing proves are still ours (diag_record_is_current) */
     unsigned long long checkpoint, newest;
     struct diag_live_totals totals;
     unsigned long long calls[DIAG_OP_COUNT];
@@ -362,11 +362,12 @@ static size_t report_leaks(struct diag_leaks *leaks)
     /* Only when another allocator is known to have freed, moved or resized a block of ours: then an unverified
      * block may be its block at a reused address. A note on every report would teach people to ignore it. */
     if (leaks->unverified && (leaks->freed_elsewhere || diag_records_seen_foreign()))
-        diag_report("ole32mem: leaks-note: %llu of these blocks are unverified: another allocator freed or moved "
-                    "blocks of ole32mem in this process, and without `guard` (or when its bytes cannot be read at exit) "
-                    "a block it freed whose address now holds a block of the same size looks like a leak (see "
-                    "docs/diagnostics.md)",
-                    (unsigned long long)leaks->unverified);
+        diag_report(
+            "ole32mem: leaks-note: %llu of these blocks are unverified: another allocator freed or moved "
+            "blocks of ole32mem in this process, and without `guard` (or when its bytes cannot be read at exit) "
+            "a block it freed whose address now holds a block of the same size looks like a leak (see "
+            "docs/diagnostics.md)",
+            (unsigned long long)leaks->unverified);
     if (leaks->dropped)
         diag_report("ole32mem: leaks: out of memory for the report: %lu blocks are not listed",
                     (unsigned long)leaks->dropped);
