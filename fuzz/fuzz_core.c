@@ -9,7 +9,8 @@
  *
  * Diagnostics: the input's first byte chooses OLE32MEM_DEBUG for the whole input (none, leaks, check, guard+fill,
  * all; call stacks in one input of eight), so that every failure pattern of the injector also runs with them on.
- * With them on the model also checks: the records (diag_live_totals) count exactly the model's live blocks and bytes;
+ * With them on the model also checks: the records (diag_live_totals, the table and the walk of the slabs that the
+ * reports use) count exactly the model's live blocks and bytes;
  * every line the diagnostics write is one the input asked for (trace; the leak report of a leak check) and never a
  * check:, guard: or any other line; every block the program gets has its record (a call whose bookkeeping fails
  * fails as a whole, with Windows' failure answer); the leak check (OP_MINIMIZE's other use) reports exactly the
@@ -221,6 +222,20 @@ static void find_record(const void *block, void *record, void *context)
         search->record = record;
 }
 
+struct record_walk
+{
+    size_t count, bytes;
+};
+
+static void count_walked(const void *block, void *record, void *context)
+{
+    struct record_walk *walk = context;
+
+    (void)block;
+    walk->count++;
+    walk->bytes += ((const struct diag_block *)record)->size;
+}
+
 /* The diagnostics' record of `block`, or NULL. */
 static const struct diag_block *record_of(const void *block)
 {
@@ -336,9 +351,14 @@ static void check_invariants(void)
                 tracked++;
                 tracked_bytes += blocks[i].size;
             }
-        CHECK(totals.count == tracked && diag_live_records() == tracked,
-              "diagnostics hold %zu records (table %zu), model %zu tracked blocks", totals.count, diag_live_records(),
-              tracked);
+        struct record_walk walk = {0, 0};
+
+        /* The reports walk the records' slabs, not the table: the two agree after every call. */
+        diag_foreach_record(count_walked, &walk);
+        CHECK(totals.count == tracked && diag_live_records() == tracked && walk.count == tracked,
+              "diagnostics hold %zu records (table %zu, slabs %zu), model %zu tracked blocks", totals.count,
+              diag_live_records(), walk.count, tracked);
+        CHECK(walk.bytes == tracked_bytes, "the slabs hold %zu live bytes, model %zu", walk.bytes, tracked_bytes);
         CHECK(totals.bytes == tracked_bytes, "diagnostics count %zu live bytes, model %zu", totals.bytes,
               tracked_bytes);
     }

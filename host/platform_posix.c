@@ -22,6 +22,7 @@
  */
 #include "platform.h"
 #include "blocktable.h"
+#include "platform_report.h"
 
 #include <stdalign.h>
 #include <stdatomic.h>
@@ -185,6 +186,20 @@ void *plat_meta_alloc(size_t n)
 void plat_meta_free(void *p)
 {
     free(p);
+}
+
+/* A report's collection: the metadata failures apply to it too, so that the report's out-of-memory path is fuzzed. */
+void *plat_report_pages(size_t bytes)
+{
+    if (inject(&meta_fail_countdown, &meta_failures_injected))
+        return NULL;
+    return calloc(1, bytes);
+}
+
+void plat_report_pages_free(void *pages, size_t bytes)
+{
+    (void)bytes;
+    free(pages);
 }
 
 size_t plat_heap_live_blocks(void)

@@ -107,7 +107,7 @@ run_program() {
 # reports in a log: it must give the same counts as the plain run just before it (plain_counts), and its log may hold
 # no report of a problem (check, guard, a leak that the report asserts). Counted under the target "debug": its program's checks, plus one
 # check for the equal counts and one for the quiet log.
-# DEBUG_OPTIONS: every option but `guard`, whose 16 bytes behind each block are visible by design to anyone who
+# DEBUG_OPTIONS: every option but `guard`, whose 15 bytes behind each block are visible by design to anyone who
 # asks the heap itself (HeapSize, the system ole32's GetSize: docs/diagnostics.md, Limits), which the conformance
 # tests do on purpose.
 DEBUG_OPTIONS=${DEBUG_OPTIONS:-trace,leaks,check,fill,stats}

@@ -14,9 +14,10 @@
  *   plat_heap_owns(p)       nonzero when p is a live block of this heap; must not crash on wild pointers and must
  *                           only look at the one block (never walk the heap).
  *   plat_heap_minimize()    give free memory back to the system where the heap can.
- *   plat_meta_alloc/free    zeroed memory for the core's own bookkeeping, never seen by the program.
- *   plat_meta_in_use()      nonzero while a call to plat_meta_alloc/free is in progress (they run under the core's
- *                           lock only): at process exit, a thread ended inside one left that memory unusable.
+ *   PLAT_HEAP_HEADER_BYTES  how many bytes in front of a block plat_heap_size and plat_heap_owns read (the heap's
+ *                           block header): a report probes them before asking about a block that may be gone.
+ *   plat_meta_alloc/free    zeroed memory for the core's own bookkeeping, never seen by the program. Nothing at
+ *                           process exit uses it (a thread ended inside it may have left it locked).
  *   plat_memory_readable(p, n)  nonzero when the n bytes at p can be read without a fault, decided without
  *                           touching them and without any heap (used at process exit only).
  *   plat_heap_probe_lock()  learns, while every thread runs, how to tell whether the heap's lock is held (may find

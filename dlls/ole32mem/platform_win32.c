@@ -11,7 +11,6 @@
 #include <string.h>
 
 static HANDLE volatile meta_heap;
-volatile LONG plat_meta_busy;
 
 /* Created on first use; two threads racing here both create one and the loser destroys its own. */
 HANDLE plat_meta_heap(void)

@@ -77,6 +77,11 @@ static inline int plat_heap_owns(const void *p)
     return RtlValidateHeap(plat_process_heap(), 0, p) != 0;
 }
 
+/* The heap's block header: HEAP_ENTRY on Windows (8 bytes on i686, 16 on x86_64), Wine's struct block (8). The part
+ * of a large block in front of that lies in the same page: Wine's i386 large blocks start 0x20 bytes into their own
+ * mapping, its x86_64 ones 0x40. */
+#define PLAT_HEAP_HEADER_BYTES (2 * sizeof(void *))
+
 static inline void plat_heap_minimize(void)
 {
     HeapCompact(plat_process_heap(), 0);
@@ -90,35 +95,17 @@ HANDLE plat_meta_heap(void);
  * dies with the DLL, and a DLL loaded and unloaded in a loop must not leave one heap behind per load. */
 void plat_meta_heap_destroy(void);
 
-/* 1 while a call into the bookkeeping heap is in progress. Written only under the core's lock (every bookkeeping
- * call is made under it), read at process exit, when the thread that wrote it may have been ended. */
-extern volatile LONG plat_meta_busy;
-
 static inline void *plat_meta_alloc(size_t n)
 {
     HANDLE heap = plat_meta_heap();
-    void *p;
 
-    if (!heap)
-        return NULL;
-    plat_meta_busy = 1;
-    p = HeapAlloc(heap, HEAP_ZERO_MEMORY, n);
-    plat_meta_busy = 0;
-    return p;
+    return heap ? HeapAlloc(heap, HEAP_ZERO_MEMORY, n) : NULL;
 }
 
 static inline void plat_meta_free(void *p)
 {
-    if (!p)
-        return;
-    plat_meta_busy = 1;
-    HeapFree(plat_meta_heap(), 0, p);
-    plat_meta_busy = 0;
-}
-
-static inline int plat_meta_in_use(void)
-{
-    return plat_meta_busy != 0;
+    if (p)
+        HeapFree(plat_meta_heap(), 0, p);
 }
 
 int plat_memory_readable(const void *p, size_t n);

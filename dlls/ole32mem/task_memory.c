@@ -551,10 +551,10 @@ void task_heap_minimize_slow(const void *caller)
 void task_report_at_exit(int process_exit)
 {
     /* At an unload every thread still runs: wait for the lock like any call. At process exit other threads are
-     * gone, possibly while holding the lock: then collect without it, since nobody else can run any more, unless
-     * the thread was ended while changing the records; and call into the process heap only when its lock is known
-     * to be free (diag_records.c). The report itself is written after the lock is left (symbols are looked up
-     * then, which may take the loader's lock and the process heap's). */
+     * gone, possibly while holding the lock: then collect without it, since nobody else can run any more (the
+     * records are whole but for the one that thread was changing); and call into the process heap only when its
+     * lock is known to be free (diag_records.c). The report itself is written after the lock is left (symbols are
+     * looked up then, which may take the loader's lock and the process heap's). */
     enum plat_heap_lock_state heap_lock = PLAT_HEAP_LOCK_FREE;
     int locked = 1;
     struct diag_leaks *leaks = NULL;
@@ -571,10 +571,11 @@ void task_report_at_exit(int process_exit)
     }
     else
         recursive_lock_enter(&core_lock);
+    /* Without the lock the records are still whole but for the one that thread's call was changing (diag_records.c). */
+    if (!locked)
+        diag_records_note_interrupted();
     /* OLE32MEM_LEAKS_EXITCODE ends the process at its exit only: after an unload the program goes on. */
-    if (locked || diag_records_consistent())
-        leaks =
-            diag_leaks_collect(DIAG_COLLECT_REPORT | DIAG_COLLECT_EXIT | (process_exit ? DIAG_COLLECT_EXIT_CODE : 0));
+    leaks = diag_leaks_collect(DIAG_COLLECT_REPORT | DIAG_COLLECT_EXIT | (process_exit ? DIAG_COLLECT_EXIT_CODE : 0));
 
     if (locked)
         recursive_lock_leave(&core_lock);

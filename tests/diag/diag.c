@@ -45,7 +45,7 @@
 
 enum
 {
-    GUARD_BYTES = 16, /* only for in-program writes into the guard; the report is what the parent checks */
+    GUARD_BYTES = 15, /* only for in-program writes into the guard; the report is what the parent checks */
     FILL_NEW = 0xcd,
     FILL_FREED = 0xdd,
     SINK_SIZE = 64,

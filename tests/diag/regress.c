@@ -200,6 +200,121 @@ static void test_exit_heap_locked(void)
     child_free(&child);
 }
 
+/* --- liveness and records: what ole32mem knows of a block first, the heap second ------------------------------- */
+
+enum
+{
+    EXIT_THREAD_RUNS = 30,
+    EXIT_THREADS = 3,
+    SHRUNK_BLOCKS = 64,
+    SHRUNK_FROM = 126,
+    SHRUNK_TO = 119,
+};
+
+/* What the system CoTaskMemRealloc does to a block of ours: HeapReAlloc(32 -> 48) in place, then the program writes
+ * bytes 32..39. The record can no longer be proven: GetSize answers the heap, nothing reports an overrun, and the next
+ * Realloc through ole32mem keeps the program's bytes (with `fill`, only what grows beyond the heap's 48 is new). */
+static void test_foreign_grow(void)
+{
+    static const char *const debug[] = {"OLE32MEM_DEBUG=guard", "OLE32MEM_DEBUG=guard,fill"};
+    struct child child;
+    unsigned i;
+
+    for (i = 0; i < ARRAYSIZE(debug); i++)
+    {
+        const char *settings[] = {debug[i], NULL};
+
+        child_run(&child, "foreign-grow", "foreign-grow", settings, CHILD_LOG, CHILD_TIMEOUT_MS);
+        ok(child.exit_code == 0, "foreign-grow child (%s): exit code %ld\n", debug[i], (long)child.exit_code);
+        ok(child_count_lines(child.log, "ole32mem: guard:", LINE_STARTS) == 0, "(%s) a false overrun report:\n%s",
+           debug[i], child.log);
+        child_free(&child);
+    }
+}
+
+/* Leaks of 1 MB and 16 MB (heap blocks of their own mapping; on i386 Wine's start 0x20 bytes into it): reported on
+ * both arches, with and without the guard, and counted live by the stats. */
+static void test_large_leaks(void)
+{
+    static const char *const debug[] = {"OLE32MEM_DEBUG=leaks,stats", "OLE32MEM_DEBUG=leaks,guard,stats"};
+    struct child child;
+    unsigned i;
+
+    for (i = 0; i < ARRAYSIZE(debug); i++)
+    {
+        const char *settings[] = {debug[i], NULL};
+
+        child_run(&child, "large-leak", "large-leak", settings, CHILD_LOG, CHILD_TIMEOUT_MS);
+        ok(child.exit_code == 0, "large-leak child (%s): exit code %ld\n", debug[i], (long)child.exit_code);
+        ok(child_count_lines(child.log, "ole32mem: leaks: 2 blocks, 17825792 bytes never freed", LINE_STARTS) == 1,
+           "(%s) the 1 MB and 16 MB leaks are not reported:\n%.2000s", debug[i], child.log);
+        ok(child_count_lines(child.log, "ole32mem: stats: live now 2 blocks, 17825792 bytes;", LINE_STARTS) == 1,
+           "(%s) the stats do not count them live:\n%.2000s", debug[i], child.log);
+        ok(!strstr(child.log, "freed or moved by another allocator"), "(%s) taken for freed elsewhere:\n%.2000s",
+           debug[i], child.log);
+        child_free(&child);
+    }
+}
+
+/* Blocks shrunk by ole32mem's own Realloc (126 -> 119 bytes) and leaked, in a size class the heap serves often (Wine
+ * 10's x86_64 heap shrinks them in place and then answers HeapSize with the old size; its i686 heap moves them): every
+ * one is a leak. */
+static void test_shrunk_leak(void)
+{
+    static const char *const debug[] = {"OLE32MEM_DEBUG=leaks", "OLE32MEM_DEBUG=leaks,guard"};
+    char header[128];
+    struct child child;
+    unsigned i;
+
+    snprintf(header, sizeof(header), "ole32mem: leaks: %u blocks, %u bytes never freed", SHRUNK_BLOCKS,
+             SHRUNK_BLOCKS * SHRUNK_TO);
+    for (i = 0; i < ARRAYSIZE(debug); i++)
+    {
+        const char *settings[] = {debug[i], NULL};
+
+        child_run(&child, "shrunk-leak", "shrunk-leak", settings, CHILD_LOG, CHILD_TIMEOUT_MS);
+        ok(child.exit_code == 0, "shrunk-leak child (%s): exit code %ld\n", debug[i], (long)child.exit_code);
+        ok(child_count_lines(child.log, header, LINE_STARTS) == 1, "(%s) shrunk leaks missed (want \"%s\"):\n%.2000s",
+           debug[i], header, child.log);
+        child_free(&child);
+    }
+}
+
+/* Three threads allocating, reallocating and freeing through ole32mem while main returns: the process exit ends them
+ * anywhere, inside ole32mem's records too, and every run still reports the leak main left. */
+static void test_exit_threads(void)
+{
+    static const char *const settings[] = {"OLE32MEM_DEBUG=leaks", NULL};
+    struct child child;
+    unsigned run, reported = 0;
+
+    for (run = 0; run < EXIT_THREAD_RUNS; run++)
+    {
+        child_run(&child, "exit-threads", "exit-threads", settings, CHILD_LOG, EXIT_TIMEOUT_MS);
+        ok(child.finished, "run %u: the process did not exit within %u ms\n", run, EXIT_TIMEOUT_MS);
+        if (strstr(child.log, "777 bytes in 1 blocks") && !strstr(child.log, "no report"))
+            reported++;
+        else
+            ok(0, "run %u: no leak report:\n%.2000s", run, child.log);
+        child_free(&child);
+    }
+    ok(reported == EXIT_THREAD_RUNS, "%u of %u runs reported\n", reported, EXIT_THREAD_RUNS);
+}
+
+/* A plain `leaks` report of a plain leak carries no note: only another allocator's frees make blocks unverified. */
+static void test_plain_leak_note(void)
+{
+    static const char *const settings[] = {"OLE32MEM_DEBUG=leaks", NULL};
+    struct child child;
+
+    child_run(&child, "plain-leak", "plain-leak", settings, CHILD_LOG, CHILD_TIMEOUT_MS);
+    ok(child.exit_code == 0, "plain-leak child: exit code %ld\n", (long)child.exit_code);
+    ok(child_count_lines(child.log, "ole32mem: leaks: 1 blocks, 777 bytes never freed", LINE_STARTS) == 1,
+       "the leak is not reported:\n%.2000s", child.log);
+    ok(!strstr(child.log, "leaks-note"), "a note on a report that nothing made doubtful:\n%.2000s", child.log);
+    child_free(&child);
+}
+
 /* A child that checks what it sees itself: it must end well, and ole32mem must report nothing wrong. */
 static void test_child_mode(const char *label, const char *mode, const char *debug)
 {
@@ -512,6 +627,9 @@ static void child_reuse_noguard(void)
 {
     if (!load_both())
         return;
+    /* A block of ours that combase frees and nobody reuses: proof that another allocator frees our blocks, without
+     * which the report would have no reason to doubt the reused one. */
+    combase.free(om.alloc(40));
     if (!reuse_through_combase(om.alloc(32), 32))
     {
         skip("the heap did not hand the address back\n");
@@ -907,6 +1025,122 @@ static void child_swallow(void)
     om.free(swallowed);
 }
 
+/* --- liveness and records: the children ----------------------------------------------------------------------- */
+
+static void child_foreign_grow(void)
+{
+    unsigned char *p, *q, *r;
+
+    if (!load_both())
+        return;
+    p = om.alloc(32);
+    q = HeapReAlloc(GetProcessHeap(), 0, p, 48);
+    ok(q != NULL, "HeapReAlloc(32 -> 48) failed\n");
+    if (!q)
+        return;
+    /* Wine 8 and Wine 10's x86_64 heap grow it in place, Wine 10's i686 one moves it: then the record is simply
+     * stale, and the same answers are due. */
+    trace("HeapReAlloc(32 -> 48) %s\n", q == p ? "in place" : "moved the block");
+    fill(q, 40, 5); /* the program's bytes, 32..39 among them */
+    ok(IMalloc_GetSize(om_malloc, q) == 48, "GetSize %llu, want the heap's 48\n", SZ(IMalloc_GetSize(om_malloc, q)));
+    r = om.realloc(q, 64);
+    ok(r && filled(r, 40, 5), "Realloc(64) changed the program's bytes (first bad byte %llu)\n",
+       SZ(r ? check_fill(r, 40, 5) : 0));
+    om.free(r);
+}
+
+static void *volatile large_kept[2];
+
+static void child_large_leak(void)
+{
+    if (!load_both())
+        return;
+    large_kept[0] = om.alloc(1 << 20);
+    large_kept[1] = om.alloc(16 << 20);
+    ok(large_kept[0] && large_kept[1], "cannot allocate 1 MB and 16 MB\n");
+}
+
+static void *volatile shrunk_kept[SHRUNK_BLOCKS];
+
+/* Warms the size class up with heap blocks of the program's own, so that the heap serves it from its fast bins, then
+ * shrinks SHRUNK_BLOCKS blocks of ole32mem in place and leaks them. Says how many HeapSize answers were wrong. */
+static void child_shrunk_leak(void)
+{
+    enum
+    {
+        WARM_BLOCKS = 2048,
+    };
+    static void *warm[WARM_BLOCKS];
+    unsigned i, wrong = 0, in_place = 0;
+    SIZE_T size;
+    void *p;
+
+    if (!load_both())
+        return;
+    for (i = 0; i < WARM_BLOCKS; i++)
+        warm[i] = HeapAlloc(GetProcessHeap(), 0, SHRUNK_FROM + i % 2 * 15); /* without a guard, and with one */
+    for (i = 0; i < SHRUNK_BLOCKS; i++)
+    {
+        p = om.alloc(SHRUNK_FROM);
+        shrunk_kept[i] = om.realloc(p, SHRUNK_TO);
+        ok(shrunk_kept[i] != NULL, "Realloc(%u -> %u) failed\n", SHRUNK_FROM, SHRUNK_TO);
+        in_place += shrunk_kept[i] == p;
+        size = shrunk_kept[i] == p ? HeapSize(GetProcessHeap(), 0, p) : SHRUNK_TO;
+        wrong += size != SHRUNK_TO && size != SHRUNK_TO + 15 && size != SHRUNK_TO + 16; /* no guard, or a guard */
+    }
+    for (i = 0; i < WARM_BLOCKS; i++)
+        HeapFree(GetProcessHeap(), 0, warm[i]);
+    trace("%u of %u shrinks in place, %u of them answered by HeapSize with a wrong size\n", in_place, SHRUNK_BLOCKS,
+          wrong);
+}
+
+static DWORD WINAPI exit_thread_worker(void *arg)
+{
+    enum
+    {
+        KEPT = 256,
+    };
+    void *kept[KEPT] = {0};
+    unsigned i, seed = (unsigned)(UINT_PTR)arg;
+
+    for (i = 0;; i++)
+    {
+        unsigned slot = (seed = seed * 1103515245 + 12345) % KEPT, size = 8 + (seed >> 16) % 500;
+
+        if (size == 777)
+            size++; /* main's leak is the only one of 777 bytes */
+        if (!kept[slot])
+            kept[slot] = om.alloc(size);
+        else if (i % 3)
+            kept[slot] = om.realloc(kept[slot], size);
+        else
+        {
+            om.free(kept[slot]);
+            kept[slot] = NULL;
+        }
+    }
+    return 0;
+}
+
+static void child_exit_threads(void)
+{
+    unsigned i;
+
+    if (!load_both())
+        return;
+    exit_leak();
+    for (i = 0; i < EXIT_THREADS; i++)
+        CreateThread(NULL, 0, exit_thread_worker, (void *)(UINT_PTR)(i + 1), 0, NULL);
+    Sleep(50);
+}
+
+static void child_plain_leak(void)
+{
+    if (!load_both())
+        return;
+    exit_leak();
+}
+
 /* Each mode but load-unload and exit-heap starts with load_both: ole32mem and combase, loaded at run time. */
 static const struct child_mode modes[] = {
     {"reuse", child_reuse},
@@ -922,6 +1156,11 @@ static const struct child_mode modes[] = {
     {"leak-one", child_leak_one},
     {"dbghelp-options", child_dbghelp_options},
     {"swallow", child_swallow},
+    {"foreign-grow", child_foreign_grow},
+    {"large-leak", child_large_leak},
+    {"shrunk-leak", child_shrunk_leak},
+    {"exit-threads", child_exit_threads},
+    {"plain-leak", child_plain_leak},
 };
 
 int main(int argc, char **argv)
@@ -947,5 +1186,10 @@ int main(int argc, char **argv)
     test_suppress_big_files();
     test_dbghelp_options();
     test_number_settings();
+    test_foreign_grow();
+    test_large_leaks();
+    test_shrunk_leak();
+    test_exit_threads();
+    test_plain_leak_note();
     return test_summary("diagregress");
 }

@@ -20,6 +20,8 @@
 
 #include "diagnostics.h"
 
+#include <stdatomic.h>
+
 enum
 {
     MODULE_NAME_MAX = 260,
@@ -31,13 +33,19 @@ enum
 
 struct diag_block
 {
+    /* The pointer the program holds while the record is live, 0 while it is free or reserved: written last when the
+     * record is filed, first when it is forgotten (release), so that a report walking the slabs sees a record whole
+     * or not at all (diag_records.c). */
+    atomic_uintptr_t key;
     SIZE_T size;        /* what the program asked for */
     SIZE_T actual_size; /* what the heap block holds before the guard (the spy's size) */
+    SIZE_T heap_size;   /* what the heap answered for `actual` right after ole32mem's own last Alloc or Realloc */
     void *actual;       /* the heap block (differs from the program's pointer under a header spy) */
     struct diag_site site;
     uintptr_t thread;
     unsigned long long sequence;
     uint64_t identity; /* with DIAG_GUARD, also written into the guard: proves that the block is still this one */
+    struct diag_block *next_free; /* on the free list of records */
 };
 
 /* diag_options.c */
@@ -111,9 +119,13 @@ void diag_names_end(struct diag_names *names);
 
 /* diag_records.c */
 size_t diag_live_records(void);
+/* Calls visit for every filed record (walking the slabs, not the table: see diag_records.c). */
 void diag_foreach_record(void (*visit)(const void *block, void *record, void *context), void *context);
+/* Nonzero once a record was found stale: another allocator freed, moved or resized a block of ours. */
+int diag_records_seen_foreign(void);
 /* Whether a record still describes the block at its address (diag_records.c says how that is decided):
- * DIAG_RECORD_STALE: the block was freed or moved by another allocator, or the address now holds another block;
+ * DIAG_RECORD_STALE: the block was freed, moved or resized by another allocator, or the address now holds another
+ * block;
  * DIAG_RECORD_CURRENT: proven the same block (the guard's identity is intact);
  * DIAG_RECORD_UNVERIFIED: nothing contradicts it, nothing proves it (no guard, or the guard cannot be read at
  * process exit). Once diag_records_at_process_exit has been called, calls into the process heap only when its lock

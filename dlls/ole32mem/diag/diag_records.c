@@ -3,22 +3,38 @@
  * fill patterns: which pointers may reach the heap (DIAG_CHECK), overruns (DIAG_GUARD), fresh and dead memory
  * (DIAG_FILL).
  *
- * Owns live_blocks (a block table keyed by the pointer the program holds, valued by its struct diag_block) and
- * the live totals. Invariants: live_count is the number of records and live_bytes the sum of their sizes; with
- * DIAG_GUARD a record's guard lies right after actual + actual_size, inside the heap block: DIAG_GUARD_SIZE bytes
- * derived from the record's identity (unique per record, unguessable by the program): the block is proven ours
- * while at least GUARD_PROOF of them are intact, and any damaged byte of a proven block is an overrun.
+ * Owns the records (slabs of struct diag_block, never freed before the DLL's bookkeeping heap), live_blocks (a block
+ * table from the pointer the program holds to its record: the index of the calls) and the live totals.
  *
- * Blocks cross freely to the system ole32, which can free or move one of ours without telling us, and the heap can
- * then hand the same address, with the same size, to somebody else. A record is therefore trusted only when it is
- * proven to be the same block: the heap still has a live block of the recorded size there AND the identity in its
- * guard is ours. An untrusted record is dropped when met, never used: no size, no fill, no overrun report comes
- * from it. Without the guard nothing can prove it; such records are "unverified" (the leak report says so). At
- * process exit the heap is asked only when its lock is known to be free (plat_heap_lock_state: another thread may
- * have been ended holding it, and nobody would ever release it); otherwise only the guard is read, and only where
- * the pages are readable. A pointer is only kept from the heap when the heap itself says it is
- * not a live block. Never changes a pointer the program sees, nor a byte the program owns. Runs under
- * task_memory.c's lock only (or alone, at process exit).
+ * Records and the exit report. A record is taken from a free list (slabs are added whole, linked in with one store
+ * once initialised) and is live exactly while its `key` is nonzero: filing a record writes every field, then the
+ * key (release); forgetting it clears the key first. The reports walk the slabs, not the table, so a thread that
+ * the process exit ends anywhere in here leaves every record but the one it was changing either filed or not, and
+ * the table's state (mid-insert, mid-resize) does not matter to them: the exit report skips at most that one record
+ * and reports the rest. The reports' own memory comes from plat_report_pages, not from the bookkeeping heap, whose
+ * lock an ended thread may hold.
+ *
+ * Liveness, from ole32mem's own knowledge first. Blocks cross freely to the system ole32, which can free, move or
+ * resize one of ours in place without telling us, and the heap can then hand the same address to somebody else. A
+ * record keeps `heap_size`, what the heap answered for the block right after ole32mem's own last Alloc or Realloc
+ * of it (not what it was asked: Wine 10's heap answers the old size after an in-place shrink, and answers it
+ * consistently). A record is stale (dropped when met, never used) when the heap, asked, says otherwise: no live
+ * block there (HeapValidate) or another size (HeapSize). Before a report asks, it reads only the bytes the heap
+ * itself reads (PLAT_HEAP_HEADER_BYTES before the block): pages that are gone prove the block gone. With DIAG_GUARD
+ * the guard, DIAG_GUARD_SIZE bytes right after actual + actual_size derived from the record's identity (unique per
+ * record, unguessable by the program), must keep at least GUARD_PROOF of them; without it nothing proves the record,
+ * it is "unverified". At process exit the heap is asked only when its lock is known to be free
+ * (plat_heap_lock_state); otherwise only the guard is read, and only where the pages are readable.
+ *
+ * Writes. A record is proven (record_proven) when the heap's size is the recorded one and the whole guard is as
+ * written: only then are the fill and guard bytes written and does GetSize answer from the record; otherwise the
+ * heap answers and nothing is written. The guard is DIAG_GUARD_SIZE = 15 bytes, an odd amount a program rarely
+ * grows a block by, so that the system's CoTaskMemRealloc (a HeapReAlloc in place) almost always changes the heap
+ * size and unmasks the record; the one case that cannot be told from an overrun is another allocator resizing the
+ * block in place to exactly the size ole32mem asked the heap for (docs/diagnostics.md).
+ *
+ * Never changes a pointer the program sees, nor a byte whose owner is not proven. Runs under task_memory.c's lock
+ * only (or alone, at process exit).
  *
  * Copyright 2026 the ole32mem authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -36,14 +52,23 @@ enum
     FILL_NEW = 0xcd,   /* MSVC: clean memory */
     FILL_FREED = 0xdd, /* MSVC: dead memory */
     /* Guard bytes that must be intact for the block to be proven ours: a foreign block matches that many bytes of a
-     * random pattern with a chance of about 2^-60; an overrun of up to DIAG_GUARD_SIZE - GUARD_PROOF bytes (anywhere
+     * random pattern with a chance of about 2^-56; an overrun of up to DIAG_GUARD_SIZE - GUARD_PROOF bytes (anywhere
      * in the guard) is still reported. */
     GUARD_PROOF = DIAG_GUARD_SIZE / 2,
-    /* Bytes in front of a heap block that must be mapped before the heap is asked about it: the block's header. */
-    HEAP_HEADER_PROBE = 64,
+    /* Records per slab: a slab is about 26 KB on 64-bit, 15 KB on 32-bit. */
+    SLAB_RECORDS = 256,
+};
+
+struct record_slab
+{
+    struct record_slab *next;
+    struct diag_block records[SLAB_RECORDS];
 };
 
 static struct block_table live_blocks = BLOCK_TABLE_INIT_VALUES;
+/* The slabs, newest first: a slab is linked in (one store) only once all its records are free and on the list. */
+static _Atomic(struct record_slab *) slabs;
+static struct diag_block *free_records;
 static unsigned long long next_sequence = 1;
 static size_t live_count, live_bytes, peak_count, peak_bytes;
 static uint64_t identity_key;
@@ -51,13 +76,18 @@ static int at_process_exit;
 /* At process exit: whether the process heap may still be asked (its lock is free, and no other thread can take it
  * any more). Always 1 before. */
 static int heap_askable = 1;
-/* Nonzero while live_blocks or the totals are being changed: a thread ended here at process exit leaves them
- * half-updated. Written under the core's lock only. */
-static volatile int records_busy;
+/* A record was found stale: another allocator freed, moved or resized one of our blocks in this process. Only then
+ * does a report say that unverified blocks might not be ours. */
+static int foreign_seen;
 
 static unsigned char *guard_of(const struct diag_block *record)
 {
     return (unsigned char *)record->actual + record->actual_size;
+}
+
+static const void *key_of(const struct diag_block *record)
+{
+    return (const void *)atomic_load_explicit(&record->key, memory_order_acquire);
 }
 
 /* A 64-bit mix (splitmix64's finaliser): distinct inputs give distinct outputs, none predictable from the next. */
@@ -78,11 +108,12 @@ static uint64_t new_identity(unsigned long long sequence)
     return mix64(identity_key + sequence);
 }
 
-/* The record's guard pattern: its identity, then a second word derived from it. */
+/* The record's guard pattern: its identity, then a second word derived from it (the first DIAG_GUARD_SIZE bytes). */
 static void guard_pattern(const struct diag_block *record, unsigned char pattern[DIAG_GUARD_SIZE])
 {
     uint64_t words[2] = {record->identity, mix64(record->identity ^ GUARD_BYTE)};
 
+    _Static_assert(DIAG_GUARD_SIZE <= sizeof(words), "the pattern covers the guard");
     memcpy(pattern, words, DIAG_GUARD_SIZE);
 }
 
@@ -115,6 +146,15 @@ static int guard_readable(const struct diag_block *record)
     return !at_process_exit || plat_memory_readable(guard_of(record), DIAG_GUARD_SIZE);
 }
 
+/* The record may be written through and answers GetSize: the heap still says the size it said after our own last
+ * Alloc or Realloc, and the whole guard is as written (docs/diagnostics.md, "Liveness"). */
+static int record_proven(const struct diag_block *record)
+{
+    if (!heap_askable || plat_heap_size(record->actual) != record->heap_size)
+        return 0;
+    return !(diag_options & DIAG_GUARD) || canary_intact(record);
+}
+
 /* Reports an overrun only of a block proven to be ours: a write past the end that damaged more than half of the
  * guard looks exactly like the address now holding another allocator's block, and is not reported
  * (docs/diagnostics.md). At process exit the heap cannot be asked whether the block is still live: a block that
@@ -130,21 +170,22 @@ void diag_check_record_guard(const struct diag_block *record, const void *block,
                 block, (unsigned long long)record->size, diag_describe(&record->site, site, sizeof(site)),
                 (unsigned long long)record->thread, record->sequence, when,
                 !heap_askable ? " (unverified: at exit the heap cannot say whether another allocator freed the block)"
-                                : "");
+                              : "");
 }
 
 enum diag_record_state diag_record_is_current(const struct diag_block *record, int from_report)
 {
     /* A report meets every record, also those of blocks that another allocator freed long ago, whose pages the heap
      * may have given back to the system: Wine's HeapSize then faults on the block's header. Pages that are gone
-     * prove the block gone. (A call, from_report 0, passes a pointer the program holds now.) */
-    if (from_report && !plat_memory_readable((const char *)record->actual - HEAP_HEADER_PROBE, HEAP_HEADER_PROBE + 1))
+     * prove the block gone. Only what the heap reads is probed: Wine's i386 large blocks start 0x20 bytes into their
+     * own mapping. (A call, from_report 0, passes a pointer the program holds now.) */
+    if (from_report &&
+        !plat_memory_readable((const char *)record->actual - PLAT_HEAP_HEADER_BYTES, PLAT_HEAP_HEADER_BYTES + 1))
         return DIAG_RECORD_STALE;
     /* The size alone proves nothing: a block that another allocator freed and the heap merged into the free block
      * before it keeps its old header, size and all, inside free memory. Validating the one block looks at its
      * neighbours too, which the merge changed (no walk of the blocks; Wine searches only its list of regions). */
-    if (heap_askable && (plat_heap_size(record->actual) != record->actual_size + diag_guard_size() ||
-                         !plat_heap_owns(record->actual)))
+    if (heap_askable && (plat_heap_size(record->actual) != record->heap_size || !plat_heap_owns(record->actual)))
         return DIAG_RECORD_STALE;
     if (!(diag_options & DIAG_GUARD) || !guard_readable(record))
         return DIAG_RECORD_UNVERIFIED;
@@ -160,24 +201,30 @@ enum plat_heap_lock_state diag_records_at_process_exit(void)
     return heap_lock;
 }
 
-int diag_records_consistent(void)
+void diag_records_note_interrupted(void)
 {
-    if (!records_busy && !plat_meta_in_use())
-        return 1;
-    diag_report("ole32mem: leaks: no report: the process exit ended a thread while it was updating ole32mem's records");
-    return 0;
+    diag_report("ole32mem: leaks-note: the process exit ended a thread inside an allocator call of ole32mem: the "
+                "block of that call may be missing from the report");
 }
 
-/* Forgets a record: its block has been freed or has moved. */
-static void forget_record(struct diag_block *record, const void *block)
+int diag_records_seen_foreign(void)
+{
+    return foreign_seen;
+}
+
+/* Forgets a record: its block has been freed (by us or, `foreign`, by another allocator) or has moved. The key goes
+ * first: from then on no report counts the record. */
+static void forget_record(struct diag_block *record, const void *block, int foreign)
 {
     core_assert(live_count > 0 && live_bytes >= record->size, "diag_records.c: the totals count the records");
-    records_busy = 1;
+    core_assert(key_of(record) == block, "diag_records.c: a record is forgotten under its own key");
+    atomic_store_explicit(&record->key, 0, memory_order_release);
     block_table_remove(&live_blocks, block, NULL);
     live_count--;
     live_bytes -= record->size;
-    records_busy = 0;
-    plat_meta_free(record);
+    record->next_free = free_records;
+    free_records = record;
+    foreign_seen |= foreign;
     core_assert(live_count == live_blocks.count, "diag_records.c: live_count is the number of records");
 }
 
@@ -195,9 +242,9 @@ int diag_admit(enum diag_operation operation, void *block, const struct diag_sit
             *record = value;
             return 1;
         }
-        /* Freed or moved by another allocator since (combase, HeapReAlloc): whatever lives at this address now is
-         * not the block we recorded. */
-        forget_record(value, block);
+        /* Freed, moved or resized by another allocator since (combase, HeapReAlloc): whatever lives at this address
+         * now is not the block we recorded. */
+        forget_record(value, block, 1);
     }
     *record = NULL;
     if (!(diag_options & DIAG_CHECK) || plat_heap_owns(block))
@@ -240,27 +287,56 @@ int diag_admit_realloc(void *block, SIZE_T size, const struct diag_site *site, s
     if (*record)
     {
         diag_check_record_guard(*record, block, "realloc");
-        *old_size = (*record)->size;
-        return 1;
+        if (record_proven(*record))
+        {
+            *old_size = (*record)->size;
+            return 1;
+        }
     }
-    /* A block of another allocator: its contents are the program's, only what grows is new. */
+    /* A block of another allocator, or one of ours that the record cannot prove (its guard is damaged): its
+     * contents are the program's as far as the heap says, only what grows beyond that is new. */
     *old_size = plat_heap_size(block);
     if (*old_size == (SIZE_T)-1)
         *old_size = size;
     return 1;
 }
 
+/* A slab more on the free list; 0 when the bookkeeping heap is out of memory. */
+static int add_slab(void)
+{
+    struct record_slab *slab = plat_meta_alloc(sizeof(*slab));
+    size_t i;
+
+    if (!slab)
+        return 0;
+    for (i = 0; i < SLAB_RECORDS; i++)
+    {
+        slab->records[i].next_free = free_records;
+        free_records = &slab->records[i];
+    }
+    slab->next = atomic_load_explicit(&slabs, memory_order_relaxed);
+    atomic_store_explicit(&slabs, slab, memory_order_release);
+    return 1;
+}
+
 struct diag_block *diag_reserve_record(size_t calls)
 {
-    if (!block_table_reserve(&live_blocks, calls))
+    struct diag_block *record;
+
+    if (!block_table_reserve(&live_blocks, calls) || (!free_records && !add_slab()))
         return NULL;
-    return plat_meta_alloc(sizeof(struct diag_block));
+    record = free_records;
+    free_records = record->next_free;
+    record->next_free = NULL;
+    return record;
 }
 
 void diag_unreserve_record(struct diag_block *record)
 {
-    if (record)
-        plat_meta_free(record);
+    if (!record)
+        return;
+    record->next_free = free_records;
+    free_records = record;
 }
 
 void diag_allocated(struct diag_block *record, void *block, void *actual, SIZE_T size, SIZE_T actual_size,
@@ -269,29 +345,30 @@ void diag_allocated(struct diag_block *record, void *block, void *actual, SIZE_T
     void *stale;
     int filed;
 
+    if (block_table_lookup(&live_blocks, block, &stale))
+        forget_record(stale, block, 1); /* freed by another allocator, and the address came back to us */
     record->size = size;
     record->actual_size = actual_size;
     record->actual = actual;
+    record->heap_size = plat_heap_size(actual);
     record->site = *site;
     record->thread = (uintptr_t)plat_thread_id();
     record->sequence = next_sequence++;
     record->identity = new_identity(record->sequence);
-    if (block_table_lookup(&live_blocks, block, &stale))
-        forget_record(stale, block); /* freed by another allocator, and the address came back to us */
-    /* A hook's nested allocations reserve one slot more than they take, so ours is still there. */
-    core_assert(block_table_has_room(&live_blocks, 1), "diag_records.c: the room was reserved before the hooks");
-    records_busy = 1;
-    filed = block_table_insert_reserved(&live_blocks, block, record);
-    live_count++;
-    live_bytes += size;
-    records_busy = 0;
-    core_assert(filed, "diag_records.c: a reserved insert cannot fail");
-    (void)filed;
-    diag_freed_forget(block);
     if (diag_options & DIAG_GUARD)
         guard_pattern(record, guard_of(record));
     if ((diag_options & DIAG_FILL) && size > old_size)
         memset((unsigned char *)block + old_size, FILL_NEW, size - old_size);
+    /* A hook's nested allocations reserve one slot more than they take, so ours is still there. */
+    core_assert(block_table_has_room(&live_blocks, 1), "diag_records.c: the room was reserved before the hooks");
+    filed = block_table_insert_reserved(&live_blocks, block, record);
+    core_assert(filed, "diag_records.c: a reserved insert cannot fail");
+    (void)filed;
+    live_count++;
+    live_bytes += size;
+    /* Last: from here on the reports count the record, complete. */
+    atomic_store_explicit(&record->key, (uintptr_t)block, memory_order_release);
+    diag_freed_forget(block);
     if (live_count > peak_count)
         peak_count = live_count;
     if (live_bytes > peak_bytes)
@@ -303,24 +380,28 @@ void diag_allocated(struct diag_block *record, void *block, void *actual, SIZE_T
 
 void diag_released(struct diag_block *record, void *block, int freed, const struct diag_site *site)
 {
+    int proven = freed && record_proven(record);
+
     if (freed)
         diag_check_record_guard(record, block, "free");
-    if (freed && (diag_options & DIAG_FILL))
+    if (proven && (diag_options & DIAG_FILL))
         memset(block, FILL_FREED, record->size);
     /* The identity must not outlive the block: the heap may give the address, with the same size, to another
-     * allocator's caller who never writes those bytes. Only our own guard bytes are touched (proven ours). */
-    if (freed && (diag_options & DIAG_GUARD) && identity_intact(record))
+     * allocator's caller who never writes those bytes. Only a proven block's guard is touched. */
+    if (proven && (diag_options & DIAG_GUARD))
         memset(guard_of(record), GUARD_BYTE, DIAG_GUARD_SIZE);
     if (freed)
         diag_freed_remember(block, site ? site->stack : 0);
-    forget_record(record, block);
+    forget_record(record, block, 0);
 }
 
 SIZE_T diag_visible_size(const struct diag_block *record, SIZE_T heap_size)
 {
-    if (!record || heap_size == (SIZE_T)-1 || heap_size < diag_guard_size())
+    /* The heap's answer is about the record's block (a header spy's PreGetSize may hand another pointer) and the
+     * record is proven: what the spy asked for. Otherwise the heap answers as it is. */
+    if (!record || heap_size != record->heap_size || !record_proven(record))
         return heap_size;
-    return heap_size - diag_guard_size();
+    return record->actual_size;
 }
 
 size_t diag_live_records(void)
@@ -330,7 +411,14 @@ size_t diag_live_records(void)
 
 void diag_foreach_record(void (*visit)(const void *block, void *record, void *context), void *context)
 {
-    block_table_foreach(&live_blocks, visit, context);
+    struct record_slab *slab;
+    const void *key;
+    size_t i;
+
+    for (slab = atomic_load_explicit(&slabs, memory_order_acquire); slab; slab = slab->next)
+        for (i = 0; i < SLAB_RECORDS; i++)
+            if ((key = key_of(&slab->records[i])))
+                visit(key, &slab->records[i], context);
 }
 
 struct diag_live_totals diag_live_totals(void)

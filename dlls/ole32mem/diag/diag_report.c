@@ -15,7 +15,6 @@
  * Copyright 2026 the ole32mem authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
-#include "blocktable.h"
 #include "diag_internal.h"
 #include "platform_report.h"
 #include "platform_stacks.h"
@@ -120,6 +119,7 @@ static unsigned long long reported_through; /* checkpoint: blocks with a sequenc
 struct leak_group
 {
     uint32_t stack;        /* the allocation stack, or 0 (OLE32MEM_STACK_DEPTH=0): then grouped by caller */
+    uintptr_t key;         /* what the group is keyed by: the stack's id, or the caller's address */
     struct diag_site site; /* the example's allocating call */
     size_t count, bytes;
     const void *example; /* the earliest block of the group: the first one to look at */
@@ -129,26 +129,35 @@ struct leak_group
     int suppressed_by; /* set by the emit step: a suppression's index, or -1 */
 };
 
+/* A collection lives in pages of its own (plat_report_pages), never in the bookkeeping heap: at process exit an
+ * ended thread may hold that heap's lock. */
 struct diag_leaks
 {
     unsigned flags;
-    struct leak_group *groups;
+    size_t memory;             /* bytes of pages holding this structure and its groups */
+    struct leak_group *groups; /* one per leaked block while collecting, merged per key before the report */
     size_t group_count, capacity;
-    struct block_table index; /* group key (stack id, or caller address) -> 1 + index in groups */
-    size_t freed_elsewhere;   /* freed through the system ole32 or the heap: not leaks */
+    size_t dropped;         /* leaked blocks that did not fit (the pages could not be had) */
+    size_t freed_elsewhere; /* freed through the system ole32 or the heap: not leaks */
     size_t freed_elsewhere_bytes;
-    size_t unverified;        /* leaks that nothing proves are still ours (diag_record_is_current) */
+    size_t live_count, live_bytes; /* the records that are still live blocks */
+    size_t unverified;             /* leaks that nothing proves are still ours (diag_record_is_current) */
     unsigned long long checkpoint, newest;
     struct diag_live_totals totals;
     unsigned long long calls[DIAG_OP_COUNT];
 };
 
+static void count_record(const void *block, void *value, void *context)
+{
+    (void)block;
+    (void)value;
+    ++*(size_t *)context;
+}
+
 static void collect_leak(const void *block, void *value, void *context)
 {
     struct diag_leaks *leaks = context;
     const struct diag_block *record = value;
-    const void *key;
-    void *found;
     struct leak_group *group;
     enum diag_record_state state = diag_record_is_current(record, 1);
 
@@ -158,52 +167,82 @@ static void collect_leak(const void *block, void *value, void *context)
         leaks->freed_elsewhere_bytes += record->size;
         return;
     }
+    leaks->live_count++;
+    leaks->live_bytes += record->size;
     if (leaks->flags & DIAG_COLLECT_EXIT)
         diag_check_record_guard(record, block, "exit");
     if (record->sequence > leaks->newest)
         leaks->newest = record->sequence;
     if (!(diag_options & DIAG_LEAKS) || !(leaks->flags & DIAG_COLLECT_REPORT) || record->sequence <= leaks->checkpoint)
         return;
+    if (leaks->group_count == leaks->capacity)
+    {
+        leaks->dropped++;
+        return;
+    }
     leaks->unverified += state == DIAG_RECORD_UNVERIFIED;
-    key = record->site.stack ? (const void *)(uintptr_t)record->site.stack : record->site.address;
-    if (block_table_lookup(&leaks->index, key, &found))
-        group = &leaks->groups[(uintptr_t)found - 1];
-    else
+    group = &leaks->groups[leaks->group_count++];
+    group->stack = record->site.stack;
+    group->key = record->site.stack ? record->site.stack : (uintptr_t)record->site.address;
+    group->site = record->site;
+    group->count = 1;
+    group->bytes = record->size;
+    group->example = block;
+    group->example_size = record->size;
+    group->example_thread = record->thread;
+    group->example_sequence = record->sequence;
+}
+
+static int by_key(const void *a, const void *b)
+{
+    const struct leak_group *x = a, *y = b;
+
+    if (x->key != y->key)
+        return x->key < y->key ? -1 : 1;
+    return x->example_sequence < y->example_sequence ? -1 : x->example_sequence > y->example_sequence;
+}
+
+/* One group per key: the blocks sorted by key, each run merged into its first (earliest) block. */
+static void merge_groups(struct diag_leaks *leaks)
+{
+    size_t in, out = 0;
+
+    if (!leaks->group_count)
+        return;
+    qsort(leaks->groups, leaks->group_count, sizeof(*leaks->groups), by_key);
+    for (in = 1; in < leaks->group_count; in++)
     {
-        if (leaks->group_count == leaks->capacity || !block_table_reserve(&leaks->index, 1))
-            return; /* sized for every live block; the index out of memory: said at the end */
-        group = &leaks->groups[leaks->group_count++];
-        block_table_insert(&leaks->index, key, (void *)(uintptr_t)leaks->group_count);
-        group->stack = record->site.stack;
-        group->example_sequence = (unsigned long long)-1;
+        if (leaks->groups[in].key == leaks->groups[out].key)
+        {
+            leaks->groups[out].count++;
+            leaks->groups[out].bytes += leaks->groups[in].bytes;
+        }
+        else
+            leaks->groups[++out] = leaks->groups[in];
     }
-    group->count++;
-    group->bytes += record->size;
-    if (record->sequence < group->example_sequence)
-    {
-        group->site = record->site;
-        group->example = block;
-        group->example_size = record->size;
-        group->example_thread = record->thread;
-        group->example_sequence = record->sequence;
-    }
+    leaks->group_count = out + 1;
 }
 
 struct diag_leaks *diag_leaks_collect(unsigned flags)
 {
-    struct diag_leaks *leaks = plat_meta_alloc(sizeof(*leaks));
-    size_t live = diag_live_records();
-    struct block_table empty = BLOCK_TABLE_INIT_VALUES;
+    struct diag_leaks *leaks;
+    size_t records = 0, memory;
 
-    if (!leaks)
-        return NULL;
+    /* Room for every filed record: a leaked block is one group until they are merged. */
+    diag_foreach_record(count_record, &records);
+    memory = sizeof(*leaks) + records * sizeof(*leaks->groups);
+    if (records > (SIZE_MAX - sizeof(*leaks)) / sizeof(*leaks->groups) || !(leaks = plat_report_pages(memory)))
+    {
+        memory = sizeof(*leaks);
+        records = 0;
+        if (!(leaks = plat_report_pages(memory)))
+            return NULL;
+    }
     leaks->flags = flags;
-    leaks->index = empty;
-    leaks->capacity = live ? live : 1;
-    leaks->groups = plat_meta_alloc(leaks->capacity * sizeof(*leaks->groups));
+    leaks->memory = memory;
+    leaks->groups = (struct leak_group *)(leaks + 1);
+    leaks->capacity = records;
     leaks->checkpoint = reported_through;
-    if (!leaks->groups)
-        leaks->capacity = 0;
     if (diag_options & (DIAG_LEAKS | DIAG_GUARD | DIAG_STATS))
         diag_foreach_record(collect_leak, leaks);
     /* Everything outstanding now counts as reported: a later report lists only what is newer. */
@@ -211,7 +250,6 @@ struct diag_leaks *diag_leaks_collect(unsigned flags)
         reported_through = leaks->newest;
     leaks->totals = diag_live_totals();
     memcpy(leaks->calls, calls, sizeof(calls));
-    block_table_clear(&leaks->index);
     return leaks;
 }
 
@@ -313,6 +351,7 @@ static size_t report_leaks(struct diag_leaks *leaks, struct diag_names *names)
     const void *const *frames;
     unsigned count;
 
+    merge_groups(leaks);
     if (leaks->group_count)
         qsort(leaks->groups, leaks->group_count, sizeof(*leaks->groups), by_bytes_descending);
     /* Suppressions of function names need every group's frames named; otherwise only the printed groups'. */
@@ -342,13 +381,18 @@ static size_t report_leaks(struct diag_leaks *leaks, struct diag_names *names)
     if (leaks->freed_elsewhere)
         diag_report("ole32mem: leaks: (%lu more blocks were freed or moved by another allocator)",
                     (unsigned long)leaks->freed_elsewhere);
-    if (leaks->unverified)
-        diag_report("ole32mem: leaks-note: %llu of these blocks are unverified: without `guard` (or when its bytes "
-                    "cannot be read at exit) a block freed by another allocator whose address now holds a block of "
-                    "the same size looks like a leak (see docs/diagnostics.md)",
-                    (unsigned long long)leaks->unverified);
-    if (leaks->capacity < diag_live_records() && leaks->group_count == leaks->capacity)
-        diag_report("ole32mem: leaks: out of memory for the report: some blocks are not listed");
+    /* Only when another allocator is known to have freed, moved or resized a block of ours: then an unverified
+     * block may be its block at a reused address. A note on every report would teach people to ignore it. */
+    if (leaks->unverified && (leaks->freed_elsewhere || diag_records_seen_foreign()))
+        diag_report(
+            "ole32mem: leaks-note: %llu of these blocks are unverified: another allocator freed or moved "
+            "blocks of ole32mem in this process, and without `guard` (or when its bytes cannot be read at exit) "
+            "a block it freed whose address now holds a block of the same size looks like a leak (see "
+            "docs/diagnostics.md)",
+            (unsigned long long)leaks->unverified);
+    if (leaks->dropped)
+        diag_report("ole32mem: leaks: out of memory for the report: %lu blocks are not listed",
+                    (unsigned long)leaks->dropped);
     for (i = 0; i < leaks->group_count && printed < diag_leaks_max; i++)
     {
         if (leaks->groups[i].suppressed_by >= 0)
@@ -414,8 +458,7 @@ size_t diag_leaks_emit(struct diag_leaks *leaks)
             /* The records of blocks that another allocator freed are not live blocks, though no call has met
              * them since: the peak may still count some. */
             diag_report("ole32mem: stats: live now %lu blocks, %lu bytes; peak %lu blocks, %lu bytes",
-                        (unsigned long)(leaks->totals.count - leaks->freed_elsewhere),
-                        (unsigned long)(leaks->totals.bytes - leaks->freed_elsewhere_bytes),
+                        (unsigned long)leaks->live_count, (unsigned long)leaks->live_bytes,
                         (unsigned long)leaks->totals.peak_count, (unsigned long)leaks->totals.peak_bytes);
             if (leaks->freed_elsewhere)
                 diag_report("ole32mem: stats: %lu blocks, %lu bytes freed or moved by another allocator",
@@ -425,15 +468,14 @@ size_t diag_leaks_emit(struct diag_leaks *leaks)
                             (unsigned long)depot.stacks, (unsigned long)depot.bytes, diag_stack_depth);
         }
     }
-    plat_meta_free(leaks->groups);
     /* At process exit only: an unload (FreeLibrary) returns to a program that goes on (docs/diagnostics.md). */
     if ((leaks->flags & DIAG_COLLECT_EXIT_CODE) && blocks && diag_leaks_exitcode >= 0)
     {
         diag_report("ole32mem: leaks: exiting with code %d (OLE32MEM_LEAKS_EXITCODE)", diag_leaks_exitcode);
-        plat_meta_free(leaks);
+        plat_report_pages_free(leaks, leaks->memory);
         plat_exit_process(diag_leaks_exitcode);
         return blocks;
     }
-    plat_meta_free(leaks);
+    plat_report_pages_free(leaks, leaks->memory);
     return blocks;
 }

@@ -68,7 +68,8 @@ void diag_configure(const char *options, const char *log_path, const char *leaks
 
 enum
 {
-    DIAG_GUARD_SIZE = 16,
+    /* Odd on purpose: see diag_records.c ("Writes") and docs/diagnostics.md. */
+    DIAG_GUARD_SIZE = 15,
 };
 
 /* Guard bytes added after every block (0 unless DIAG_GUARD). Inline: it is on every call while they are on. */
@@ -125,7 +126,8 @@ void diag_allocated(struct diag_block *record, void *block, void *actual, SIZE_T
  * `site` is the freeing call (its stack is what a later double free names as the first free). */
 void diag_released(struct diag_block *record, void *block, int freed, const struct diag_site *site);
 
-/* The heap size of a block minus its guard, for GetSize (heap_size is what the heap answered). */
+/* GetSize's answer for a block with a record (heap_size is what the heap answered): the size the spy asked for when
+ * the record is proven (diag_records.c), else the heap's answer as it is. */
 SIZE_T diag_visible_size(const struct diag_block *record, SIZE_T heap_size);
 
 /* One trace line (DIAG_TRACE) and the per-function counters (DIAG_STATS). */
@@ -171,9 +173,8 @@ void diag_sites_at_process_exit(void);
 /* Process exit: the stack depot is usable unless a thread was ended while it held the depot's lock (then no stack
  * is read or printed any more: the report names callers only). */
 void diag_stacks_at_process_exit(void);
-/* At process exit, when the core's lock could not be taken (a thread was ended holding it): nonzero when the
- * records and the bookkeeping heap can still be read (that thread was not changing them); otherwise says so in one
- * report line and answers 0. */
-int diag_records_consistent(void);
+/* At process exit, when the core's lock could not be taken (a thread was ended holding it): says in one report line
+ * that the block of that thread's call may be missing. Every other record is whole (diag_records.c). */
+void diag_records_note_interrupted(void);
 
 #endif /* OLE32MEM_DIAGNOSTICS_H */

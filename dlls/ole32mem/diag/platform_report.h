@@ -30,6 +30,11 @@ int plat_describe_address(const void *address, char *module, size_t module_size,
 
 unsigned long plat_process_id(void);
 
+/* Zeroed memory for a report's collection, straight from the system's pages (no heap, no lock an ended thread could
+ * hold at process exit); NULL when none. Freed with the size it was asked with. */
+void *plat_report_pages(size_t bytes);
+void plat_report_pages_free(void *pages, size_t bytes);
+
 /* Compares module names the way the platform's loader does (case-insensitively on Windows); 0 when equal. */
 int plat_name_compare(const char *a, const char *b);
 

@@ -81,6 +81,17 @@ int plat_describe_address(const void *address, char *module, size_t module_size,
     return 1;
 }
 
+void *plat_report_pages(size_t bytes)
+{
+    return VirtualAlloc(NULL, bytes, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
+}
+
+void plat_report_pages_free(void *pages, size_t bytes)
+{
+    (void)bytes;
+    VirtualFree(pages, 0, MEM_RELEASE);
+}
+
 unsigned long plat_process_id(void)
 {
     return GetCurrentProcessId();
