@@ -879,9 +879,8 @@ static void child_exit_symbolizer(void)
 static int silent_symbolizer(void)
 {
     char name[64];
-    HANDLE started = GetEnvironmentVariableA("REGRESS_SYMBOLIZER_EVENT", name, sizeof(name)) < sizeof(name)
-                         ? OpenEventA(EVENT_MODIFY_STATE, FALSE, name)
-                         : NULL;
+    DWORD length = GetEnvironmentVariableA("REGRESS_SYMBOLIZER_EVENT", name, sizeof(name));
+    HANDLE started = length && length < sizeof(name) ? OpenEventA(EVENT_MODIFY_STATE, FALSE, name) : NULL;
 
     if (started)
         SetEvent(started);
