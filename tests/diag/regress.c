@@ -40,7 +40,13 @@ enum
     FILL_NEW = 0xcd,
     /* Exit with a worker inside a checkpoint: runs, and the time limit of each (a hang is a failure). */
     CHECKPOINT_EXIT_RUNS = 8,
-    HANG_TIMEOUT_MS = 20000,
+    /* A hang never ends; a loaded machine (make -j, other wine processes) has made a healthy run of this child take
+     * 21 s: the limit catches the first without failing the second. */
+    HANG_TIMEOUT_MS = 60000,
+    /* How long the silent symbolizer (this program run as OLE32MEM_SYMBOLIZER) keeps its caller waiting, and how
+     * long its caller waits for it to start. */
+    SILENT_SYMBOLIZER_MS = 30000,
+    SYMBOLIZER_START_MS = 30000,
     /* The suppression file's limits (dlls/ole32mem/diag/diag_suppress.c) and inputs past them. */
     SUPPRESS_LINE_MAX = 1023,
     SUPPRESS_PATTERN_MAX = 255,
@@ -353,6 +359,31 @@ static void test_exit_during_checkpoint(void)
         child_free(&child);
     }
     trace("exit-checkpoint: %d of %d runs ended the worker inside a symbol lookup\n", noted, CHECKPOINT_EXIT_RUNS);
+}
+
+/* The process exit ends a worker while its report waits for the external symbolizer (this program, run as
+ * OLE32MEM_SYMBOLIZER, silent: see main): the ended thread may have been inside the system's process creation, which
+ * then blocks the next one for ever (seen under Wine, ended inside fork). The exit report must not start the
+ * symbolizer again: it says so in one line, names the frames without it, and the process ends at once. */
+static void test_exit_during_symbolizer(void)
+{
+    static const char note[] = "ole32mem: leaks-note: the process exit ended a thread inside the external symbolizer";
+    char program[MAX_PATH], symbolizer[MAX_PATH + 32];
+    const char *settings[] = {"OLE32MEM_DEBUG=leaks", "OLE32MEM_STACK_DEPTH=8", symbolizer, NULL};
+    const char *exit_report;
+    struct child child;
+
+    GetModuleFileNameA(NULL, program, sizeof(program));
+    snprintf(symbolizer, sizeof(symbolizer), "OLE32MEM_SYMBOLIZER=%s", program);
+    child_run(&child, "exit-symbolizer", "exit-symbolizer", settings, CHILD_LOG, HANG_TIMEOUT_MS);
+    ok(child.finished, "the process did not exit within %u ms\n", HANG_TIMEOUT_MS);
+    exit_report = strstr(child.log, "ole32mem: leaks: 1 blocks, 777 bytes never freed");
+    ok(exit_report != NULL, "no exit report:\n%.3000s", child.log);
+    ok(child_count_lines(child.log, note, LINE_STARTS) == 1,
+       "the exit report does not say why it has no symbolizer:\n%.3000s", child.log);
+    ok(exit_report && !strstr(exit_report, "did not answer") && strstr(exit_report, "diagregress.exe!exit_leak"),
+       "the exit report started the symbolizer again, or named no frame:\n%.3000s", exit_report ? exit_report : "");
+    child_free(&child);
 }
 
 /* OLE32MEM_LEAKS_EXITCODE applies at process exit, never at FreeLibrary: the program unloads ole32mem with a leak
@@ -933,6 +964,48 @@ static void child_exit_checkpoint(void)
     Sleep(20);
 }
 
+/* See test_exit_during_symbolizer: main returns once the worker's report has started the silent symbolizer. */
+static DWORD WINAPI symbolizer_worker(void *arg)
+{
+    (void)arg;
+    checkpoint_report();
+    return 0;
+}
+
+static void child_exit_symbolizer(void)
+{
+    char name[64];
+    HANDLE started;
+
+    /* The event's name is this child's own (the symbolizer inherits the environment): a symbolizer left from an
+     * earlier run keeps its event alive, set. */
+    snprintf(name, sizeof(name), "ole32mem-regress-symbolizer-%lu", GetCurrentProcessId());
+    SetEnvironmentVariableA("REGRESS_SYMBOLIZER_EVENT", name);
+    started = CreateEventA(NULL, TRUE, FALSE, name);
+    if (!load_both())
+        return;
+    checkpoint_report = (void *)GetProcAddress(GetModuleHandleA("ole32mem.dll"), "Ole32memReportLeaks");
+    ok(checkpoint_report != NULL, "no Ole32memReportLeaks\n");
+    if (!checkpoint_report)
+        return;
+    exit_leak();
+    CreateThread(NULL, 0, symbolizer_worker, NULL, 0, NULL);
+    ok(WaitForSingleObject(started, SYMBOLIZER_START_MS) == WAIT_OBJECT_0, "the report started no symbolizer\n");
+}
+
+/* This program run as the external symbolizer (`PROGRAM -a -f -i -C -e MODULE`): says it started, answers nothing. */
+static int silent_symbolizer(void)
+{
+    char name[64];
+    DWORD length = GetEnvironmentVariableA("REGRESS_SYMBOLIZER_EVENT", name, sizeof(name));
+    HANDLE started = length && length < sizeof(name) ? OpenEventA(EVENT_MODIFY_STATE, FALSE, name) : NULL;
+
+    if (started)
+        SetEvent(started);
+    Sleep(SILENT_SYMBOLIZER_MS);
+    return 0;
+}
+
 /* See test_unload_with_exit_code: a leak, FreeLibrary, and the program goes on. */
 static void child_unload_exitcode(void)
 {
@@ -1152,6 +1225,7 @@ static const struct child_mode modes[] = {
     {"freed-elsewhere", child_freed_elsewhere},
     {"exit-heap", child_exit_heap},
     {"exit-checkpoint", child_exit_checkpoint},
+    {"exit-symbolizer", child_exit_symbolizer},
     {"unload-exitcode", child_unload_exitcode},
     {"leak-one", child_leak_one},
     {"dbghelp-options", child_dbghelp_options},
@@ -1165,6 +1239,8 @@ static const struct child_mode modes[] = {
 
 int main(int argc, char **argv)
 {
+    if (argc >= 2 && !strcmp(argv[1], "-a"))
+        return silent_symbolizer();
     child_init("regress", child_settings);
     if (argc >= 3 && !strcmp(argv[1], "child"))
         return child_main(argv[2], argv[3], modes, ARRAYSIZE(modes));
@@ -1180,6 +1256,7 @@ int main(int argc, char **argv)
     test_child_mode("swallow", "swallow", NULL);
     test_child_mode("swallow-all", "swallow", "OLE32MEM_DEBUG=all");
     test_exit_during_checkpoint();
+    test_exit_during_symbolizer();
     test_unload_with_exit_code();
     test_suppress_long_lines();
     test_suppress_byte_1a();

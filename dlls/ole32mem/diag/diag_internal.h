@@ -116,6 +116,9 @@ unsigned diag_names_of(struct diag_names *names, const void *address, const char
 /* Writes what the report must say about names (the modules left unnamed, for tools/ole32mem-symbolize; once per
  * process, how to get names) and frees the table. */
 void diag_names_end(struct diag_names *names);
+/* At process exit, by the one thread left: 0 when the exit ended a thread inside the external symbolizer (the exit
+ * report then names frames by dbghelp or by address only); the exit report's symbolizer gets a short time limit. */
+int diag_symbolizer_at_process_exit(void);
 
 /* diag_records.c */
 size_t diag_live_records(void);

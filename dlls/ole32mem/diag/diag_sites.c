@@ -202,6 +202,9 @@ void diag_sites_at_process_exit(void)
     if (!plat_symbols_at_process_exit())
         diag_report("ole32mem: leaks-note: the process exit ended a thread inside a symbol lookup: frames are not "
                     "named by function or line (see docs/diagnostics.md)");
+    if (!diag_symbolizer_at_process_exit())
+        diag_report("ole32mem: leaks-note: the process exit ended a thread inside the external symbolizer: frames "
+                    "dbghelp cannot name are named by address only (see docs/diagnostics.md)");
 }
 
 const char *diag_module_of(const void *address, uintptr_t *base)

@@ -11,10 +11,12 @@
  * the report then says, in lines of its own at its end, which file each such module is (so that
  * tools/ole32mem-symbolize can name them later, from a saved log) and, once per process, how to get names.
  *
- * Owns a report's table of names (struct diag_names: allocated per report, freed at its end) and symbols_unsafe.
- * Invariants: report time only, outside every lock of ours (dbghelp takes the loader's and the process heap's lock,
- * the symbolizer starts processes); after diag_symbols_unsafe (an exit report whose thread may have been ended
- * inside the heap or the loader) nothing is looked up at all: frames are module+0xoffset.
+ * Owns a report's table of names (struct diag_names: allocated per report, freed at its end), symbols_unsafe and
+ * the symbolizer's state at exit. Invariants: report time only, outside every lock of ours (dbghelp takes the
+ * loader's and the process heap's lock, the symbolizer starts processes); after diag_symbols_unsafe (an exit report
+ * whose thread may have been ended inside the heap or the loader) nothing is looked up at all: frames are
+ * module+0xoffset. The exit report never starts the symbolizer when the exit ended a thread inside it (a process
+ * creation interrupted there may block the next one for ever), and gives it a short time limit otherwise.
  *
  * Copyright 2026 the ole32mem authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -34,6 +36,8 @@ enum
 {
     MODULES_PER_REPORT_MAX = 64,
     SYMBOLIZER_TIMEOUT_MS = 10000,
+    /* The exit report's: the process's end waits for it (addr2line answers in well under a second). */
+    SYMBOLIZER_EXIT_TIMEOUT_MS = 3000,
     ADDRESS_CHARS = 24, /* "0x" and 16 hex digits, a newline */
     FIRST_CAPACITY = 64,
 };
@@ -90,10 +94,23 @@ struct diag_names
 static int symbols_unsafe;
 /* The hint of how to get names has been given (once per process). */
 static atomic_int hint_given;
+/* Reports inside plat_symbolizer_run now. A thread the process exit ends in there may have been ended inside the
+ * system's process creation (under Wine: inside fork, with the C library's locks held), which a second process
+ * creation then waits for for ever. */
+static atomic_int symbolizers_running;
+/* Written once at process exit by the one thread left (diag_symbolizer_at_process_exit): 1, the exit report runs
+ * the symbolizer with the exit's short time limit; -1, a thread was ended inside one: it is never run again. */
+static int symbolizer_at_exit;
 
 void diag_symbols_unsafe(void)
 {
     symbols_unsafe = 1;
+}
+
+int diag_symbolizer_at_process_exit(void)
+{
+    symbolizer_at_exit = atomic_load(&symbolizers_running) ? -1 : 1;
+    return symbolizer_at_exit > 0;
 }
 
 /* Makes room for `more` elements of `size` bytes; 0 when out of memory. */
@@ -331,7 +348,9 @@ static void run_symbolizer(struct diag_names *names)
     }
     if (!count)
         return;
-    plat_symbolizer_run(batch, count, SYMBOLIZER_TIMEOUT_MS);
+    atomic_fetch_add(&symbolizers_running, 1);
+    plat_symbolizer_run(batch, count, symbolizer_at_exit ? SYMBOLIZER_EXIT_TIMEOUT_MS : SYMBOLIZER_TIMEOUT_MS);
+    atomic_fetch_sub(&symbolizers_running, 1);
     for (m = 0; m < count; m++)
     {
         *jobs[m] = batch[m];
@@ -368,7 +387,7 @@ static void resolve(struct diag_names *names)
             entry->file = keep_string(names, symbol.file, strlen(symbol.file));
             entry->line = symbol.line;
         }
-        if (!entry->file)
+        if (!entry->file && symbolizer_at_exit >= 0)
             entry->module_index = debug_module_of(names, entry);
     }
     run_symbolizer(names);
