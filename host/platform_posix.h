@@ -54,6 +54,10 @@ static inline enum plat_heap_lock_state plat_heap_lock_state(void)
 {
     return PLAT_HEAP_LOCK_UNKNOWN;
 }
+static inline enum plat_heap_lock_state plat_meta_lock_state(void)
+{
+    return PLAT_HEAP_LOCK_UNKNOWN;
+}
 
 /* Test hook: how many host heap blocks are live (leak checks in the host tests). */
 size_t plat_heap_live_blocks(void);

@@ -90,27 +90,27 @@ enum
     HEAP_HEADER_SCAN = 0x800, /* Wine's and Windows' heap headers hold their lock well within this */
 };
 
-static RTL_CRITICAL_SECTION *process_heap_lock;
+static RTL_CRITICAL_SECTION *process_heap_lock, *meta_heap_lock;
 
 static int owned_by_me(const RTL_CRITICAL_SECTION *cs)
 {
     return cs->OwningThread == ULongToHandle(GetCurrentThreadId()) && cs->RecursionCount >= 1 && cs->LockCount != -1;
 }
 
-void plat_heap_probe_lock(void)
+/* The one critical section in `heap`'s header that this thread owns while it holds the heap's lock, or NULL. */
+static RTL_CRITICAL_SECTION *find_heap_lock(HANDLE heap)
 {
     static ULONG_PTR before[HEAP_HEADER_SCAN / sizeof(ULONG_PTR)], held[HEAP_HEADER_SCAN / sizeof(ULONG_PTR)],
         after[HEAP_HEADER_SCAN / sizeof(ULONG_PTR)];
-    HANDLE heap = GetProcessHeap();
     RTL_CRITICAL_SECTION *found = NULL;
     size_t offset;
     int candidates = 0;
 
-    if (process_heap_lock || !heap || !plat_memory_readable(heap, HEAP_HEADER_SCAN))
-        return;
+    if (!heap || !plat_memory_readable(heap, HEAP_HEADER_SCAN))
+        return NULL;
     memcpy(before, heap, sizeof(before));
     if (!HeapLock(heap))
-        return;
+        return NULL;
     memcpy(held, heap, sizeof(held));
     HeapUnlock(heap);
     memcpy(after, heap, sizeof(after));
@@ -126,14 +126,20 @@ void plat_heap_probe_lock(void)
             candidates++;
         }
     }
-    if (candidates == 1)
-        process_heap_lock = found;
+    return candidates == 1 ? found : NULL;
 }
 
-enum plat_heap_lock_state plat_heap_lock_state(void)
+/* Called once, when the diagnostics start (one thread): the process heap's lock and the bookkeeping heap's. */
+void plat_heap_probe_lock(void)
 {
-    const volatile RTL_CRITICAL_SECTION *cs = process_heap_lock;
+    if (!process_heap_lock)
+        process_heap_lock = find_heap_lock(GetProcessHeap());
+    if (!meta_heap_lock)
+        meta_heap_lock = find_heap_lock(plat_meta_heap());
+}
 
+static enum plat_heap_lock_state lock_state(const volatile RTL_CRITICAL_SECTION *cs)
+{
     if (!cs)
         return PLAT_HEAP_LOCK_UNKNOWN;
     if (cs->OwningThread == ULongToHandle(GetCurrentThreadId()))
@@ -142,4 +148,14 @@ enum plat_heap_lock_state plat_heap_lock_state(void)
     if (!cs->OwningThread && cs->LockCount == -1 && !cs->RecursionCount)
         return PLAT_HEAP_LOCK_FREE;
     return PLAT_HEAP_LOCK_HELD;
+}
+
+enum plat_heap_lock_state plat_heap_lock_state(void)
+{
+    return lock_state(process_heap_lock);
+}
+
+enum plat_heap_lock_state plat_meta_lock_state(void)
+{
+    return lock_state(meta_heap_lock);
 }

@@ -112,6 +112,7 @@ int plat_memory_readable(const void *p, size_t n);
 
 void plat_heap_probe_lock(void);
 enum plat_heap_lock_state plat_heap_lock_state(void);
+enum plat_heap_lock_state plat_meta_lock_state(void);
 
 /* A futex-style mutex: 0 free, 1 held, 2 held with waiters. Uncontended, lock and unlock are one interlocked
  * instruction each; Wine 8's SRW lock costs about a quarter of a spied call (two locked operations to acquire, and

@@ -199,6 +199,13 @@ void diag_sites_at_process_exit(void)
         diag_report("ole32mem: leaks-note: the process exit ended a thread that held the module cache's lock: frames "
                     "not named when their call was made are named by address only (see docs/diagnostics.md)");
     }
+    /* The report's names table comes from the bookkeeping heap: not when an ended thread may hold its lock. */
+    if (plat_meta_lock_state() != PLAT_HEAP_LOCK_FREE)
+    {
+        diag_symbols_unsafe();
+        diag_report("ole32mem: leaks-note: the process exit ended a thread inside ole32mem's bookkeeping heap (or its "
+                    "lock was not found): frames are named by address only (see docs/diagnostics.md)");
+    }
     if (!plat_symbols_at_process_exit())
         diag_report("ole32mem: leaks-note: the process exit ended a thread inside a symbol lookup: frames are not "
                     "named by function or line (see docs/diagnostics.md)");

@@ -160,10 +160,13 @@ static const char *string_at(const struct diag_names *names, size_t offset)
 
 struct diag_names *diag_names_begin(void)
 {
-    struct diag_names *names = plat_meta_alloc(sizeof(*names));
     struct block_table empty = BLOCK_TABLE_INIT_VALUES;
+    struct diag_names *names;
 
-    if (names)
+    /* An exit that ended a thread inside the bookkeeping heap (or ole32mem's lock): no table, frames by address. */
+    if (symbols_unsafe)
+        return NULL;
+    if ((names = plat_meta_alloc(sizeof(*names))))
         names->index = empty;
     return names;
 }
