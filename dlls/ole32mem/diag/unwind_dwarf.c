@@ -56,7 +56,8 @@ static uint64_t read_bytes(struct cursor *c, unsigned n)
     return value;
 }
 
-static uint64_t read_uleb(struct cursor *c)
+/* A LEB128 number; `is_signed` extends the sign of the last byte's bit 6 (SLEB128). */
+static uint64_t read_leb(struct cursor *c, int is_signed)
 {
     uint64_t value = 0;
     unsigned shift = 0;
@@ -69,25 +70,19 @@ static uint64_t read_uleb(struct cursor *c)
             value |= (uint64_t)(byte & 0x7f) << shift;
         shift += 7;
     } while ((byte & 0x80) && !c->bad);
+    if (is_signed && shift < 64 && (byte & 0x40))
+        value |= ~(uint64_t)0 << shift;
     return value;
+}
+
+static uint64_t read_uleb(struct cursor *c)
+{
+    return read_leb(c, 0);
 }
 
 static int64_t read_sleb(struct cursor *c)
 {
-    uint64_t value = 0;
-    unsigned shift = 0;
-    uint8_t byte;
-
-    do
-    {
-        byte = (uint8_t)read_bytes(c, 1);
-        if (shift < 64)
-            value |= (uint64_t)(byte & 0x7f) << shift;
-        shift += 7;
-    } while ((byte & 0x80) && !c->bad);
-    if (shift < 64 && (byte & 0x40))
-        value |= ~(uint64_t)0 << shift;
-    return (int64_t)value;
+    return (int64_t)read_leb(c, 1);
 }
 
 static void skip(struct cursor *c, uint64_t n)
