@@ -398,10 +398,12 @@ void diag_released(struct diag_block *record, void *block, int freed, const stru
 SIZE_T diag_visible_size(const struct diag_block *record, SIZE_T heap_size)
 {
     /* The heap's answer is about the record's block (a header spy's PreGetSize may hand another pointer) and the
-     * record is proven: what the spy asked for. Otherwise the heap answers as it is. */
-    if (!record || heap_size != record->heap_size || !record_proven(record))
+     * record is proven: the heap's answer less our guard. Where HeapSize is right that is what was asked for; where
+     * it is not (Wine 10 after an in-place shrink) GetSize is as wrong as without diagnostics: the diagnostics never
+     * change a result, not even to repair one. Otherwise the heap answers as it is. */
+    if (!record || heap_size != record->heap_size || heap_size < diag_guard_size() || !record_proven(record))
         return heap_size;
-    return record->actual_size;
+    return heap_size - diag_guard_size();
 }
 
 size_t diag_live_records(void)
