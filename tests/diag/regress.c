@@ -307,6 +307,28 @@ static void test_exit_threads(void)
     ok(reported == EXIT_THREAD_RUNS, "%u of %u runs reported\n", reported, EXIT_THREAD_RUNS);
 }
 
+/* A record of a block that another allocator freed, whose header bytes are now the program's data inside a block of
+ * its own. The child makes them what Wine 8's heap reads as a used block's header whose region base is an unmapped
+ * page (elsewhere they are just bytes): the report must judge the record stale without following that header, and
+ * report only the real leak. The i686 soak met this by chance (HeapSize faulted inside a leak check). */
+static void test_reused_header(void)
+{
+    static const char *const debug[] = {"OLE32MEM_DEBUG=leaks", "OLE32MEM_DEBUG=leaks,guard", "OLE32MEM_DEBUG=all"};
+    struct child child;
+    unsigned i;
+
+    for (i = 0; i < ARRAYSIZE(debug); i++)
+    {
+        const char *settings[] = {debug[i], NULL};
+
+        child_run(&child, "reused-header", "reused-header", settings, CHILD_LOG, CHILD_TIMEOUT_MS);
+        ok(child.exit_code == 0, "reused-header child (%s): exit code %#lx\n", debug[i], (long)child.exit_code);
+        ok(child_count_lines(child.log, "ole32mem: leaks: 1 blocks, 777 bytes never freed", LINE_STARTS) == 1,
+           "(%s) not exactly the real leak reported:\n%.2000s", debug[i], child.log);
+        child_free(&child);
+    }
+}
+
 /* A plain `leaks` report of a plain leak carries no note: only another allocator's frees make blocks unverified. */
 static void test_plain_leak_note(void)
 {
@@ -1122,6 +1144,85 @@ static void child_foreign_grow(void)
     om.free(r);
 }
 
+/* The bytes Wine 8's heap reads as a block's header (struct block: size, flags, unused size, region offset, type), as
+ * a used block (type 0x5355) with the free flag set, whose region base, `offset` 64 KiB regions below its own, is
+ * an address this program reserves without access, so that nothing maps it meanwhile. HeapSize faults on it in
+ * Wine 8 on i686 (before the fix, the leak check did); elsewhere they are only bytes, and the check is the report. */
+struct wine8_block_header
+{
+    WORD size;
+    BYTE flags;
+    BYTE unused;
+    WORD region_offset;
+    WORD type;
+};
+
+static void fake_header(void *at)
+{
+    UINT_PTR region = (UINT_PTR)at & ~(UINT_PTR)0xffff, offset;
+    struct wine8_block_header header = {1, 0x01, 0, 0, 0x5355};
+
+    for (offset = 1; offset < 0x10000 && offset << 16 < region; offset++)
+        if (VirtualAlloc((void *)(region - (offset << 16)), 0x10000, MEM_RESERVE, PAGE_NOACCESS))
+            break;
+    if (offset >= 0x10000 || offset << 16 >= region)
+        trace("no free 64 KiB region below %p (x86_64 Wine's heap is the lowest mapping): the region offset is 1\n",
+              at), offset = 1;
+    header.region_offset = (WORD)offset;
+    memcpy(at, &header, sizeof(header));
+}
+
+/* See test_reused_header: two blocks of ours freed by the heap directly merge into one free block, which the next
+ * heap block of their joint size takes; the second one's header is then inside it. */
+static void child_reused_header(void)
+{
+    enum
+    {
+        TRIES = 64,
+        SIZE = 64,
+    };
+    DWORD(WINAPI * report_leaks)(void);
+    HANDLE heap = GetProcessHeap();
+    char *cover[TRIES] = {0}, *kept[TRIES][2] = {{0}};
+    unsigned i, covered = 0;
+
+    if (!load_both())
+        return;
+    report_leaks = (void *)GetProcAddress(GetModuleHandleA("ole32mem.dll"), "Ole32memReportLeaks");
+    ok(report_leaks != NULL, "no Ole32memReportLeaks\n");
+    exit_leak();
+    for (i = 0; i < TRIES && !covered; i++)
+    {
+        char *a = om.alloc(SIZE), *b = om.alloc(SIZE), *low = a < b ? a : b, *high = a < b ? b : a;
+        SIZE_T joint = (SIZE_T)(high - low) + SIZE;
+
+        if (joint > 4 * SIZE)
+        {
+            kept[i][0] = a; /* not neighbours: kept, so that the next two are new addresses */
+            kept[i][1] = b;
+            continue;
+        }
+        HeapFree(heap, 0, a);
+        HeapFree(heap, 0, b);
+        if ((cover[i] = HeapAlloc(heap, 0, joint)) && cover[i] <= high - 8 && high <= cover[i] + joint)
+        {
+            fake_header(high - 8);
+            covered = 1;
+        }
+    }
+    trace("a block's header covered by another after %u tries\n", i);
+    ok(covered, "no heap block ever covered a freed block's header\n");
+    for (i = 0; i < TRIES; i++)
+    {
+        om.free(kept[i][0]);
+        om.free(kept[i][1]);
+    }
+    if (report_leaks)
+        ok(report_leaks() == 1, "the leak check does not count exactly the real leak\n");
+    for (i = 0; i < TRIES; i++)
+        HeapFree(heap, 0, cover[i]); /* the header stays in free memory, for the exit report */
+}
+
 static void *volatile large_kept[2];
 
 static void child_large_leak(void)
@@ -1235,6 +1336,7 @@ static const struct child_mode modes[] = {
     {"shrunk-leak", child_shrunk_leak},
     {"exit-threads", child_exit_threads},
     {"plain-leak", child_plain_leak},
+    {"reused-header", child_reused_header},
 };
 
 int main(int argc, char **argv)
@@ -1268,5 +1370,6 @@ int main(int argc, char **argv)
     test_shrunk_leak();
     test_exit_threads();
     test_plain_leak_note();
+    test_reused_header();
     return test_summary("diagregress");
 }
