@@ -1173,13 +1173,14 @@ static void fake_header(void *at)
 }
 
 /* See test_reused_header: two blocks of ours freed by the heap directly merge into one free block, which the next
- * heap block of their joint size takes; the second one's header is then inside it. */
+ * heap block of their joint size takes; the second one's header is then inside it. A new size each try, none common:
+ * Wine 10's heap serves a size class the process uses a lot from bins of its own, which never merge. */
 static void child_reused_header(void)
 {
     enum
     {
         TRIES = 64,
-        SIZE = 64,
+        FIRST_SIZE = 1000,
     };
     DWORD(WINAPI * report_leaks)(void);
     HANDLE heap = GetProcessHeap();
@@ -1193,10 +1194,11 @@ static void child_reused_header(void)
     exit_leak();
     for (i = 0; i < TRIES && !covered; i++)
     {
-        char *a = om.alloc(SIZE), *b = om.alloc(SIZE), *low = a < b ? a : b, *high = a < b ? b : a;
-        SIZE_T joint = (SIZE_T)(high - low) + SIZE;
+        SIZE_T size = FIRST_SIZE + 24 * i;
+        char *a = om.alloc(size), *b = om.alloc(size), *low = a < b ? a : b, *high = a < b ? b : a;
+        SIZE_T joint = (SIZE_T)(high - low) + size;
 
-        if (joint > 4 * SIZE)
+        if (joint > 4 * size)
         {
             kept[i][0] = a; /* not neighbours: kept, so that the next two are new addresses */
             kept[i][1] = b;
