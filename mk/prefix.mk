@@ -99,7 +99,7 @@ uninstall-prefix: require-wineprefix
 CHECK_SUITES += prefix
 # (the errors case puts ole32mem.dll in ole32.dll's place: a DLL that is not Wine's)
 check-prefix: $(PROXY_DLLS) $(foreach a,$(ARCHES),$(PROXY_TEST_BUILD)/$(a)/prefix_e2e.exe $(PROXY_TEST_BUILD)/$(a)/idle.exe \
-    $(BUILD)/$(a)/ole32mem.dll)
+    $(BUILD)/$(a)/ole32mem.dll $(BUILD)/$(a)/diag/symchainapp.exe)
 	@mkdir -p $(BUILD)/results
 	@$(WINE_RUN) env $(PREFIX_SCRIPT_ENV) ARCHES="$(ARCHES)" TEST_DIR="$(PROXY_TEST_BUILD)" \
 	    RESULT=$(BUILD)/results/prefix bash tests/prefix/run.sh

@@ -6,7 +6,8 @@
 # prefix for the i686-only case. Cases, each ending with the prefix checked against its pristine state or a full
 # installation (snapshot: sha256 of system32/syswow64 ole32*.dll and of every file named like ours, and the
 # DllOverrides/AppDefaults/ole32mem registry values):
-#   basic      install -> prefix_e2e installed, hooked by OLE32MEM_HOOK_COMBASE=1, leak report through the proxy;
+#   basic      install -> prefix_e2e installed, hooked by OLE32MEM_HOOK_COMBASE=1, leak report through the proxy
+#              (and symchainapp.exe's, built with the default -g, named by the external symbolizer);
 #              install again is a no-op; regsvr32 registers nothing to ole32_orig.dll; a stale ole32_orig.dll (a fake
 #              Wine upgrade) is refreshed; uninstall -> pristine, prefix_e2e builtin; uninstall again is a no-op.
 #   app        install --app --symlink: only that program gets the proxy; uninstall -> pristine.
@@ -102,12 +103,27 @@ leak_report() {
                 grep -q 'leaks: *1234 bytes in 1 blocks from prefix_e2e.exe+0x' <<<"$out"
             check "$arch: the leak's stack names the function and line through the prefix install" \
                 grep -q "#0 prefix_e2e.exe!leak_through_proxy+0x[0-9a-f]* (prefix_e2e.c:${line:-none})" <<<"$out"
+            symbolized_chain "$arch"
         else
             check "$arch: without the install OLE32MEM_DEBUG changes nothing" \
                 bash -c '! grep -q "^ole32mem:" <<<"$1"' - "$out"
         fi
     done
     "$WINESERVER" -k 2>/dev/null
+}
+
+# A program built with the compiler's default -g (DWARF 5, which Wine's dbghelp cannot read) and -O2, unmodified,
+# through the prefix install: the external symbolizer names every function of its leak's chain (tests/diag/symchain.c;
+# symchain_inlined is inlined into symchain_c) with the line the program printed for it.
+symbolized_chain() {
+    local arch=$1 out f name line
+    out=$(OLE32MEM_DEBUG=leaks "$(wine_for "$arch")" "$BUILD/$arch/diag/symchainapp.exe" 2>&1)
+    for f in symchain_inlined:S0 symchain_c:S1 symchain_b:S2 symchain_a:S3; do
+        name=${f%:*}
+        line=$(sed -n "s/^LINE|${f#*:}|\([0-9]*\).*/\1/p" <<<"$out")
+        check "$arch: a default -g -O2 program through the prefix install: $name named at its line" \
+            grep -q "#[0-9]* symchainapp.exe!$name (symchain.c:${line:-none}) symchainapp.exe+0x" <<<"$out"
+    done
 }
 
 # ---- the prefix and its states -------------------------------------------------------------------------------------
