@@ -29,8 +29,10 @@ unsigned plat_capture_stack(void **frames, unsigned max, const void *from)
     return i - first;
 }
 
-void plat_capture_prepare(void)
+void plat_capture_prepare(int stacks, void (*unloaded)(uintptr_t base))
 {
+    (void)stacks;
+    (void)unloaded;
 }
 
 void plat_capture_release(void)

@@ -682,7 +682,8 @@ static void test_optimized_chain(void)
 }
 
 /* A module unloaded between the allocation and the report, another one loaded at its base: the capture's rules
- * learnt from the first must not be used for the second (whose frames would then be lost), and nothing crashes. */
+ * learnt from the first must not be used for the second (whose frames would then be lost), nor its name, and nothing
+ * crashes. */
 static void test_unload(void)
 {
     static const char *const settings[] = {"OLE32MEM_DEBUG=leaks", NULL};
@@ -693,6 +694,11 @@ static void test_unload(void)
     ok(first && second && strtoul(first + 7, NULL, 16) == strtoul(second + 7, NULL, 16),
        "the two DLLs were not loaded at one base:\n%s\n", child.out);
     ok(strstr(child.log, "ole32mem: leaks: 2 blocks, 164 bytes never freed") != NULL, "report:\n%s\n", child.log);
+    /* The module cache forgets a range at its module's unload: each call site is named by the module that made it. */
+    ok(strstr(child.log, "77 bytes in 1 blocks from stacksopt.dll+0x") != NULL &&
+           strstr(child.log, "87 bytes in 1 blocks from stacksopt2.dll+0x") != NULL &&
+           strstr(child.log, "#0 stacksopt2.dll!opt_chain3+0x") != NULL,
+       "a call site named by the module unloaded from its base:\n%s\n", child.log);
     check_opt_chain(&child, "87 bytes in 1 blocks");
     child_free(&child);
 }

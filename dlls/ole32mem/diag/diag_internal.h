@@ -93,6 +93,9 @@ const char *diag_describe(const struct diag_site *site, char *buffer, size_t siz
 const char *diag_describe_caller(const struct diag_site *site, char *buffer, size_t size);
 /* Report time only: the name and base of the module containing `address`, from the cache or the loader (kept). */
 const char *diag_module_of(const void *address, uintptr_t *base);
+/* The module at `base` was unloaded (the loader's notification, its lock held): its cached range no longer names
+ * new addresses. Takes no lock. */
+void diag_sites_module_unloaded(uintptr_t base);
 
 /* diag_symbols.c: the names of a report's frames. Add every frame the report will print first: the first question
  * names them all at once (dbghelp, then the external symbolizer, once per module). A frame may stand for several

@@ -133,9 +133,11 @@ void diag_configure(const char *options, const char *log_path, const char *leaks
     if ((diag_stack_depth && (diag_options & (DIAG_LEAKS | DIAG_GUARD | DIAG_CHECK))) ||
         diag_suppressions_need_functions())
     {
-        plat_capture_prepare();
+        plat_capture_prepare(1, diag_sites_module_unloaded);
         plat_symbols_prepare();
     }
+    else
+        plat_capture_prepare(0, diag_sites_module_unloaded);
     /* While every thread runs: how the exit report will know whether it may ask the heap (diag_records.c) and
      * name frames through dbghelp. Every option reports at exit (stats, and the stacks that check: reports named). */
     plat_heap_probe_lock();

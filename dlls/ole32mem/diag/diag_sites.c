@@ -7,9 +7,11 @@
  * functions and source lines are looked up at report time only (diag_symbols.c).
  *
  * Owns the cache of module ranges (modules[], module_count): added under module_lock, read without it. Invariants:
- * entries are never removed or changed, so records may keep pointers to the names; an entry is written in full
- * before module_count (release) publishes it, so a reader (acquire) sees only whole entries, and the lookup that
- * every diagnosed call makes takes no lock; module_lock is never held across a call out of this file. This is the one
+ * entries are never removed and their names never change, so records may keep pointers to the names; an entry is
+ * written in full before module_count (release) publishes it, so a reader (acquire) sees only whole entries, and the
+ * lookup that every diagnosed call makes takes no lock. An entry's range is `unloaded` from the loader's notification
+ * of its module's unload on (diag_sites_module_unloaded): from then on it names no address, so that a module loaded
+ * later at the same base gets its own entry (the entry comes back into use when the same module does); module_lock is never held across a call out of this file. This is the one
  * part of the diagnostics that runs WITHOUT the core's lock (diag_resolve_site, before the call takes it) for a
  * top-level call; asking the loader (plat_describe_address) may take the loader's lock, so it is never done when the
  * thread holds the core's lock (DIAG_SITE_NESTED: a spy hook's nested call). Stack capture takes no lock but the
@@ -35,6 +37,7 @@ enum
 static struct
 {
     uintptr_t base, end;
+    atomic_int unloaded;
     char name[MODULE_NAME_MAX];
 } modules[MODULES_MAX];
 static atomic_uint module_count;
@@ -66,14 +69,16 @@ static const char *cached_module(uintptr_t address, uintptr_t *base)
     unsigned count = atomic_load_explicit(&module_count, memory_order_acquire), i;
 
     i = atomic_load_explicit(&last_found, memory_order_relaxed);
-    if (i < count && modules[i].base <= address && address < modules[i].end)
+    if (i < count && modules[i].base <= address && address < modules[i].end &&
+        !atomic_load_explicit(&modules[i].unloaded, memory_order_relaxed))
     {
         *base = modules[i].base;
         return modules[i].name;
     }
     for (i = count; i-- > 0;)
     {
-        if (modules[i].base <= address && address < modules[i].end)
+        if (modules[i].base <= address && address < modules[i].end &&
+            !atomic_load_explicit(&modules[i].unloaded, memory_order_relaxed))
         {
             atomic_store_explicit(&last_found, i, memory_order_relaxed);
             *base = modules[i].base;
@@ -93,11 +98,15 @@ static const char *keep_module(const char *name, uintptr_t base, size_t image_si
         return NULL;
     count = atomic_load_explicit(&module_count, memory_order_relaxed);
     for (i = 0; i < count && !kept; i++)
-        if (modules[i].base == base && !strcmp(modules[i].name, name))
+        if (modules[i].base == base && modules[i].end == base + image_size && !strcmp(modules[i].name, name))
+        {
             kept = modules[i].name;
+            atomic_store_explicit(&modules[i].unloaded, 0, memory_order_relaxed); /* the same module, back */
+        }
     if (!kept && count < MODULES_MAX)
     {
         modules[count].base = base;
+        atomic_store_explicit(&modules[count].unloaded, 0, memory_order_relaxed);
         /* Without an image size (host build) the entry only serves as the name's home, never as a range. */
         modules[count].end = base + image_size;
         snprintf(modules[count].name, MODULE_NAME_MAX, "%s", name);
@@ -218,4 +227,13 @@ const char *diag_module_of(const void *address, uintptr_t *base)
 {
     *base = 0;
     return module_of(address, base, 1);
+}
+
+void diag_sites_module_unloaded(uintptr_t base)
+{
+    unsigned count = atomic_load_explicit(&module_count, memory_order_acquire), i;
+
+    for (i = 0; i < count; i++)
+        if (modules[i].base == base)
+            atomic_store_explicit(&modules[i].unloaded, 1, memory_order_relaxed);
 }

@@ -34,9 +34,10 @@ enum
  * `frames` has room for max + PLAT_CAPTURE_OWN_MAX entries (an implementation may use them as scratch). */
 unsigned plat_capture_stack(void **frames, unsigned max, const void *from);
 
-/* At start-up (from DllMain, the loader's lock held), when stacks will be captured: lets capture learn of module
- * unloads. plat_capture_release undoes it when ole32mem itself is unloaded. */
-void plat_capture_prepare(void);
+/* At start-up (from DllMain, the loader's lock held), when diagnostics are on: lets capture (when `stacks`) and
+ * `unloaded` learn of module unloads; `unloaded` is called with the module's base under the loader's lock, and must
+ * take no lock. plat_capture_release undoes it when ole32mem itself is unloaded. */
+void plat_capture_prepare(int stacks, void (*unloaded)(uintptr_t base));
 void plat_capture_release(void);
 
 /* What a code address is: the function containing it (and the distance from its start) and its source line, where

@@ -613,6 +613,10 @@ unsigned plat_capture_stack(void **frames, unsigned max, const void *from)
     return count;
 }
 
+/* The registration's cookie and the diagnostics' listener: written under the loader's lock (DllMain) only. */
+static void *notification_cookie;
+static void (*unload_listener)(uintptr_t base);
+
 /* Under the loader's lock (Wine and Windows call DLL notifications with it held). */
 static void CALLBACK dll_notification(ULONG reason, const void *data, void *context)
 {
@@ -628,18 +632,19 @@ static void CALLBACK dll_notification(ULONG reason, const void *data, void *cont
     (void)context;
     if (reason != LDR_DLL_NOTIFICATION_REASON_UNLOADED)
         return;
+    if (unload_listener)
+        unload_listener((uintptr_t)unloaded->base);
     module_unloaded((uintptr_t)unloaded->base);
     atomic_fetch_add_explicit(&generation, 1, memory_order_release);
 }
 
-/* The registration's cookie: written under the loader's lock (DllMain) only. */
-static void *notification_cookie;
-
-void plat_capture_prepare(void)
+void plat_capture_prepare(int stacks, void (*unloaded)(uintptr_t base))
 {
     typedef NTSTATUS(WINAPI * register_fn)(ULONG, void(CALLBACK *)(ULONG, const void *, void *), void *, void **);
     register_fn register_notification;
 
+    (void)stacks; /* the capture's caches are only filled when stacks are captured; the notification serves both */
+    unload_listener = unloaded;
     if (notification_cookie)
         return;
     register_notification =
