@@ -101,6 +101,16 @@ static int load_both(void)
 /* Every child reports with one frame (OLE32MEM_STACK_DEPTH=0): these regressions are about the blocks, not stacks. */
 static const char *const child_settings[] = {"OLE32MEM_STACK_DEPTH=0", NULL};
 
+/* Runs the child `mode` with the one setting `debug` (OLE32MEM_DEBUG=...), its log read: a child that checks what it
+ * sees must end with exit code 0. */
+static void run_mode(struct child *child, const char *mode, const char *debug)
+{
+    const char *settings[] = {debug, NULL};
+
+    child_run(child, mode, mode, settings, CHILD_LOG, CHILD_TIMEOUT_MS);
+    ok(child->exit_code == 0, "%s child (%s): exit code %#lx\n", mode, debug, (unsigned long)child->exit_code);
+}
+
 /* Item 1: a block freed by combase whose address the heap hands back, with the same heap size, to combase. */
 static void test_stale_record(void)
 {
@@ -154,12 +164,10 @@ static void test_freed_elsewhere(void)
 
     for (i = 0; i < ARRAYSIZE(debug); i++)
     {
-        const char *settings[] = {debug[i], NULL};
         int leaks = !!strstr(debug[i], "leaks") || !!strstr(debug[i], "all");
         int stats = !!strstr(debug[i], "stats") || !!strstr(debug[i], "all");
 
-        child_run(&child, "freed-elsewhere", "freed-elsewhere", settings, CHILD_LOG, CHILD_TIMEOUT_MS);
-        ok(child.exit_code == 0, "freed-elsewhere child (%s): exit code %ld\n", debug[i], (long)child.exit_code);
+        run_mode(&child, "freed-elsewhere", debug[i]);
         ok(child_count_lines(child.log, "ole32mem: leaks: 0 blocks, 0 bytes never freed", LINE_STARTS) == leaks,
            "(%s) blocks freed by combase reported at exit:\n%.2000s", debug[i], child.log);
         ok(child_count_lines(child.log, "ole32mem: guard:", LINE_STARTS) == 0, "(%s) a false overrun report:\n%.2000s",
@@ -226,10 +234,7 @@ static void test_foreign_grow(void)
 
     for (i = 0; i < ARRAYSIZE(debug); i++)
     {
-        const char *settings[] = {debug[i], NULL};
-
-        child_run(&child, "foreign-grow", "foreign-grow", settings, CHILD_LOG, CHILD_TIMEOUT_MS);
-        ok(child.exit_code == 0, "foreign-grow child (%s): exit code %ld\n", debug[i], (long)child.exit_code);
+        run_mode(&child, "foreign-grow", debug[i]);
         ok(child_count_lines(child.log, "ole32mem: guard:", LINE_STARTS) == 0, "(%s) a false overrun report:\n%s",
            debug[i], child.log);
         child_free(&child);
@@ -246,10 +251,7 @@ static void test_large_leaks(void)
 
     for (i = 0; i < ARRAYSIZE(debug); i++)
     {
-        const char *settings[] = {debug[i], NULL};
-
-        child_run(&child, "large-leak", "large-leak", settings, CHILD_LOG, CHILD_TIMEOUT_MS);
-        ok(child.exit_code == 0, "large-leak child (%s): exit code %ld\n", debug[i], (long)child.exit_code);
+        run_mode(&child, "large-leak", debug[i]);
         ok(child_count_lines(child.log, "ole32mem: leaks: 2 blocks, 17825792 bytes never freed", LINE_STARTS) == 1,
            "(%s) the 1 MB and 16 MB leaks are not reported:\n%.2000s", debug[i], child.log);
         ok(child_count_lines(child.log, "ole32mem: stats: live now 2 blocks, 17825792 bytes;", LINE_STARTS) == 1,
@@ -274,10 +276,7 @@ static void test_shrunk_leak(void)
              SHRUNK_BLOCKS * SHRUNK_TO);
     for (i = 0; i < ARRAYSIZE(debug); i++)
     {
-        const char *settings[] = {debug[i], NULL};
-
-        child_run(&child, "shrunk-leak", "shrunk-leak", settings, CHILD_LOG, CHILD_TIMEOUT_MS);
-        ok(child.exit_code == 0, "shrunk-leak child (%s): exit code %ld\n", debug[i], (long)child.exit_code);
+        run_mode(&child, "shrunk-leak", debug[i]);
         ok(child_count_lines(child.log, header, LINE_STARTS) == 1, "(%s) shrunk leaks missed (want \"%s\"):\n%.2000s",
            debug[i], header, child.log);
         child_free(&child);
@@ -317,10 +316,7 @@ static void test_reused_header(void)
 
     for (i = 0; i < ARRAYSIZE(debug); i++)
     {
-        const char *settings[] = {debug[i], NULL};
-
-        child_run(&child, "reused-header", "reused-header", settings, CHILD_LOG, CHILD_TIMEOUT_MS);
-        ok(child.exit_code == 0, "reused-header child (%s): exit code %#lx\n", debug[i], (long)child.exit_code);
+        run_mode(&child, "reused-header", debug[i]);
         ok(child_count_lines(child.log, "ole32mem: leaks: 1 blocks, 777 bytes never freed", LINE_STARTS) == 1,
            "(%s) not exactly the real leak reported:\n%.2000s", debug[i], child.log);
         child_free(&child);
@@ -330,11 +326,9 @@ static void test_reused_header(void)
 /* A plain `leaks` report of a plain leak carries no note: only another allocator's frees make blocks unverified. */
 static void test_plain_leak_note(void)
 {
-    static const char *const settings[] = {"OLE32MEM_DEBUG=leaks", NULL};
     struct child child;
 
-    child_run(&child, "plain-leak", "plain-leak", settings, CHILD_LOG, CHILD_TIMEOUT_MS);
-    ok(child.exit_code == 0, "plain-leak child: exit code %ld\n", (long)child.exit_code);
+    run_mode(&child, "plain-leak", "OLE32MEM_DEBUG=leaks");
     ok(child_count_lines(child.log, "ole32mem: leaks: 1 blocks, 777 bytes never freed", LINE_STARTS) == 1,
        "the leak is not reported:\n%.2000s", child.log);
     ok(!strstr(child.log, "leaks-note"), "a note on a report that nothing made doubtful:\n%.2000s", child.log);
