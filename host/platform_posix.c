@@ -171,6 +171,11 @@ int plat_heap_owns(const void *p)
     return found;
 }
 
+size_t plat_heap_ask(const void *p)
+{
+    return plat_heap_owns(p) ? plat_heap_size(p) : (size_t)-1;
+}
+
 /* malloc has nothing to compact that the tests could observe. */
 void plat_heap_minimize(void)
 {

@@ -36,6 +36,8 @@ void *plat_heap_realloc(void *p, size_t n);
 void plat_heap_free(void *p);
 size_t plat_heap_size(const void *p);
 int plat_heap_owns(const void *p);
+/* Exact for any pointer (nothing is read at it): the same answers as plat_heap_owns and plat_heap_size. */
+size_t plat_heap_ask(const void *p);
 void plat_heap_minimize(void);
 void *plat_meta_alloc(size_t n);
 void plat_meta_free(void *p);
@@ -48,6 +50,9 @@ static inline int plat_memory_readable(const void *p, size_t n)
 }
 /* The host has no process-exit report: nothing to learn about the heap's lock. */
 static inline void plat_heap_probe_lock(void)
+{
+}
+static inline void plat_heap_probe_release(void)
 {
 }
 static inline enum plat_heap_lock_state plat_heap_lock_state(void)

@@ -222,6 +222,7 @@ BOOL WINAPI DllMain(HINSTANCE instance, DWORD reason, void *reserved)
             plat_meta_heap_destroy();
             plat_log_close();
             plat_capture_release();
+            plat_heap_probe_release();
         }
         break;
     }

@@ -16,13 +16,18 @@
  *   plat_heap_minimize()    give free memory back to the system where the heap can.
  *   PLAT_HEAP_HEADER_BYTES  how many bytes in front of a block plat_heap_size and plat_heap_owns read (the heap's
  *                           block header): a report probes them before asking about a block that may be gone.
+ *   plat_heap_ask(p)        a report's question about a pointer that may no longer be a block (its bytes may be
+ *                           anybody's by now): what plat_heap_size answers when plat_heap_owns(p), else (size_t)-1;
+ *                           (size_t)-1 too when the heap faults on the bytes it finds there, which it may: the fault
+ *                           is caught and the heap left as it was (its lock given back), never the process's end.
  *   plat_meta_alloc/free    zeroed memory for the core's own bookkeeping, never seen by the program. At process
  *                           exit only the report's names table uses it, and only when plat_meta_lock_state() answers
  *                           PLAT_HEAP_LOCK_FREE (a thread ended inside it may have left it locked).
  *   plat_memory_readable(p, n)  nonzero when the n bytes at p can be read without a fault, decided without
  *                           touching them and without any heap (used at process exit only).
  *   plat_heap_probe_lock()  learns, while every thread runs, how to tell whether the heap's lock and the bookkeeping
- *                           heap's are held (may find nothing); called once when the diagnostics start.
+ *                           heap's are held (may find nothing), and readies plat_heap_ask; called once when the
+ *                           diagnostics start. plat_heap_probe_release() undoes it when the DLL is unloaded.
  *   plat_heap_lock_state()  at process exit: PLAT_HEAP_LOCK_FREE when a call into the heap cannot wait for an ended
  *                           thread, PLAT_HEAP_LOCK_HELD when it would, PLAT_HEAP_LOCK_UNKNOWN when it cannot tell.
  *   plat_meta_lock_state()  the same for the bookkeeping heap of plat_meta_alloc.

@@ -129,13 +129,88 @@ static RTL_CRITICAL_SECTION *find_heap_lock(HANDLE heap)
     return candidates == 1 ? found : NULL;
 }
 
-/* Called once, when the diagnostics start (one thread): the process heap's lock and the bookkeeping heap's. */
+/* --- asking the heap about a block that may be gone ----------------------------------------------------------------
+ *
+ * A report asks about every record, also those of blocks that another allocator freed long ago, whose header may by
+ * now be the program's data inside somebody's block. Wine (8 and 10) trusts such a header: HeapSize follows the
+ * region offset in it, and HeapValidate, when it says the block before is free, the pointer in front of it; an
+ * unlucky header makes either read an unmapped page, HeapValidate with the heap's lock held (found by the i686
+ * soak: the process hung in its crash handler, which needs the heap). So plat_heap_ask asks with the fault caught: a
+ * vectored handler, registered when the diagnostics start, acts only on the thread that is asking (one at a time:
+ * the reports run under the core's lock, or alone at exit) and only while it asks, and resumes it in
+ * ask_faulted, which returns to plat_heap_ask as from __builtin_setjmp; the asker then gives back the heap's lock as
+ * many times as the fault left it taken (the critical section plat_heap_probe_lock found) and counts the block gone.
+ * Both questions only read, so nothing is left half done. When the lock was not found, a fault inside HeapValidate
+ * could not be undone: only HeapSize is asked then (under the handler; Wine's takes no lock before it has the
+ * block), and a block freed elsewhere whose header survived inside free memory may look live. */
+
+static PVOID ask_handler;
+static volatile DWORD asking_thread;
+static void *ask_resume[5];
+
+static void __attribute__((noreturn, noinline)) ask_faulted(void)
+{
+    __builtin_longjmp(ask_resume, 1);
+}
+
+static LONG CALLBACK ask_fault(EXCEPTION_POINTERS *info)
+{
+    CONTEXT *context = info->ContextRecord;
+
+    if (!asking_thread || asking_thread != GetCurrentThreadId() ||
+        info->ExceptionRecord->ExceptionCode != EXCEPTION_ACCESS_VIOLATION)
+        return EXCEPTION_CONTINUE_SEARCH;
+    /* A fresh frame below the faulting one, aligned as at a function's entry. */
+#if defined(__x86_64__)
+    context->Rsp = ((context->Rsp - 256) & ~(DWORD64)15) - 8;
+    context->Rip = (DWORD64)(ULONG_PTR)ask_faulted;
+#else
+    context->Esp = ((context->Esp - 256) & ~(DWORD)15) - 4;
+    context->Eip = (DWORD)(ULONG_PTR)ask_faulted;
+#endif
+    return EXCEPTION_CONTINUE_EXECUTION;
+}
+
+size_t plat_heap_ask(const void *p)
+{
+    HANDLE heap = plat_process_heap();
+    RTL_CRITICAL_SECTION *lock = process_heap_lock;
+    LONG held = lock && owned_by_me(lock) ? lock->RecursionCount : 0;
+    volatile size_t size = (size_t)-1;
+
+    if (!ask_handler)
+        return plat_heap_owns(p) ? plat_heap_size(p) : (size_t)-1;
+    if (!__builtin_setjmp(ask_resume))
+    {
+        asking_thread = GetCurrentThreadId();
+        if (!lock || plat_heap_owns(p))
+            size = plat_heap_size(p);
+        asking_thread = 0;
+        return size;
+    }
+    asking_thread = 0;
+    while (lock && owned_by_me(lock) && lock->RecursionCount > held)
+        HeapUnlock(heap);
+    return (size_t)-1;
+}
+
+/* Called once, when the diagnostics start (one thread): the process heap's lock and the bookkeeping heap's, and the
+ * handler of plat_heap_ask. */
 void plat_heap_probe_lock(void)
 {
     if (!process_heap_lock)
         process_heap_lock = find_heap_lock(GetProcessHeap());
     if (!meta_heap_lock)
         meta_heap_lock = find_heap_lock(plat_meta_heap());
+    if (!ask_handler)
+        ask_handler = AddVectoredExceptionHandler(1, ask_fault);
+}
+
+void plat_heap_probe_release(void)
+{
+    if (ask_handler)
+        RemoveVectoredExceptionHandler(ask_handler);
+    ask_handler = NULL;
 }
 
 static enum plat_heap_lock_state lock_state(const volatile RTL_CRITICAL_SECTION *cs)

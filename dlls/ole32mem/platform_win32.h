@@ -111,6 +111,8 @@ static inline void plat_meta_free(void *p)
 int plat_memory_readable(const void *p, size_t n);
 
 void plat_heap_probe_lock(void);
+void plat_heap_probe_release(void);
+size_t plat_heap_ask(const void *p);
 enum plat_heap_lock_state plat_heap_lock_state(void);
 enum plat_heap_lock_state plat_meta_lock_state(void);
 

@@ -304,10 +304,11 @@ static void test_exit_threads(void)
     ok(reported == EXIT_THREAD_RUNS, "%u of %u runs reported\n", reported, EXIT_THREAD_RUNS);
 }
 
-/* A record of a block that another allocator freed, whose header bytes are now the program's data inside a block of
- * its own. The child makes them what Wine 8's heap reads as a used block's header whose region base is an unmapped
- * page (elsewhere they are just bytes): the report must judge the record stale without following that header, and
- * report only the real leak. The i686 soak met this by chance (HeapSize faulted inside a leak check). */
+/* Records of blocks that another allocator freed, whose header bytes are now the program's data inside a block of
+ * its own. The child makes them headers that Wine's heap follows to an unmapped address (fake_header): the report
+ * must judge the records stale, surviving the heap's faults, and report only the real leak. The i686 soak met both
+ * by chance (HeapSize faulted inside a leak check; then HeapValidate did, with the heap's lock held, and the process
+ * hung in its crash handler). */
 static void test_reused_header(void)
 {
     static const char *const debug[] = {"OLE32MEM_DEBUG=leaks", "OLE32MEM_DEBUG=leaks,guard", "OLE32MEM_DEBUG=all"};
@@ -1136,37 +1137,61 @@ static void child_foreign_grow(void)
     om.free(r);
 }
 
-/* The bytes Wine 8's heap reads as a block's header (struct block: size, flags, unused size, region offset, type), as
- * a used block (type 0x5355) with the free flag set, whose region base, `offset` 64 KiB regions below its own, is
- * an address this program reserves without access, so that nothing maps it meanwhile. HeapSize faults on it in
- * Wine 8 on i686 (before the fix, the leak check did); elsewhere they are only bytes, and the check is the report. */
-struct wine8_block_header
+/* Bytes that Wine's heap reads as a block's header (struct block, in Wine 8's layout or Wine 10's), written over a
+ * stale record's header inside the program's own block:
+ *   FAKE_REGION  a used block whose region base, `offset` 64 KiB regions below its own, is an address this program
+ *                reserves without access (nothing maps it meanwhile): HeapSize faults on it;
+ *   FAKE_PREV    a used block whose previous block is free, the pointer to which (in front of the header) is NULL:
+ *                HeapValidate faults on it, the heap's lock held.
+ * Elsewhere (Windows, another Wine) they are only bytes, and the check is the report. */
+enum fake_header
 {
-    WORD size;
-    BYTE flags;
-    BYTE unused;
-    WORD region_offset;
-    WORD type;
+    FAKE_REGION,
+    FAKE_PREV,
 };
 
-static void fake_header(void *at)
+static void fake_header(char *at, enum fake_header kind)
 {
-    UINT_PTR region = (UINT_PTR)at & ~(UINT_PTR)0xffff, offset;
-    struct wine8_block_header header = {1, 0x01, 0, 0, 0x5355};
+    UINT_PTR region = (UINT_PTR)at & ~(UINT_PTR)0xffff, offset = 1;
+    BYTE header[8] = {1, 0}; /* the size: one unit */
+    BYTE flags = kind == FAKE_PREV ? 0x02 : 0x01; /* previous block free, or (for HeapValidate) this one free */
 
-    for (offset = 1; offset < 0x10000 && offset << 16 < region; offset++)
-        if (VirtualAlloc((void *)(region - (offset << 16)), 0x10000, MEM_RESERVE, PAGE_NOACCESS))
-            break;
-    if (offset >= 0x10000 || offset << 16 >= region)
-        trace("no free 64 KiB region below %p (x86_64 Wine's heap is the lowest mapping): the region offset is 1\n",
-              at), offset = 1;
-    header.region_offset = (WORD)offset;
-    memcpy(at, &header, sizeof(header));
+    if (kind == FAKE_REGION)
+    {
+        for (; offset < 0x10000 && offset << 16 < region; offset++)
+            if (VirtualAlloc((void *)(region - (offset << 16)), 0x10000, MEM_RESERVE, PAGE_NOACCESS))
+                break;
+        if (offset >= 0x10000 || offset << 16 >= region)
+            trace("no free 64 KiB region below %p (x86_64 Wine's heap is the lowest mapping)\n", at), offset = 1;
+    }
+    header[4] = (BYTE)offset;
+    header[5] = (BYTE)(offset >> 8);
+    if (wine_major_version() >= 10)
+    {
+        header[6] = 'u'; /* the type, then the flags */
+        header[7] = flags;
+    }
+    else
+    {
+        header[2] = flags;
+        header[6] = 0x55; /* the type: 0x5355 */
+        header[7] = 0x53;
+    }
+    memcpy(at, header, sizeof(header));
+    memset(at - sizeof(void *), 0, sizeof(void *)); /* the previous block's address */
+    memset(at + sizeof(header), 0, sizeof(header)); /* the next "block": no flags */
+}
+
+static DWORD WINAPI heap_user(void *arg)
+{
+    (void)arg;
+    return HeapFree(GetProcessHeap(), 0, HeapAlloc(GetProcessHeap(), 0, 100));
 }
 
 /* See test_reused_header: two blocks of ours freed by the heap directly merge into one free block, which the next
  * heap block of their joint size takes; the second one's header is then inside it. A new size each try, none common:
- * Wine 10's heap serves a size class the process uses a lot from bins of its own, which never merge. */
+ * Wine 10's heap serves a size class the process uses a lot from bins of its own, which never merge. Two such
+ * records, one of each fake header. */
 static void child_reused_header(void)
 {
     enum
@@ -1178,13 +1203,14 @@ static void child_reused_header(void)
     HANDLE heap = GetProcessHeap();
     char *cover[TRIES] = {0}, *kept[TRIES][2] = {{0}};
     unsigned i, covered = 0;
+    HANDLE thread;
 
     if (!load_both())
         return;
     report_leaks = (void *)GetProcAddress(GetModuleHandleA("ole32mem.dll"), "Ole32memReportLeaks");
     ok(report_leaks != NULL, "no Ole32memReportLeaks\n");
     exit_leak();
-    for (i = 0; i < TRIES && !covered; i++)
+    for (i = 0; i < TRIES && covered < 2; i++)
     {
         SIZE_T size = FIRST_SIZE + 24 * i;
         char *a = om.alloc(size), *b = om.alloc(size), *low = a < b ? a : b, *high = a < b ? b : a;
@@ -1198,14 +1224,11 @@ static void child_reused_header(void)
         }
         HeapFree(heap, 0, a);
         HeapFree(heap, 0, b);
-        if ((cover[i] = HeapAlloc(heap, 0, joint)) && cover[i] <= high - 8 && high <= cover[i] + joint)
-        {
-            fake_header(high - 8);
-            covered = 1;
-        }
+        if ((cover[i] = HeapAlloc(heap, 0, joint)) && cover[i] + 32 <= high && high + 32 <= cover[i] + joint)
+            fake_header(high - 8, covered++ ? FAKE_PREV : FAKE_REGION);
     }
-    trace("a block's header covered by another after %u tries\n", i);
-    ok(covered, "no heap block ever covered a freed block's header\n");
+    trace("%u blocks' headers covered by others after %u tries\n", covered, i);
+    ok(covered == 2, "only %u heap blocks covered a freed block's header\n", covered);
     for (i = 0; i < TRIES; i++)
     {
         om.free(kept[i][0]);
@@ -1213,8 +1236,11 @@ static void child_reused_header(void)
     }
     if (report_leaks)
         ok(report_leaks() == 1, "the leak check does not count exactly the real leak\n");
+    thread = CreateThread(NULL, 0, heap_user, NULL, 0, NULL);
+    ok(thread && WaitForSingleObject(thread, 10000) == WAIT_OBJECT_0,
+       "another thread cannot use the heap after the leak check: its lock was left taken\n");
     for (i = 0; i < TRIES; i++)
-        HeapFree(heap, 0, cover[i]); /* the header stays in free memory, for the exit report */
+        HeapFree(heap, 0, cover[i]); /* the headers stay in free memory, for the exit report */
 }
 
 static void *volatile large_kept[2];

@@ -187,14 +187,16 @@ enum diag_record_state diag_record_is_current(const struct diag_block *record, i
     if (from_report && (diag_options & DIAG_GUARD) && plat_memory_readable(guard_of(record), DIAG_GUARD_SIZE) &&
         !identity_intact(record))
         return DIAG_RECORD_STALE;
-    /* Then the heap, whether there is a block at all before what its size is. HeapSize trusts the header it finds:
-     * Wine's follows the header's offset to the block's region, and a header that is now the program's data (the
-     * block freed elsewhere, its place inside a newer block) sends it to any address. HeapValidate finds the
-     * region by the address first, and refuses a header that does not fit it. The size alone would prove nothing
-     * either: a block that another allocator freed and the heap merged into the free block before it keeps its old
+    /* Then the heap: whether there is a block at all (HeapValidate), and its size. The size alone would prove
+     * nothing: a block that another allocator freed and the heap merged into the free block before it keeps its old
      * header, size and all, inside free memory; validating the one block looks at its neighbours, which the merge
-     * changed (no walk of the blocks; Wine searches only its list of regions). */
-    if (heap_askable && (!plat_heap_owns(record->actual) || plat_heap_size(record->actual) != record->heap_size))
+     * changed (no walk of the blocks; Wine searches only its list of regions). A report's record may be long stale,
+     * its header the program's data by now, which Wine's heap follows blindly: a report asks through plat_heap_ask,
+     * which survives a fault of the heap's; a call asks about the pointer the program gives it, as HeapFree would. */
+    if (heap_askable && from_report && plat_heap_ask(record->actual) != record->heap_size)
+        return DIAG_RECORD_STALE;
+    if (heap_askable && !from_report &&
+        (!plat_heap_owns(record->actual) || plat_heap_size(record->actual) != record->heap_size))
         return DIAG_RECORD_STALE;
     if (!(diag_options & DIAG_GUARD) || !guard_readable(record))
         return DIAG_RECORD_UNVERIFIED;
