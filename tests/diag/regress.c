@@ -111,6 +111,22 @@ static void run_mode(struct child *child, const char *mode, const char *debug)
     ok(child->exit_code == 0, "%s child (%s): exit code %#lx\n", mode, debug, (unsigned long)child->exit_code);
 }
 
+/* Runs the child `mode` once with each of the `count` settings `debug`: each run's log has the line `line` (its
+ * start) exactly once. */
+static void expect_line(const char *mode, const char *const *debug, unsigned count, const char *line)
+{
+    struct child child;
+    unsigned i;
+
+    for (i = 0; i < count; i++)
+    {
+        run_mode(&child, mode, debug[i]);
+        ok(child_count_lines(child.log, line, LINE_STARTS) == 1, "%s (%s): not one line \"%s\":\n%.2000s", mode,
+           debug[i], line, child.log);
+        child_free(&child);
+    }
+}
+
 /* Item 1: a block freed by combase whose address the heap hands back, with the same heap size, to combase. */
 static void test_stale_record(void)
 {
@@ -269,18 +285,10 @@ static void test_shrunk_leak(void)
 {
     static const char *const debug[] = {"OLE32MEM_DEBUG=leaks", "OLE32MEM_DEBUG=leaks,guard"};
     char header[128];
-    struct child child;
-    unsigned i;
 
     snprintf(header, sizeof(header), "ole32mem: leaks: %u blocks, %u bytes never freed", SHRUNK_BLOCKS,
              SHRUNK_BLOCKS * SHRUNK_TO);
-    for (i = 0; i < ARRAYSIZE(debug); i++)
-    {
-        run_mode(&child, "shrunk-leak", debug[i]);
-        ok(child_count_lines(child.log, header, LINE_STARTS) == 1, "(%s) shrunk leaks missed (want \"%s\"):\n%.2000s",
-           debug[i], header, child.log);
-        child_free(&child);
-    }
+    expect_line("shrunk-leak", debug, ARRAYSIZE(debug), header);
 }
 
 /* Three threads allocating, reallocating and freeing through ole32mem while main returns: the process exit ends them
@@ -312,16 +320,8 @@ static void test_exit_threads(void)
 static void test_reused_header(void)
 {
     static const char *const debug[] = {"OLE32MEM_DEBUG=leaks", "OLE32MEM_DEBUG=leaks,guard", "OLE32MEM_DEBUG=all"};
-    struct child child;
-    unsigned i;
 
-    for (i = 0; i < ARRAYSIZE(debug); i++)
-    {
-        run_mode(&child, "reused-header", debug[i]);
-        ok(child_count_lines(child.log, "ole32mem: leaks: 1 blocks, 777 bytes never freed", LINE_STARTS) == 1,
-           "(%s) not exactly the real leak reported:\n%.2000s", debug[i], child.log);
-        child_free(&child);
-    }
+    expect_line("reused-header", debug, ARRAYSIZE(debug), "ole32mem: leaks: 1 blocks, 777 bytes never freed");
 }
 
 /* A plain `leaks` report of a plain leak carries no note: only another allocator's frees make blocks unverified. */
