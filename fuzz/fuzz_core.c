@@ -1,22 +1,48 @@
 /*
  * libFuzzer harness of the allocator core: each input is a sequence of operations (Alloc, Realloc, Free, GetSize,
  * DidAlloc, HeapMinimize, register a spy, revoke, arm a refusal, a failure of the heap or of the bookkeeping memory,
- * an allocator call from inside a chosen hook) run against task_memory.c over platform_posix.c, with the spy of
- * tests/host/test_spy.c (optionally adding a header and a trailer, refusing registration, measuring blocks from
- * PreFree). After every step the core is checked against a simple model: every live block has its size and
- * contents, every spied block is counted once (core, spy and model agree), the registration state and the route
- * bit are right, every spy is released exactly once per registration and never called unregistered.
+ * an allocator call from inside a chosen hook, and the foreign side's operations below) run against task_memory.c
+ * over platform_posix.c, with the spy of tests/host/test_spy.c (optionally adding a header and a trailer, refusing
+ * registration, measuring blocks from PreFree). The core is checked against a simple model: every live block has its
+ * size and contents, every spied block is counted once (core, spy and model agree), the registration state and the
+ * route bit are right, every spy is released exactly once per registration and never called unregistered.
  *
  * Diagnostics: the input's first byte chooses OLE32MEM_DEBUG for the whole input (none, leaks, check, guard+fill,
  * all; call stacks in one input of eight), so that every failure pattern of the injector also runs with them on.
  * With them on the model also checks: the records (diag_live_totals, the table and the walk of the slabs that the
- * reports use) count exactly the model's live blocks and bytes;
+ * reports use) are exactly the model's tracked blocks, each with its size, plus stale records the model knows of;
  * every line the diagnostics write is one the input asked for (trace; the leak report of a leak check) and never a
  * check:, guard: or any other line; every block the program gets has its record (a call whose bookkeeping fails
  * fails as a whole, with Windows' failure answer); the leak check (OP_MINIMIZE's other use) reports exactly the
  * blocks allocated since its last checkpoint; a block grown by Realloc has the fresh-memory fill in its new part.
  * The options are switched between inputs, when no block, record or spy is live, by writing the option globals
  * directly (diag_configure only ever turns them on).
+ *
+ * The foreign side (OP_REVOKE with arg & 0x80): another allocator on the same heap, as the system ole32/combase and
+ * HeapReAlloc are in real programs, frees one of the program's blocks behind ole32mem's back, resizes it in place,
+ * reallocates it (in place or moved), moves it for sure, or allocates a block of its own (the host heap reuses
+ * addresses and resizes in place as Windows' does: host/platform_posix.c). The program then writes the new bytes or
+ * leaves them as they were; the model keeps every byte of every block either way, and blocks cross back freely
+ * (ole32mem frees, reallocates, measures the foreign side's blocks). Checked: ole32mem never changes a byte of a block
+ * it does not own (every block's contents, after every step), never answers for it anything but the heap's size,
+ * never crashes or reads freed memory (ASan); a record of a block the foreign side took is stale and dropped when
+ * met, and until then counted in the totals (the walk: a record is a tracked block or a stale one); the leak check
+ * reports no block the foreign side freed or resized, and only those stale records that docs/diagnostics.md says
+ * cannot be told from a live block (no `guard`, a live block of the recorded heap size at the address); the leak
+ * checkpoint is followed by sequence number, as the report does. The model avoids, by writing the block, the one case
+ * the documentation says cannot be told apart (a block back at exactly the heap size ole32mem recorded, its guard
+ * unwritten). Spied blocks are left to the spy.
+ *
+ * When the checks run (as strong as after every step, cheaper): the model state (every block's contents, the
+ * records walk, the totals, the spy's and the core's counts, the route bit) after every step; the calls (GetSize and
+ * DidAlloc of a block, through hooks and diagnostics) of the blocks a step names, before the step (the state the
+ * step starts from) and after it; of every block after a step that may change them all (register, revoke, a fired
+ * reentry, HeapMinimize, a leak check, which is preceded by them too) and at the end of the input. A block's answers
+ * depend only on its own state (record, heap block, spy's view), which only a step that names it may change, and
+ * that is checked before any step uses it: a corruption made by a step that does not name the block is found at the
+ * latest by the next step that names it, or at the end. (Before, every block was called after every step, which
+ * was two thirds of the time.) The records walk is skipped after a step that called nothing (arming a refusal,
+ * a failure, a reentry). The model's own loops are not instrumented for coverage.
  *
  * A violated invariant aborts with a message, which libFuzzer records as a crash; fuzz/regressions/ keeps the
  * inputs of real findings and `make check-host` replays them.
@@ -40,6 +66,8 @@ enum
     MAX_OPS = 256,
     MAX_SIZE = 600,
     SPIES = 2,
+    /* At most one record goes stale per step (a foreign operation on a block of ole32mem's). */
+    MAX_STALE = MAX_OPS,
 };
 
 enum op
@@ -71,10 +99,22 @@ struct model_block
 {
     unsigned char *p; /* NULL: slot empty */
     size_t size;
-    unsigned char seed;
+    unsigned char contents[MAX_SIZE]; /* what the program wrote: the block must hold exactly this */
     int spied;
-    int tracked;  /* diagnostics on and its record made (lost only to an injected bookkeeping failure) */
-    int unmarked; /* allocated or reallocated since the last leak checkpoint: the leak check lists it */
+    int tracked;  /* diagnostics on: ole32mem's record of the block (checked by every step's walk of the records) */
+    int foreign;  /* the foreign side owns it (allocated, freed, resized or moved behind ole32mem's back): size is the
+                   * heap's size, and ole32mem has no current record of it */
+    unsigned long long sequence; /* its record's (read by the walk): the leak check lists it when after the mark */
+};
+
+/* A record ole32mem still holds for a block the foreign side freed, moved or resized: stale, and kept until ole32mem
+ * meets it (docs/diagnostics.md, "Liveness"). Pruned when the walk no longer finds it. */
+struct stale_record
+{
+    const void *block;
+    size_t size, heap_size;
+    unsigned long long sequence;
+    int seen; /* by the current walk */
 };
 
 /* What the diagnostics wrote during the current operation (host_log_capture). */
@@ -85,6 +125,11 @@ static struct
 } diag_log;
 
 static struct model_block blocks[MAX_BLOCKS];
+static struct stale_record stale[MAX_STALE];
+static size_t stale_count;
+/* The leak checkpoint: records up to this sequence are not listed again (every record of an input is newer than
+ * the checkpoint of an earlier input). */
+static unsigned long long checkpoint;
 static struct test_spy spies[SPIES];
 static int expected_releases[SPIES];
 static int state, current, reentry_slot, step;
@@ -150,26 +195,29 @@ static size_t take_size(struct input *in)
  * compare traced they took a third of each execution. */
 #define MODEL_ONLY __attribute__((no_sanitize("coverage")))
 
-static MODEL_ONLY void fill(struct model_block *b, unsigned char seed)
+/* The program writes bytes from..size of the block (a pattern from seed), in the block and in the model. */
+static MODEL_ONLY void fill_from(struct model_block *b, size_t from, unsigned char seed)
 {
     size_t i;
 
-    b->seed = seed;
-    for (i = 0; i < b->size; i++)
-        b->p[i] = (unsigned char)(seed + i * 13);
+    for (i = from; i < b->size; i++)
+        b->contents[i] = (unsigned char)(seed + i * 13);
+    if (from < b->size)
+        memcpy(b->p + from, b->contents + from, b->size - from);
 }
 
+static void fill(struct model_block *b, unsigned char seed)
+{
+    fill_from(b, 0, seed);
+}
+
+/* The first n bytes of the block are what the program wrote. */
 static MODEL_ONLY int intact(const struct model_block *b, size_t n)
 {
-    size_t i;
-
-    for (i = 0; i < n; i++)
-        if (b->p[i] != (unsigned char)(b->seed + i * 13))
-            return 0;
-    return 1;
+    return !memcmp(b->p, b->contents, n);
 }
 
-static size_t model_spied(void)
+static MODEL_ONLY size_t model_spied(void)
 {
     size_t i, n = 0;
 
@@ -178,7 +226,7 @@ static size_t model_spied(void)
     return n;
 }
 
-static size_t model_live(void)
+static MODEL_ONLY size_t model_live(void)
 {
     size_t i, n = 0;
 
@@ -208,52 +256,78 @@ static void diag_log_sink(const char *text, size_t length)
     fail(__LINE__, "diagnostics line not provoked: %.*s", (int)length, text);
 }
 
-struct record_search
-{
-    const void *block;
-    const struct diag_block *record;
-};
-
-static void find_record(const void *block, void *record, void *context)
-{
-    struct record_search *search = context;
-
-    if (block == search->block)
-        search->record = record;
-}
-
 struct record_walk
 {
     size_t count, bytes;
+    int seen[MAX_BLOCKS];
 };
 
-static void count_walked(const void *block, void *record, void *context)
+/* Every record is a tracked block of the model, of its size, met once, or a stale record the model knows of. */
+static MODEL_ONLY void walk_record(const void *block, void *value, void *context)
 {
+    const struct diag_block *record = value;
     struct record_walk *walk = context;
+    size_t i;
 
-    (void)block;
     walk->count++;
-    walk->bytes += ((const struct diag_block *)record)->size;
+    walk->bytes += record->size;
+    for (i = 0; i < MAX_BLOCKS; i++)
+        if (blocks[i].p == block && !blocks[i].foreign)
+        {
+            CHECK(blocks[i].tracked, "record of %p (slot %zu), which has none", block, i);
+            CHECK(!walk->seen[i]++, "two records of %p (slot %zu)", block, i);
+            CHECK(record->size == blocks[i].size, "the record of slot %zu says %zu bytes, model %zu", i,
+                  (size_t)record->size, blocks[i].size);
+            blocks[i].sequence = record->sequence;
+            return;
+        }
+    for (i = 0; i < stale_count; i++)
+        if (stale[i].block == block)
+        {
+            CHECK(!stale[i].seen++, "two stale records of %p", block);
+            CHECK(record->size == stale[i].size, "the stale record of %p says %zu bytes, model %zu", block,
+                  (size_t)record->size, stale[i].size);
+            return;
+        }
+    fail(__LINE__, "a record of %p, neither a block of ole32mem's nor one the foreign side took", block);
 }
 
-/* The diagnostics' record of `block`, or NULL. */
-static const struct diag_block *record_of(const void *block)
+/* The records against the model (the reports walk the slabs, not the table: the two agree after every call), and
+ * the stale records that ole32mem has dropped since forgotten. */
+static MODEL_ONLY void check_records(void)
 {
-    struct record_search search = {block, NULL};
+    struct diag_live_totals totals = diag_live_totals();
+    struct record_walk walk = {0};
+    size_t i, kept;
 
-    diag_foreach_record(find_record, &search);
-    return search.record;
+    for (i = 0; i < stale_count; i++)
+        stale[i].seen = 0;
+    diag_foreach_record(walk_record, &walk);
+    for (i = 0; i < MAX_BLOCKS; i++)
+        CHECK(!blocks[i].p || !blocks[i].tracked || blocks[i].foreign || walk.seen[i], "block %p (slot %zu) has no record",
+              (void *)blocks[i].p, i);
+    for (i = kept = 0; i < stale_count; i++)
+        if (stale[i].seen)
+            stale[kept++] = stale[i];
+    stale_count = kept;
+    CHECK(totals.count == walk.count && diag_live_records() == walk.count,
+          "diagnostics hold %zu records (table %zu), the slabs %zu", totals.count, diag_live_records(), walk.count);
+    CHECK(totals.bytes == walk.bytes, "diagnostics count %zu live bytes, the slabs %zu", totals.bytes, walk.bytes);
 }
 
-/* With diagnostics on, every block the program gets is tracked: the record is reserved before the spy or the heap
- * sees the call, and a call whose bookkeeping cannot be had fails as a whole (NULL), never hands out a block without
- * a record. */
-static int block_tracked(const void *p)
+/* The stale record at `block` is taken for a live block of ole32mem's (documented: "Without guard nothing can prove
+ * that a live block is still ours"): the address holds a live block of the recorded heap size. With guard it never
+ * is here: the foreign side writes every byte of its blocks, the guard's included. */
+static int stale_looks_live(const struct stale_record *r)
 {
-    if (!diag_options)
+    size_t i;
+
+    if (diag_options & DIAG_GUARD)
         return 0;
-    CHECK(record_of(p) != NULL, "block %p has no record", p);
-    return 1;
+    for (i = 0; i < MAX_BLOCKS; i++)
+        if (blocks[i].p == r->block)
+            return blocks[i].foreign && blocks[i].size == r->heap_size;
+    return 0;
 }
 
 /* Fresh memory: with `fill`, the part of a tracked block the program has not written yet is 0xcd. */
@@ -289,10 +363,23 @@ static void do_leak_check(int mark)
 {
     long meta_before = host_meta_failures_injected(), headers_before = diag_log.leak_header_lines;
     size_t i, expected = 0, got;
+    unsigned long long newest = 0;
 
     mark = mark && (diag_options & DIAG_LEAKS);
+    /* What the report counts live: the model's tracked blocks, and stale records that look live; it lists those after
+     * the checkpoint, and a mark moves the checkpoint to the newest of them. */
     for (i = 0; i < MAX_BLOCKS; i++)
-        expected += blocks[i].p && blocks[i].tracked && blocks[i].unmarked;
+        if (blocks[i].p && blocks[i].tracked && !blocks[i].foreign)
+        {
+            expected += blocks[i].sequence > checkpoint;
+            newest = blocks[i].sequence > newest ? blocks[i].sequence : newest;
+        }
+    for (i = 0; i < stale_count; i++)
+        if (stale_looks_live(&stale[i]))
+        {
+            expected += stale[i].sequence > checkpoint;
+            newest = stale[i].sequence > newest ? stale[i].sequence : newest;
+        }
     if (!(diag_options & DIAG_LEAKS))
         expected = 0;
     diag_log.allow_leak_lines = 1;
@@ -305,9 +392,8 @@ static void do_leak_check(int mark)
     if (diag_options & DIAG_LEAKS && host_meta_failures_injected() == meta_before)
         CHECK(diag_log.leak_header_lines == headers_before + 1, "leak check: %ld report lines",
               diag_log.leak_header_lines - headers_before);
-    if (mark && diag_log.leak_header_lines != headers_before)
-        for (i = 0; i < MAX_BLOCKS; i++)
-            blocks[i].unmarked = 0;
+    if (mark && diag_log.leak_header_lines != headers_before && newest > checkpoint)
+        checkpoint = newest;
 }
 
 /* A pending revoke completes when the last spied block is gone (and no call is in progress). */
@@ -320,48 +406,33 @@ static void settle_pending(void)
     }
 }
 
-static void check_invariants(void)
+/* What the core answers about one block: GetSize and DidAlloc (full calls through the hooks and the diagnostics). */
+static void check_block(int slot)
+{
+    struct model_block *b = &blocks[slot];
+    SIZE_T size;
+    int did;
+
+    if (!b->p)
+        return;
+    size = task_get_size(b->p, CALLER);
+    CHECK(size == b->size, "GetSize(slot %d) %zu, expected %zu", slot, (size_t)size, b->size);
+    did = task_did_alloc(b->p, CALLER);
+    CHECK(did == 1, "DidAlloc(slot %d) %d", slot, did);
+}
+
+/* Everything but the calls of check_block: after every step (the walk of the records after every step that called
+ * ole32mem: no other step changes them). */
+static MODEL_ONLY void check_state(int walk_records)
 {
     size_t i, blocks_spied, bytes;
     int s;
 
     for (i = 0; i < MAX_BLOCKS; i++)
-    {
-        struct model_block *b = &blocks[i];
-        SIZE_T size;
-        int did;
-
-        if (!b->p)
-            continue;
-        size = task_get_size(b->p, CALLER);
-        CHECK(size == b->size, "GetSize(slot %zu) %zu, expected %zu", i,
-              (size_t)size, b->size);
-        CHECK(intact(b, b->size), "slot %zu: contents changed", i);
-        did = task_did_alloc(b->p, CALLER);
-        CHECK(did == 1, "DidAlloc(slot %zu) %d", i, did);
-    }
-    if (diag_options)
-    {
-        struct diag_live_totals totals = diag_live_totals();
-        size_t tracked = 0, tracked_bytes = 0;
-
-        for (i = 0; i < MAX_BLOCKS; i++)
-            if (blocks[i].p && blocks[i].tracked)
-            {
-                tracked++;
-                tracked_bytes += blocks[i].size;
-            }
-        struct record_walk walk = {0, 0};
-
-        /* The reports walk the records' slabs, not the table: the two agree after every call. */
-        diag_foreach_record(count_walked, &walk);
-        CHECK(totals.count == tracked && diag_live_records() == tracked && walk.count == tracked,
-              "diagnostics hold %zu records (table %zu, slabs %zu), model %zu tracked blocks", totals.count,
-              diag_live_records(), walk.count, tracked);
-        CHECK(walk.bytes == tracked_bytes, "the slabs hold %zu live bytes, model %zu", walk.bytes, tracked_bytes);
-        CHECK(totals.bytes == tracked_bytes, "diagnostics count %zu live bytes, model %zu", totals.bytes,
-              tracked_bytes);
-    }
+        if (blocks[i].p)
+            CHECK(intact(&blocks[i], blocks[i].size), "slot %zu: contents changed", i);
+    if (diag_options && walk_records)
+        check_records();
     task_spy_bookkeeping(&blocks_spied, &bytes);
     CHECK(blocks_spied == model_spied(), "core counts %zu spied blocks, model %zu", blocks_spied, model_spied());
     if (state == SPY_NONE)
@@ -386,6 +457,54 @@ static void check_invariants(void)
             CHECK((size_t)spy->outstanding == model_spied(), "spy %d saw %ld blocks outstanding, model %zu", s,
                   spy->outstanding, model_spied());
     }
+}
+
+static void check_invariants(void)
+{
+    int i;
+
+    for (i = 0; i < MAX_BLOCKS; i++)
+        check_block(i);
+    check_state(1);
+}
+
+/* The slots named by the current step: checked with check_block before the step's call (they were last checked when
+ * a step named them) and after it. */
+static struct
+{
+    int slots[2], count;
+    int all; /* the step may have changed every block's state (register, revoke, a reentry): check them all after */
+    int called_core; /* the step called ole32mem (or the foreign side): the records may have changed */
+} named;
+
+static void name_slot(int slot)
+{
+    if (slot < 0 || (named.count && named.slots[0] == slot))
+        return;
+    check_block(slot);
+    if (named.count == 2)
+    {
+        named.all = 1;
+        return;
+    }
+    named.slots[named.count++] = slot;
+}
+
+static void check_after_step(void)
+{
+    int i;
+
+    if (named.all)
+        check_invariants();
+    else
+    {
+        for (i = 0; i < named.count; i++)
+            check_block(named.slots[i]);
+        check_state(named.called_core);
+    }
+    named.called_core = 0;
+    named.count = 0;
+    named.all = 0;
 }
 
 static int find_slot(int want_live, unsigned pick)
@@ -450,6 +569,8 @@ static void reentry_prepare(int target_slot)
 
     if (armed_spy < 0)
         return;
+    if (armed.action == RE_FREE || armed.action == RE_GET_SIZE || armed.action == RE_DID_ALLOC)
+        name_slot(reentry_slot);
     r = &spies[armed_spy].reentry;
     *r = armed;
     armed_spy = -1;
@@ -471,6 +592,7 @@ static void reentry_finish(int state_before)
 
     if (r->action != RE_NONE && r->fired)
     {
+        named.all = 1;
         switch (r->action)
         {
         case RE_FREE:
@@ -519,8 +641,7 @@ static void do_alloc_like(int slot, size_t size, int via_realloc)
         return;
     }
     CHECK(((uintptr_t)p & 15) == 0, "block %p not aligned", (void *)p);
-    blocks[slot] = (struct model_block){p, size, 0, state != SPY_NONE, 0, 1};
-    blocks[slot].tracked = block_tracked(p);
+    blocks[slot] = (struct model_block){.p = p, .size = size, .spied = state != SPY_NONE, .tracked = !!diag_options};
     check_fresh_fill(&blocks[slot], 0);
     fill(&blocks[slot], (unsigned char)(step * 31 + slot));
 }
@@ -552,10 +673,11 @@ static void do_realloc(int slot, size_t size)
     was_tracked = b->tracked;
     b->size = size;
     b->spied = b->spied || state != SPY_NONE;
-    b->tracked = block_tracked(p);
-    b->unmarked = 1;
-    if (was_tracked && old_size < size)
+    b->tracked = !!diag_options;
+    /* A foreign block: ole32mem takes the heap's size for its old contents and fills only beyond. */
+    if ((was_tracked || b->foreign) && old_size < size)
         check_fresh_fill(b, old_size);
+    b->foreign = 0;
     fill(b, (unsigned char)(step * 17 + slot));
 }
 
@@ -610,6 +732,109 @@ static void do_revoke(void)
         state = SPY_PENDING;
 }
 
+/* The block at `slot` leaves ole32mem behind its back: its record (if any) is stale from now on. */
+static void give_to_foreign(struct model_block *b, size_t heap_size)
+{
+    if (b->tracked && !b->foreign)
+    {
+        CHECK(stale_count < MAX_STALE, "stale records overflow the model");
+        stale[stale_count++] = (struct stale_record){b->p, b->size, heap_size, b->sequence, 0};
+    }
+    b->foreign = 1;
+    b->tracked = 0;
+}
+
+/* The heap size that ole32mem recorded for a stale record at `block`, or -1. */
+static size_t stale_heap_size(const void *block)
+{
+    size_t i;
+
+    for (i = 0; i < stale_count; i++)
+        if (stale[i].block == block)
+            return stale[i].heap_size;
+    return (size_t)-1;
+}
+
+/* What becomes new in a block of the foreign side (from `from` on): the program writes it (arg & 8) or leaves it as
+ * the heap handed it, and the model takes note of those bytes: it knows every byte of every block either way. Left
+ * unwritten, a block at an address where ole32mem has a stale record of exactly this heap size could still hold
+ * ole32mem's guard, and be taken for ole32mem's own: that is the case docs/diagnostics.md says cannot be told apart
+ * ("Why 15 guard bytes"), so there the program writes its whole block. */
+static void foreign_contents(struct model_block *b, size_t from, unsigned arg, unsigned char seed)
+{
+    if (stale_heap_size(b->p) == b->size)
+        from = 0;
+    else if (!(arg & 8))
+    {
+        memcpy(b->contents + from, b->p + from, b->size - from);
+        return;
+    }
+    fill_from(b, from, seed);
+}
+
+/* Another allocator (the system ole32, HeapFree, HeapReAlloc) on the same heap, never through ole32mem: frees a block
+ * of the program's, resizes it in place or moves it (HeapReAlloc), or allocates a block of its own, likely at an
+ * address just freed. Spied blocks are left alone (their heap block is not the program's pointer). */
+static void do_foreign(struct input *in, unsigned arg)
+{
+    int slot = find_slot(arg & 0x10 ? 0 : 1, arg);
+    unsigned kind = (arg >> 5) & 3;
+    struct model_block *b;
+    unsigned char *p;
+    size_t size, keep, heap_size;
+
+    if (slot < 0 || (blocks[slot].p && blocks[slot].spied))
+        return;
+    b = &blocks[slot];
+    heap_size = b->p ? plat_heap_size(b->p) : 0; /* what ole32mem recorded, for a block of its own */
+    if (!b->p)
+    {
+        /* HeapAlloc: where the heap likes, often a block just freed (by ole32mem or by the foreign side). */
+        size = take_size(in);
+        if (!(p = plat_heap_alloc(size)))
+            return;
+        *b = (struct model_block){.p = p, .size = size, .foreign = 1};
+        foreign_contents(b, 0, arg, (unsigned char)(step * 7 + slot));
+        return;
+    }
+    if (kind == 0)
+    {
+        /* HeapFree */
+        give_to_foreign(b, heap_size);
+        plat_heap_free(b->p);
+        b->p = NULL;
+        return;
+    }
+    size = take_size(in);
+    keep = b->size < size ? b->size : size;
+    if (kind == 1)
+    {
+        /* HeapReAlloc with HEAP_REALLOC_IN_PLACE_ONLY: the system CoTaskMemRealloc of a block with room */
+        if (!host_heap_resize_in_place(b->p, size))
+            return;
+        p = b->p;
+    }
+    else if (kind == 2)
+    {
+        /* HeapReAlloc: in place when it fits, moved otherwise */
+        if (!(p = plat_heap_realloc(b->p, size)))
+            return;
+    }
+    else
+    {
+        /* moved for sure: the old address is free for the next allocation */
+        if (!(p = plat_heap_alloc(size)))
+            return;
+        memcpy(p, b->p, keep);
+        plat_heap_free(b->p);
+    }
+    give_to_foreign(b, heap_size);
+    b->p = p;
+    b->size = size;
+    CHECK(intact(b, keep), "the foreign side's realloc lost the contents");
+    foreign_contents(b, keep, arg, (unsigned char)(step * 5 + slot));
+}
+
 static void run_step(struct input *in)
 {
     unsigned op = take(in) % OP_COUNT, arg = take(in);
@@ -618,24 +843,28 @@ static void run_step(struct input *in)
 
     if (trace_steps)
         fprintf(stderr, "step %d: op %u arg %#x, spy %d state %d\n", step, op, arg, current, state);
+    named.called_core = op != OP_REFUSE_NEXT && op != OP_FAIL_HEAP && op != OP_FAIL_META && op != OP_REENTRY;
 
     switch (op)
     {
     case OP_ALLOC:
         if ((slot = find_slot(0, arg)) < 0)
             break;
+        name_slot(slot);
         reentry_prepare(-1);
         do_alloc_like(slot, take_size(in), arg & 1);
         break;
     case OP_REALLOC:
         if ((slot = find_slot(1, arg)) < 0)
             break;
+        name_slot(slot);
         reentry_prepare(slot);
         do_realloc(slot, (arg & 0xe0) == 0xe0 ? 0 : take_size(in));
         break;
     case OP_FREE:
         if ((slot = find_slot(1, arg)) < 0)
             break;
+        name_slot(slot);
         reentry_prepare(slot);
         task_free(blocks[slot].p, CALLER);
         blocks[slot].p = NULL;
@@ -643,6 +872,8 @@ static void run_step(struct input *in)
     case OP_GET_SIZE:
     case OP_DID_ALLOC:
         target = pick_target(arg, &slot);
+        if ((arg & 7) == 1 || slot >= 0)
+            name_slot(find_slot(1, arg >> 3)); /* the block, or the one an interior pointer points into */
         reentry_prepare(slot);
         if (op == OP_GET_SIZE)
         {
@@ -659,9 +890,17 @@ static void run_step(struct input *in)
         }
         break;
     case OP_REGISTER:
+        named.all = 1;
         do_register(arg);
         return;
     case OP_REVOKE:
+        /* Also the foreign side's operations (arg & 0x80): a separate op would renumber the regressions' ops. */
+        if (arg & 0x80)
+        {
+            do_foreign(in, arg);
+            break;
+        }
+        named.all = 1;
         do_revoke();
         break;
     case OP_REFUSE_NEXT:
@@ -687,8 +926,10 @@ static void run_step(struct input *in)
         break;
     case OP_MINIMIZE:
         /* Also the leak check (the checkpoint exports): a separate op would renumber the regressions' ops. */
+        named.all = 1;
         if ((arg & 3) == 1 || (arg & 3) == 2)
         {
+            check_invariants(); /* the report reads every record */
             do_leak_check((arg & 3) == 2);
             break;
         }
@@ -698,6 +939,7 @@ static void run_step(struct input *in)
     case OP_HUGE:
         if ((slot = find_slot(1, arg)) >= 0 && (arg & 1))
         {
+            name_slot(slot);
             reentry_prepare(slot);
             CHECK(task_realloc(blocks[slot].p, (SIZE_T)-1 - (arg >> 1), CALLER) == NULL, "huge Realloc succeeded");
         }
@@ -718,6 +960,7 @@ static void finish_input(void)
 
     host_fail_heap_after(0);
     host_fail_meta_after(0);
+    check_invariants(); /* every block, as the last step left it */
     for (s = 0; s < SPIES; s++)
     {
         spies[s].refuse_next = 0;
@@ -734,6 +977,21 @@ static void finish_input(void)
         do_revoke();
     check_invariants();
     do_leak_check(1);
+    /* The stale records left (their blocks freed by the foreign side, never met since) are met now, by a DidAlloc
+     * each: the next input starts without records. `check` is off for it (`leaks` stands in when it was the only one): a DidAlloc of an address that ole32mem
+     * itself freed earlier would be reported, rightly. */
+    if (stale_count)
+    {
+        unsigned options = diag_options;
+        size_t k;
+
+        diag_options = options & ~DIAG_CHECK ? options & ~DIAG_CHECK : DIAG_LEAKS; /* still diagnosed */
+        for (k = 0; k < stale_count; k++)
+            CHECK(task_did_alloc((void *)stale[k].block, CALLER) == 0, "DidAlloc of a freed block");
+        diag_options = options;
+        check_invariants();
+        CHECK(!stale_count, "%zu stale records survive a DidAlloc", stale_count);
+    }
     CHECK(state == SPY_NONE, "spy still registered at the end");
     for (s = 0; s < SPIES; s++)
     {
@@ -755,14 +1013,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* The first byte: the diagnostics for the whole input (fuzz/regressions' older inputs begin with 0: none). */
     set_diagnostics(take(&in));
     memset(blocks, 0, sizeof(blocks));
+    stale_count = 0;
+    checkpoint = 0;
     state = SPY_NONE;
     current = 0;
     reentry_slot = -1;
     armed_spy = -1;
+    named.count = 0;
+    named.all = 0;
     for (step = 0; step < MAX_OPS && in.size; step++)
     {
         run_step(&in);
-        check_invariants();
+        check_after_step();
     }
     finish_input();
     return 0;

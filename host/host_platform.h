@@ -19,6 +19,9 @@ long host_meta_failures_injected(void);
 long host_meta_fail_countdown(void);
 
 #include <stddef.h>
+/* HeapReAlloc with HEAP_REALLOC_IN_PLACE_ONLY: resizes the live heap block p to n bytes where it is (contents kept);
+ * 0 when it has no room there. */
+int host_heap_resize_in_place(void *p, size_t n);
 /* sink != NULL: every write of the diagnostics' log goes to sink instead of the log (a report line arrives whole,
  * newline included); NULL: back to the log. */
 void host_log_capture(void (*sink)(const char *text, size_t length));

@@ -2,7 +2,8 @@
  * Platform layer for the Linux host build (tests under ASan/UBSan/TSan and libFuzzer).
  *
  * The heap is malloc with a small header that records the requested size, because GetSize must answer the
- * requested size, not malloc_usable_size's rounding. plat_heap_owns is exact: live blocks are kept in a block
+ * requested size, not malloc_usable_size's rounding; like Windows' heap it reuses freed addresses soon and resizes
+ * in place when the block has room (platform_posix.c). plat_heap_owns is exact: live blocks are kept in a block
  * table of their own (under its own mutex), so the host tests can check DidAlloc on wild pointers without
  * dereferencing them. None of this is in the DLL.
  *

@@ -382,10 +382,19 @@ static SIZE_T spy_pre_realloc(void *object, void *request, SIZE_T size, void **n
 static void *spy_post_realloc(void *object, void *actual, BOOL spyed)
 {
     struct test_spy *spy = object;
+    const struct hook_frame *top = hook_pairs_top(&spy->pairs);
     struct hook_frame frame;
+    int taken_back = 0;
     void *user;
 
     log_event(spy, HOOK_POST_REALLOC, actual, 0, spyed, 0);
+    /* The heap has reallocated the block already: a block it moved is gone, and its old address may come back to a
+     * call made from inside this very hook (reentry), so the old pointer leaves the set first. */
+    if (actual && top && top->pre == HOOK_PRE_REALLOC && top->spyed)
+    {
+        mine_remove(spy, (void *)top->ptr);
+        taken_back = 1;
+    }
     enter_hook(spy, HOOK_POST_REALLOC);
     frame = pop(spy, HOOK_POST_REALLOC);
     if (frame.pre && frame.spyed != !!spyed)
@@ -394,7 +403,7 @@ static void *spy_post_realloc(void *object, void *actual, BOOL spyed)
         return NULL;
     if (!frame.spyed && spy->header)
         memmove((char *)actual + spy->header, actual, frame.old_size < frame.size ? frame.old_size : frame.size);
-    if (frame.spyed)
+    if (frame.spyed && !taken_back)
         mine_remove(spy, (void *)frame.ptr);
     user = dress(spy, actual, frame.size);
     mine_add(spy, user);

@@ -358,6 +358,11 @@ void diag_allocated(struct diag_block *record, void *block, void *actual, SIZE_T
 
     if (block_table_lookup(&live_blocks, block, &stale))
         forget_record(stale, block, 1); /* freed by another allocator, and the address came back to us */
+    /* The heap block itself, when a spy's header puts the program's pointer further in: a record still filed under
+     * the heap block's address is of a block that another allocator freed, since the heap has just given that
+     * address to us. Left there, it would count the new block a second time while its heap size agrees. */
+    if (actual != block && block_table_lookup(&live_blocks, actual, &stale))
+        forget_record(stale, actual, 1);
     record->size = size;
     record->actual_size = actual_size;
     record->actual = actual;
