@@ -247,6 +247,23 @@ int plat_heap_owns(const void *p)
     return found;
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+#define HOST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HOST_ASAN 1
+#endif
+#endif
+
+int plat_memory_readable(const void *p, size_t n)
+{
+#ifdef HOST_ASAN
+    return p && n && !__asan_region_is_poisoned((void *)p, n);
+#else
+    return p && n;
+#endif
+}
+
 size_t plat_heap_ask(const void *p)
 {
     return plat_heap_owns(p) ? plat_heap_size(p) : (size_t)-1;

@@ -179,8 +179,8 @@ enum diag_record_state diag_record_is_current(const struct diag_block *record, i
      * may have given back to the system: Wine's HeapSize then faults on the block's header. Pages that are gone
      * prove the block gone. Only what the heap reads is probed: Wine's i386 large blocks start 0x20 bytes into their
      * own mapping. (A call, from_report 0, passes a pointer the program holds now.) */
-    if (from_report &&
-        !plat_memory_readable((const char *)record->actual - PLAT_HEAP_HEADER_BYTES, PLAT_HEAP_HEADER_BYTES + 1))
+    if (from_report && PLAT_HEAP_HEADER_BYTES &&
+        !plat_memory_readable((const char *)record->actual - PLAT_HEAP_HEADER_BYTES, PLAT_HEAP_HEADER_BYTES))
         return DIAG_RECORD_STALE;
     /* What ole32mem wrote itself comes first: a guard whose identity is gone proves the block gone without asking
      * the heap about bytes that may now be anybody's. */
