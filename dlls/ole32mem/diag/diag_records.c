@@ -294,13 +294,15 @@ int diag_admit_realloc(void *block, SIZE_T size, const struct diag_site *site, s
     if (!diag_admit(DIAG_OP_REALLOC, block, site, record))
         return 0;
     if (*record)
-    {
         diag_check_record_guard(*record, block, "realloc");
-        if (record_proven(*record))
-        {
-            *old_size = (*record)->size;
-            return 1;
-        }
+    /* The old size is where the fill of the grown part starts: without the fill nobody needs it (heap calls). */
+    *old_size = size;
+    if (!(diag_options & DIAG_FILL))
+        return 1;
+    if (*record && record_proven(*record))
+    {
+        *old_size = (*record)->size;
+        return 1;
     }
     /* A block of another allocator, or one of ours that the record cannot prove (its guard is damaged): its
      * contents are the program's as far as the heap says, only what grows beyond that is new. */
@@ -377,7 +379,8 @@ void diag_allocated(struct diag_block *record, void *block, void *actual, SIZE_T
     live_bytes += size;
     /* Last: from here on the reports count the record, complete. */
     atomic_store_explicit(&record->key, (uintptr_t)block, memory_order_release);
-    diag_freed_forget(block);
+    if (diag_options & DIAG_CHECK)
+        diag_freed_forget(block);
     if (live_count > peak_count)
         peak_count = live_count;
     if (live_bytes > peak_bytes)
@@ -389,7 +392,8 @@ void diag_allocated(struct diag_block *record, void *block, void *actual, SIZE_T
 
 void diag_released(struct diag_block *record, void *block, int freed, const struct diag_site *site)
 {
-    int proven = freed && record_proven(record);
+    /* Only the fill and the guard write through the record: without them nothing needs the proof (a heap call). */
+    int proven = freed && (diag_options & (DIAG_FILL | DIAG_GUARD)) && record_proven(record);
 
     if (freed)
         diag_check_record_guard(record, block, "free");
@@ -399,7 +403,7 @@ void diag_released(struct diag_block *record, void *block, int freed, const stru
      * allocator's caller who never writes those bytes. Only a proven block's guard is touched. */
     if (proven && (diag_options & DIAG_GUARD))
         memset(guard_of(record), GUARD_BYTE, DIAG_GUARD_SIZE);
-    if (freed)
+    if (freed && (diag_options & DIAG_CHECK))
         diag_freed_remember(block, site ? site->stack : 0);
     forget_record(record, block, 0);
 }

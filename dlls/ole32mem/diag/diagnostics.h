@@ -99,7 +99,8 @@ int diag_admit(enum diag_operation operation, void *block, const struct diag_sit
 
 /* Before a Realloc of `block` (not NULL) to `size`: diag_admit, then, for a block with a record, the check of its
  * guard. *old_size is the size the block had (what the fill of the grown part starts from): the recorded size,
- * or for a block of another allocator what the heap says (`size` when it says nothing: nothing new to fill).
+ * or for a block of another allocator what the heap says (`size` when it says nothing: nothing new to fill); without
+ * DIAG_FILL, `size` (nothing is filled, and the heap is not asked).
  * Returns 0 when the pointer must not reach the heap. */
 int diag_admit_realloc(void *block, SIZE_T size, const struct diag_site *site, struct diag_block **record,
                        SIZE_T *old_size);
