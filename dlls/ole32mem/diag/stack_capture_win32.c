@@ -18,11 +18,11 @@
  *   with VirtualQuery (the kernel's map, no loader call) and their PE headers. Indexes are never freed: an unloaded
  *   module's slot goes DORMANT and is revived when the same image is mapped at the same base again, so a program
  *   that loads and unloads a library in a loop does not grow the table.
- * - a cache slot is a sequence lock: a writer claims it by making its sequence odd (compare-and-swap), a reader
- *   keeps what it copied only when the sequence was even and unchanged around the copy. Each entry carries the
- *   generation it was learnt in; a module unload (LdrRegisterDllNotification, registered at start-up from DllMain,
- *   where the loader's lock is already held) bumps the generation, so no entry learnt from an unloaded module is
- *   ever used again.
+ * - the cache has sets of CACHE_WAYS slots (a return address may be in any slot of its set); a slot is a sequence
+ *   lock: a writer claims it by making its sequence odd (compare-and-swap), a reader keeps what it copied only when
+ *   the sequence was even and unchanged around the copy. Each entry carries the generation it was learnt in; a
+ *   module unload (LdrRegisterDllNotification, registered at start-up from DllMain, where the loader's lock is
+ *   already held) bumps the generation, so no entry learnt from an unloaded module is ever used again.
  * Every read of the stack by this file is checked against the thread's stack (from the capture's own stack pointer
  * up to the TEB's StackBase) and every read of .eh_frame stays inside the section, so a corrupt stack or section
  * ends the walk, never the process. The walk also ends when the stack pointer stops growing (no loops).
@@ -43,7 +43,12 @@
 
 enum
 {
-    CACHE_SLOTS = 1024, /* a power of two */
+    /* The cache is set-associative: a return address may sit in any of the CACHE_WAYS slots of its set, so that a
+     * few return addresses whose hashes meet do not evict each other on every capture (with one slot per set, two
+     * of the frames of one stack that met were learnt again at every capture: 2.5 times the capture's cost). */
+    CACHE_SLOTS = 2048, /* a power of two */
+    CACHE_WAYS = 4,
+    CACHE_SETS = CACHE_SLOTS / CACHE_WAYS,
     LDR_DLL_NOTIFICATION_REASON_UNLOADED = 2,
 #ifdef __i386__
     SP_COLUMN = DW_I386_ESP,
@@ -77,6 +82,8 @@ struct cache_entry
 
 static struct cache_entry cache[CACHE_SLOTS];
 static atomic_uint generation = 1;
+/* The way a store takes in a full set: round robin, a hint only (written and read relaxed, races are harmless). */
+static atomic_uint next_victim;
 
 /* The thread's stack above the capture's own frame: the only stack memory the walk reads itself. */
 struct stack_bounds
@@ -107,29 +114,57 @@ static uintptr_t stack_base(void)
     return base;
 }
 
-static struct cache_entry *cache_slot(uintptr_t pc)
+/* The first slot of the set of `pc`. */
+static struct cache_entry *cache_set(uintptr_t pc)
 {
-    return &cache[(pc * 2654435761u) >> 22 & (CACHE_SLOTS - 1)];
+    return &cache[((pc * 2654435761u) >> 22 & (CACHE_SETS - 1)) * CACHE_WAYS];
 }
 
 /* A copy of the entry for `pc` learnt in generation `current`; 0 when there is none. */
 static int cache_lookup(uintptr_t pc, unsigned current, struct cache_entry *copy)
 {
-    struct cache_entry *entry = cache_slot(pc);
-    unsigned before = atomic_load_explicit(&entry->sequence, memory_order_acquire);
+    struct cache_entry *entry = cache_set(pc), *end = entry + CACHE_WAYS;
+    unsigned before;
 
-    if ((before & 1) || entry->pc != pc || entry->generation != current)
-        return 0;
-    copy->module = entry->module;
-    copy->kind = entry->kind;
-    copy->compact = entry->compact;
-    atomic_thread_fence(memory_order_acquire);
-    return atomic_load_explicit(&entry->sequence, memory_order_relaxed) == before;
+    for (; entry < end; entry++)
+    {
+        before = atomic_load_explicit(&entry->sequence, memory_order_acquire);
+        if ((before & 1) || entry->pc != pc || entry->generation != current)
+            continue;
+        copy->module = entry->module;
+        copy->kind = entry->kind;
+        copy->compact = entry->compact;
+        atomic_thread_fence(memory_order_acquire);
+        return atomic_load_explicit(&entry->sequence, memory_order_relaxed) == before;
+    }
+    return 0;
+}
+
+/* The slot a store for `pc` takes: the one that holds `pc` already, else one never used or learnt in an older
+ * generation, else the next victim of a full set. Read without the sequence: a wrong choice only costs a miss. */
+static struct cache_entry *cache_victim(uintptr_t pc, unsigned current)
+{
+    struct cache_entry *set = cache_set(pc), *free_slot = NULL;
+    unsigned i;
+
+    for (i = 0; i < CACHE_WAYS; i++)
+    {
+        if (set[i].pc == pc)
+            return &set[i];
+        if (!free_slot && (!atomic_load_explicit(&set[i].sequence, memory_order_relaxed) ||
+                           set[i].generation != current))
+            free_slot = &set[i];
+    }
+    if (free_slot)
+        return free_slot;
+    i = atomic_load_explicit(&next_victim, memory_order_relaxed);
+    atomic_store_explicit(&next_victim, i + 1, memory_order_relaxed);
+    return &set[i % CACHE_WAYS];
 }
 
 static void cache_store(uintptr_t pc, unsigned current, const struct cache_entry *learnt)
 {
-    struct cache_entry *entry = cache_slot(pc);
+    struct cache_entry *entry = cache_victim(pc, current);
     unsigned sequence = atomic_load_explicit(&entry->sequence, memory_order_relaxed);
 
     /* Another writer at work: leave the slot to it. */
