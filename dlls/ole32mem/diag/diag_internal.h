@@ -44,7 +44,7 @@ struct diag_block
     struct diag_site site;
     uintptr_t thread;
     unsigned long long sequence;
-    uint64_t identity; /* with DIAG_GUARD, also written into the guard: proves that the block is still this one */
+    uint64_t identity; /* DIAG_GUARD only, written into the guard: proves that the block is still this one */
     struct diag_block *next_free; /* on the free list of records */
 };
 

@@ -57,6 +57,13 @@ enum
     GUARD_PROOF = DIAG_GUARD_SIZE / 2,
     /* Records per slab: a slab is about 26 KB on 64-bit, 15 KB on 32-bit. */
     SLAB_RECORDS = 256,
+    /* The options for which a call (Free, Realloc, GetSize, DidAlloc) asks the heap whether the block's record is
+     * current: `check` lets only such a block reach the heap, `guard` and `fill` write only through it. Without them
+     * the record is forgotten at a Free or Realloc whether it is current or stale, GetSize answers the heap's size
+     * either way, and the answer (HeapValidate and HeapSize, a third of a leaks-only pair) would only decide whether
+     * the report notes that another allocator freed blocks of ours: that is still learnt when the address comes
+     * back to ole32mem (diag_allocated) and for every such record the report meets. */
+    CALL_NEEDS_LIVENESS = DIAG_CHECK | DIAG_GUARD | DIAG_FILL,
 };
 
 struct record_slab
@@ -194,6 +201,10 @@ enum diag_record_state diag_record_is_current(const struct diag_block *record, i
      * either: a block that another allocator freed and the heap merged into the free block before it keeps its old
      * header, size and all, inside free memory; validating the one block looks at its neighbours, which the merge
      * changed (no walk of the blocks; Wine searches only its list of regions). */
+    /* A call without check, guard or fill: the answer would change nothing but the report's note (see
+     * CALL_NEEDS_LIVENESS), so the heap is not asked. */
+    if (!from_report && !(diag_options & CALL_NEEDS_LIVENESS))
+        return DIAG_RECORD_UNVERIFIED;
     if (heap_askable && (!plat_heap_owns(record->actual) || plat_heap_size(record->actual) != record->heap_size))
         return DIAG_RECORD_STALE;
     if (!(diag_options & DIAG_GUARD) || !guard_readable(record))
@@ -365,9 +376,12 @@ void diag_allocated(struct diag_block *record, void *block, void *actual, SIZE_T
     record->site = *site;
     record->thread = (uintptr_t)plat_thread_id();
     record->sequence = next_sequence++;
-    record->identity = new_identity(record->sequence);
+    /* The identity is written into the guard, and read back from it only. */
     if (diag_options & DIAG_GUARD)
+    {
+        record->identity = new_identity(record->sequence);
         guard_pattern(record, guard_of(record));
+    }
     if ((diag_options & DIAG_FILL) && size > old_size)
         memset((unsigned char *)block + old_size, FILL_NEW, size - old_size);
     /* A hook's nested allocations reserve one slot more than they take, so ours is still there. */
@@ -414,7 +428,8 @@ SIZE_T diag_visible_size(const struct diag_block *record, SIZE_T heap_size)
      * record is proven: the heap's answer less our guard. Where HeapSize is right that is what was asked for; where
      * it is not (Wine 10 after an in-place shrink) GetSize is as wrong as without diagnostics: the diagnostics never
      * change a result, not even to repair one. Otherwise the heap answers as it is. */
-    if (!record || heap_size != record->heap_size || heap_size < diag_guard_size() || !record_proven(record))
+    if (!record || !diag_guard_size() || heap_size != record->heap_size || heap_size < diag_guard_size() ||
+        !record_proven(record))
         return heap_size;
     return heap_size - diag_guard_size();
 }

@@ -146,14 +146,16 @@ void diag_resolve_site(const void *caller, struct diag_site *site, unsigned flag
     uintptr_t base = 0;
 
     site->address = caller;
+    if (flags & DIAG_SITE_UNNAMED)
+    {
+        site->module = NULL;
+        site->offset = 0;
+        site->stack = 0;
+        return;
+    }
     site->module = module_of(caller, &base, !(flags & DIAG_SITE_NESTED));
     site->offset = site->module ? (uintptr_t)caller - base : 0;
     site->stack = (flags & DIAG_SITE_STACK) && diag_stack_depth ? capture_stack(caller, flags & DIAG_SITE_NESTED) : 0;
-}
-
-int diag_free_wants_stack(void)
-{
-    return diag_stack_depth && (diag_options & DIAG_CHECK);
 }
 
 const char *diag_describe(const struct diag_site *site, char *buffer, size_t size)

@@ -48,6 +48,9 @@ enum diag_site_flags
     /* This thread already holds the core's lock (a spy hook's nested call, a registration's QueryInterface): the
      * loader must not be asked, names come from the cache or wait for the report. */
     DIAG_SITE_NESTED = 1 << 1,
+    /* No report will name this call's site (no trace, no check: a Free, GetSize, DidAlloc or HeapMinimize): keep its
+     * address only, without looking up its module. */
+    DIAG_SITE_UNNAMED = 1 << 2,
 };
 
 /* Names `caller` (and captures the stack, see the flags). Call it before taking the core's lock, or with
@@ -55,9 +58,6 @@ enum diag_site_flags
  * holding the loader's lock would otherwise deadlock with us. Stack capture never takes the loader's lock (see
  * platform_stacks_win32.c). A cache of module ranges makes repeated calls from one module cheap. */
 void diag_resolve_site(const void *caller, struct diag_site *site, unsigned flags);
-
-/* Whether a Free needs its stack (DIAG_SITE_STACK): the double-free report names the first free's stack. */
-int diag_free_wants_stack(void);
 
 /* Options in force (0: diagnostics off). Set once by diag_configure before the first call, read-only after. */
 extern unsigned diag_options;
@@ -88,6 +88,18 @@ enum diag_operation
     DIAG_OP_HEAP_MINIMIZE,
     DIAG_OP_COUNT
 };
+
+/* What diag_resolve_site needs to do for a call of `operation` (DIAG_SITE_STACK, DIAG_SITE_UNNAMED): an Alloc or
+ * Realloc's stack is captured; a Free's only with `check` (the double-free report names the first free's stack);
+ * the other calls' sites are named only when a report may name them (trace, check). Inline: on every call. */
+static inline unsigned diag_site_flags(enum diag_operation operation)
+{
+    if (operation == DIAG_OP_ALLOC || operation == DIAG_OP_REALLOC)
+        return DIAG_SITE_STACK;
+    if (!(diag_options & (DIAG_TRACE | DIAG_CHECK)))
+        return DIAG_SITE_UNNAMED;
+    return operation == DIAG_OP_FREE && (diag_options & DIAG_CHECK) ? DIAG_SITE_STACK : 0;
+}
 
 /* The record of a live block allocated through ole32mem (opaque). */
 struct diag_block;
