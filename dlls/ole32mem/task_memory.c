@@ -217,12 +217,19 @@ static void check_protocol(void)
  * from the cache only (DIAG_SITE_NESTED). */
 static CORE_INLINE void core_enter(const void *caller, struct diag_site *site, enum diag_operation operation)
 {
+    struct plat_stack_seed seed;
+    unsigned flags;
+
     if (diag_options)
-        diag_resolve_site(caller, site,
-                          diag_site_flags(operation) |
-                              (atomic_load_explicit(&core_lock.owner, memory_order_relaxed) == plat_thread_id()
-                                   ? DIAG_SITE_NESTED
-                                   : 0));
+    {
+        flags = diag_site_flags(operation) |
+                (atomic_load_explicit(&core_lock.owner, memory_order_relaxed) == plat_thread_id() ? DIAG_SITE_NESTED : 0);
+        /* The stack's walk starts here, in the exported call's slow path (core_enter is inlined into it): not in the
+         * capture, two frames deeper, which it would step through on every capture. */
+        if (flags & DIAG_SITE_STACK)
+            plat_stack_seed(&seed);
+        diag_resolve_site(caller, site, flags, flags & DIAG_SITE_STACK ? &seed : NULL);
+    }
     recursive_lock_enter(&core_lock);
 }
 

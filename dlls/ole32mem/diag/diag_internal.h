@@ -50,8 +50,7 @@ struct diag_block
 
 /* diag_options.c */
 extern unsigned long diag_leaks_max;
-/* OLE32MEM_STACK_DEPTH (0: the caller only, no depot) and OLE32MEM_LEAKS_EXITCODE (-1: off). */
-extern unsigned diag_stack_depth;
+/* OLE32MEM_LEAKS_EXITCODE (-1: off); OLE32MEM_STACK_DEPTH is diagnostics.h's diag_stack_depth. */
 extern int diag_leaks_exitcode;
 
 enum

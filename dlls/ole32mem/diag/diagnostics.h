@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "platform.h"
+#include "platform_stacks.h"
 
 enum diag_option
 {
@@ -53,14 +54,17 @@ enum diag_site_flags
     DIAG_SITE_UNNAMED = 1 << 2,
 };
 
-/* Names `caller` (and captures the stack, see the flags). Call it before taking the core's lock, or with
- * DIAG_SITE_NESTED when the thread holds it: naming may take the loader's lock, and a DllMain that allocates while
- * holding the loader's lock would otherwise deadlock with us. Stack capture never takes the loader's lock (see
- * platform_stacks_win32.c). A cache of module ranges makes repeated calls from one module cheap. */
-void diag_resolve_site(const void *caller, struct diag_site *site, unsigned flags);
+/* Names `caller` (and captures the stack, see the flags, starting at the frame that took `seed`: plat_stack_seed, by
+ * the diagnosed call's slow path). Call it before taking the core's lock, or with DIAG_SITE_NESTED when the thread
+ * holds it: naming may take the loader's lock, and a DllMain that allocates while holding the loader's lock would
+ * otherwise deadlock with us. Stack capture never takes the loader's lock (see platform_stacks_win32.c). A cache of
+ * module ranges makes repeated calls from one module cheap. `seed` is read only with DIAG_SITE_STACK. */
+void diag_resolve_site(const void *caller, struct diag_site *site, unsigned flags, const struct plat_stack_seed *seed);
 
 /* Options in force (0: diagnostics off). Set once by diag_configure before the first call, read-only after. */
 extern unsigned diag_options;
+/* OLE32MEM_STACK_DEPTH (0: the caller only, no stack captured). Set with diag_options, read-only after. */
+extern unsigned diag_stack_depth;
 
 /* Parses the OLE32MEM_DEBUG-style option list and the other settings (NULLs for defaults) and, if any option is
  * on, turns the diagnostics route on. Unknown words are reported. Call once, before any allocation. */
@@ -95,7 +99,7 @@ enum diag_operation
 static inline unsigned diag_site_flags(enum diag_operation operation)
 {
     if (operation == DIAG_OP_ALLOC || operation == DIAG_OP_REALLOC)
-        return DIAG_SITE_STACK;
+        return diag_stack_depth ? DIAG_SITE_STACK : 0;
     if (!(diag_options & (DIAG_TRACE | DIAG_CHECK)))
         return DIAG_SITE_UNNAMED;
     return operation == DIAG_OP_FREE && (diag_options & DIAG_CHECK) ? DIAG_SITE_STACK : 0;

@@ -5,7 +5,8 @@
  * - i686: from the DWARF call-frame information of the module's loaded .eh_frame (unwind_dwarf.c), so that frames
  *   without a frame pointer (MinGW's -O2 default, ole32mem's own build included) are walked; a module without
  *   .eh_frame, or code without an FDE, is walked by its chain of frame pointers. The walk is seeded by
- *   capture_seed (not RtlCaptureContext: Wine's i386 one dereferences the caller's frame pointer).
+ *   plat_stack_seed (not RtlCaptureContext: Wine's i386 one dereferences the caller's frame pointer), which the
+ *   diagnosed call's slow path takes itself, so that no frame below it is walked.
  * - x86_64: from one RtlVirtualUnwind over the module's .pdata (with the addresses of the saved registers it
  *   reports), because Wine's RtlLookupFunctionEntry walks the module list on every call; a frame whose unwind the
  *   compact form cannot say (chained unwind data, a machine frame) is unwound by RtlVirtualUnwind every time.
@@ -205,14 +206,15 @@ static struct module modules[MODULES_MAX];
 static atomic_uint module_count;
 static atomic_flag adding_module = ATOMIC_FLAG_INIT;
 
-/* The caller's registers right after this call returns: ebx, esi, edi, ebp, esp, and the return address. */
+/* plat_stack_seed: the caller's registers right after this call returns: ebx, esi, edi, ebp, esp, and the return
+ * address. */
 struct seed
 {
     uintptr_t ebx, esi, edi, ebp, esp, pc;
 };
-void capture_seed(struct seed *seed);
 __asm__(".text\n"
-        "_capture_seed:\n\t"
+        ".globl _plat_stack_seed\n"
+        "_plat_stack_seed:\n\t"
         "movl 4(%esp), %eax\n\t"
         "movl %ebx, 0(%eax)\n\t"
         "movl %esi, 4(%eax)\n\t"
@@ -402,12 +404,13 @@ static int slow_step(uintptr_t pc, unsigned current, const struct cache_entry *k
     }
 }
 
-/* The registers and return address of plat_capture_stack's own frame. */
-static uintptr_t seed_registers(struct dw_registers *registers)
+/* The registers and return address of the frame that took the seed. */
+static uintptr_t seed_registers(const struct plat_stack_seed *taken, struct dw_registers *registers)
 {
     struct seed seed;
 
-    capture_seed(&seed);
+    _Static_assert(sizeof(seed) <= sizeof(*taken), "platform_stacks.h: the seed has room for the registers");
+    memcpy(&seed, taken, sizeof(seed));
     registers->value[3] = seed.ebx;
     registers->value[DW_I386_ESP] = seed.esp;
     registers->value[DW_I386_EBP] = seed.ebp;
@@ -549,17 +552,17 @@ static int slow_step(uintptr_t pc, unsigned current, const struct cache_entry *k
     return 1;
 }
 
-/* The caller's nonvolatile registers right after this call returns: rbx, rbp, rsi, rdi, r12-r15, rsp, and the
- * return address. Not RtlCaptureContext, which also stores the flags, segments and the whole floating-point state (a
+/* plat_stack_seed: the caller's nonvolatile registers right after this call returns: rbx, rbp, rsi, rdi, r12-r15,
+ * rsp, and the return address. Not RtlCaptureContext, which also stores the flags, segments and the whole floating-point state (a
  * third of a 16-frame capture's time): unwinding needs only these. A leaf without a stack frame of its own, so it
  * needs no unwind data. */
 struct seed
 {
     uintptr_t rbx, rbp, rsi, rdi, r12, r13, r14, r15, rsp, pc;
 };
-void capture_seed(struct seed *seed);
 __asm__(".text\n"
-        "capture_seed:\n\t"
+        ".globl plat_stack_seed\n"
+        "plat_stack_seed:\n\t"
         "movq %rbx, 0(%rcx)\n\t"
         "movq %rbp, 8(%rcx)\n\t"
         "movq %rsi, 16(%rcx)\n\t"
@@ -574,12 +577,13 @@ __asm__(".text\n"
         "movq %rax, 72(%rcx)\n\t"
         "ret\n");
 
-/* The registers and return address of plat_capture_stack's own frame. */
-static uintptr_t seed_registers(struct dw_registers *registers)
+/* The registers and return address of the frame that took the seed. */
+static uintptr_t seed_registers(const struct plat_stack_seed *taken, struct dw_registers *registers)
 {
     struct seed seed;
 
-    capture_seed(&seed);
+    _Static_assert(sizeof(seed) <= sizeof(*taken), "platform_stacks.h: the seed has room for the registers");
+    memcpy(&seed, taken, sizeof(seed));
     registers->value[3] = seed.rbx;
     registers->value[4] = seed.rsi;
     registers->value[5] = seed.rdi;
@@ -622,7 +626,7 @@ static int unwind_frame(struct dw_registers *registers, uintptr_t *pc, unsigned 
     return 1;
 }
 
-unsigned plat_capture_stack(void **frames, unsigned max, const void *from)
+unsigned plat_capture_stack(void **frames, unsigned max, const void *from, const struct plat_stack_seed *seed)
 {
     struct dw_registers registers;
     struct stack_bounds bounds;
@@ -630,11 +634,12 @@ unsigned plat_capture_stack(void **frames, unsigned max, const void *from)
     unsigned count = 0, own = 0, current = atomic_load_explicit(&generation, memory_order_acquire);
 
     memset(&registers, 0, sizeof(registers));
-    pc = seed_registers(&registers);
+    pc = seed_registers(seed, &registers);
     bounds.low = (uintptr_t)registers.value[SP_COLUMN];
     bounds.high = stack_base();
-    /* The first step leaves this function: its caller's return address is the first frame met. Ours are dropped
-     * until `from`; from there on, `max` frames are kept and the walk stops. */
+    /* The first step leaves the seed's frame: its caller's return address is the first frame met. Ours are dropped
+     * until `from`; from there on, `max` frames are kept and the walk stops. The walk reads only above the seed's
+     * stack pointer, where the frames of the seed's function and its callers are, unchanged since it was taken. */
     while (count < max)
     {
         sp = (uintptr_t)registers.value[SP_COLUMN];
