@@ -222,8 +222,9 @@ static CORE_INLINE void core_enter(const void *caller, struct diag_site *site, e
 
     if (diag_options)
     {
-        flags = diag_site_flags(operation) |
-                (atomic_load_explicit(&core_lock.owner, memory_order_relaxed) == plat_thread_id() ? DIAG_SITE_NESTED : 0);
+        flags =
+            diag_site_flags(operation) |
+            (atomic_load_explicit(&core_lock.owner, memory_order_relaxed) == plat_thread_id() ? DIAG_SITE_NESTED : 0);
         /* The stack's walk starts here, in the exported call's slow path (core_enter is inlined into it): not in the
          * capture, two frames deeper, which it would step through on every capture. */
         if (flags & DIAG_SITE_STACK)
@@ -280,7 +281,7 @@ static CORE_INLINE void *alloc_locked(SIZE_T size, const struct diag_site *site)
         /* A heap block that the spy swallowed (PostAlloc answered NULL) still has our guard: it keeps its record,
          * under its own address, and is a leak unless freed. A spy's answer without a heap block is not ours. */
         if (actual && record)
-            diag_allocated(record, actual, actual, size, actual_size, 0, site);
+            diag_allocated(record, actual, actual, size, actual_size, 0, 0, site);
         else
             diag_unreserve_record(record);
         return result;
@@ -292,7 +293,7 @@ static CORE_INLINE void *alloc_locked(SIZE_T size, const struct diag_site *site)
         block_table_insert_reserved(&spied_blocks, result, NULL);
     }
     if (record)
-        diag_allocated(record, result, actual, size, actual_size, 0, site);
+        diag_allocated(record, result, actual, size, actual_size, 0, 0, site);
     return result;
 
 refused:
@@ -376,7 +377,7 @@ static void *realloc_locked(void *block, SIZE_T size, const struct diag_site *si
     {
         /* The heap block the spy swallowed (PostRealloc answered NULL) keeps its record: see alloc_locked. */
         if (new_record)
-            diag_allocated(new_record, actual, actual, size, actual_size, old_size, site);
+            diag_allocated(new_record, actual, actual, size, actual_size, old_size, 1, site);
         return NULL;
     }
     if (current_spy)
@@ -385,7 +386,7 @@ static void *realloc_locked(void *block, SIZE_T size, const struct diag_site *si
         block_table_insert_reserved(&spied_blocks, result, NULL);
     }
     if (new_record)
-        diag_allocated(new_record, result, actual, size, actual_size, old_size, site);
+        diag_allocated(new_record, result, actual, size, actual_size, old_size, 1, site);
     return result;
 
 refused:

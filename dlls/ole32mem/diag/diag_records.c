@@ -86,6 +86,9 @@ static int heap_askable = 1;
 /* A record was found stale: another allocator freed, moved or resized one of our blocks in this process. Only then
  * does a report say that unverified blocks might not be ours. */
 static int foreign_seen;
+/* The heap answers HeapSize of a block it has just allocated with the size it was asked for (diag_records_probe_heap
+ * found it so when the diagnostics started): an Alloc's record then keeps that size without asking. */
+static int heap_sizes_exact;
 
 static unsigned char *guard_of(const struct diag_block *record)
 {
@@ -210,6 +213,36 @@ enum diag_record_state diag_record_is_current(const struct diag_block *record, i
     if (!(diag_options & DIAG_GUARD) || !guard_readable(record))
         return DIAG_RECORD_UNVERIFIED;
     return identity_intact(record) ? DIAG_RECORD_CURRENT : DIAG_RECORD_STALE;
+}
+
+void diag_records_probe_heap(void)
+{
+    /* Small and large blocks (Windows and Wine map blocks of about 512 KiB and more apart), and many blocks of one
+     * size (Windows' low-fragmentation heap takes a size over after a few of them). */
+    static const SIZE_T sizes[] = {0,  1,   7,   8,   15,   16,   17,   24,   31,    32,    47,    48,     63,
+                                   64, 100, 255, 256, 1000, 1023, 4095, 4096, 16383, 65536, 65537, 262144, 1048583};
+    enum
+    {
+        SAME_SIZE_BLOCKS = 64,
+        SAME_SIZE = 40,
+        PROBES = sizeof(sizes) / sizeof(sizes[0]) + SAME_SIZE_BLOCKS,
+    };
+    void *blocks[PROBES];
+    size_t i;
+    int exact = 1;
+
+    for (i = 0; i < PROBES; i++)
+    {
+        SIZE_T size = i < sizeof(sizes) / sizeof(sizes[0]) ? sizes[i] : SAME_SIZE;
+
+        /* A block that cannot be had proves nothing: ask the heap after every Alloc. */
+        if (!(blocks[i] = plat_heap_alloc(size)) || plat_heap_size(blocks[i]) != size)
+            exact = 0;
+    }
+    for (i = 0; i < PROBES; i++)
+        if (blocks[i])
+            plat_heap_free(blocks[i]);
+    heap_sizes_exact = exact;
 }
 
 enum plat_heap_lock_state diag_records_at_process_exit(void)
@@ -362,7 +395,7 @@ void diag_unreserve_record(struct diag_block *record)
 }
 
 void diag_allocated(struct diag_block *record, void *block, void *actual, SIZE_T size, SIZE_T actual_size,
-                    SIZE_T old_size, const struct diag_site *site)
+                    SIZE_T old_size, int reallocated, const struct diag_site *site)
 {
     void *stale;
     int filed;
@@ -372,7 +405,10 @@ void diag_allocated(struct diag_block *record, void *block, void *actual, SIZE_T
     record->size = size;
     record->actual_size = actual_size;
     record->actual = actual;
-    record->heap_size = plat_heap_size(actual);
+    /* What the heap answers now. After an Alloc that is the size asked of it, wherever the probe found the heap's
+     * answers exact (a heap call less); after a Realloc it is asked: Wine 10's answers the old size after an
+     * in-place shrink. */
+    record->heap_size = !reallocated && heap_sizes_exact ? actual_size + diag_guard_size() : plat_heap_size(actual);
     record->site = *site;
     record->thread = (uintptr_t)plat_thread_id();
     record->sequence = next_sequence++;

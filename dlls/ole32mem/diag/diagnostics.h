@@ -134,9 +134,10 @@ void diag_unreserve_record(struct diag_block *record);
 /* After a successful Alloc, or a Realloc that produced `block`: fills in `record` (from diag_reserve_record) and
  * files it; cannot fail. `actual`/`actual_size` are the heap block and the size the spy asked for (the guard
  * follows them); `size` is what the program asked for. `old_size` is the size the block had before a Realloc (for
- * the fill), or 0; `site` the allocating call. */
+ * the fill), or 0; `reallocated` is 1 after a Realloc (the heap is then asked for the block's size), 0 after an
+ * Alloc (the heap was asked for actual_size + the guard); `site` the allocating call. */
 void diag_allocated(struct diag_block *record, void *block, void *actual, SIZE_T size, SIZE_T actual_size,
-                    SIZE_T old_size, const struct diag_site *site);
+                    SIZE_T old_size, int reallocated, const struct diag_site *site);
 
 /* Before a block with a record goes back to the heap (Free, or the old block of a Realloc): checks its guard,
  * fills it (DIAG_FILL on free), and forgets the record. `freed` is 1 for a free, 0 when a Realloc replaces it;

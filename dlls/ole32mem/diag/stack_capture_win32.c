@@ -152,8 +152,8 @@ static struct cache_entry *cache_victim(uintptr_t pc, unsigned current)
     {
         if (set[i].pc == pc)
             return &set[i];
-        if (!free_slot && (!atomic_load_explicit(&set[i].sequence, memory_order_relaxed) ||
-                           set[i].generation != current))
+        if (!free_slot &&
+            (!atomic_load_explicit(&set[i].sequence, memory_order_relaxed) || set[i].generation != current))
             free_slot = &set[i];
     }
     if (free_slot)
@@ -553,9 +553,9 @@ static int slow_step(uintptr_t pc, unsigned current, const struct cache_entry *k
 }
 
 /* plat_stack_seed: the caller's nonvolatile registers right after this call returns: rbx, rbp, rsi, rdi, r12-r15,
- * rsp, and the return address. Not RtlCaptureContext, which also stores the flags, segments and the whole floating-point state (a
- * third of a 16-frame capture's time): unwinding needs only these. A leaf without a stack frame of its own, so it
- * needs no unwind data. */
+ * rsp, and the return address. Not RtlCaptureContext, which also stores the flags, segments and the whole
+ * floating-point state (a third of a 16-frame capture's time): unwinding needs only these. A leaf without a stack frame
+ * of its own, so it needs no unwind data. */
 struct seed
 {
     uintptr_t rbx, rbp, rsi, rdi, r12, r13, r14, r15, rsp, pc;
