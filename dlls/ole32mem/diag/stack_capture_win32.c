@@ -607,20 +607,74 @@ static void module_unloaded(uintptr_t base)
 
 /* One frame up from `registers` at return address `*pc`: the caller's registers and return address. `current` is
  * the generation the capture started in. */
+/* One word of this thread's stack (read_stack in the native width). */
+static inline int read_word(const struct stack_bounds *bounds, uintptr_t address, uintptr_t *value)
+{
+    if (address < bounds->low || address > bounds->high - sizeof(uintptr_t))
+        return 0;
+    *value = *(const uintptr_t *)address;
+    return 1;
+}
+
+/* dw_compact_apply for this process's own frames, in the native width: the same result, but on i686 without the
+ * 64-bit arithmetic that the unwinder's registers (wide enough for any process) cost at every frame. */
+static inline __attribute__((always_inline)) int apply_compact(const struct dw_compact_rule *compact,
+                                                               struct dw_registers *registers,
+                                                               uintptr_t *return_address,
+                                                               const struct stack_bounds *bounds)
+{
+    uintptr_t cfa, base, saved[DW_COMPACT_SAVED];
+    unsigned i, reg, count = compact->saved_count;
+
+    if (compact->cfa_reg >= DW_COLUMNS || !(registers->valid & (1u << compact->cfa_reg)) || count > DW_COMPACT_SAVED)
+        return 0;
+    cfa = (uintptr_t)registers->value[compact->cfa_reg] + (uintptr_t)(intptr_t)compact->cfa_offset;
+    if (compact->cfa_deref && !read_word(bounds, cfa, &cfa))
+        return 0;
+    if (!read_word(bounds, cfa + (uintptr_t)(intptr_t)compact->ra_offset, return_address))
+        return 0;
+    /* Every read first, from the registers as they are: a failed one leaves them unchanged. */
+    for (i = 0; i < count; i++)
+    {
+        if (compact->saved_base[i])
+        {
+            reg = compact->saved_base[i] - 1u;
+            if (reg >= DW_COLUMNS || !(registers->valid & (1u << reg)))
+                return 0;
+            base = (uintptr_t)registers->value[reg];
+        }
+        else
+            base = cfa;
+        if (compact->saved_reg[i] >= DW_COLUMNS ||
+            !read_word(bounds, base + (uintptr_t)(intptr_t)compact->saved_offset[i], &saved[i]))
+            return 0;
+    }
+    for (i = 0; i < count; i++)
+    {
+        registers->value[compact->saved_reg[i]] = saved[i];
+        registers->valid |= 1u << compact->saved_reg[i];
+    }
+    registers->value[SP_COLUMN] = cfa;
+    registers->valid |= 1u << SP_COLUMN;
+    return 1;
+}
+
 static int unwind_frame(struct dw_registers *registers, uintptr_t *pc, unsigned current,
                         const struct stack_bounds *bounds)
 {
     struct cache_entry entry;
     uint64_t return_address;
+    uintptr_t next;
     int known = cache_lookup(*pc, current, &entry);
 
     if (known && entry.kind == CACHE_COMPACT)
     {
-        if (!dw_compact_apply(&entry.compact, sizeof(void *), SP_COLUMN, registers, &return_address, read_stack,
-                              (void *)bounds))
+        if (!apply_compact(&entry.compact, registers, &next, bounds))
             return 0;
+        *pc = next;
+        return 1;
     }
-    else if (!slow_step(*pc, current, known ? &entry : NULL, registers, &return_address, bounds))
+    if (!slow_step(*pc, current, known ? &entry : NULL, registers, &return_address, bounds))
         return 0;
     *pc = (uintptr_t)return_address;
     return 1;
