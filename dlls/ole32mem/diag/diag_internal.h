@@ -46,6 +46,7 @@ struct diag_block
     unsigned long long sequence;
     uint64_t identity;            /* DIAG_GUARD only, written into the guard: proves that the block is still this one */
     struct diag_block *next_free; /* on the free list of records */
+    size_t table_slot;            /* a hint: where live_blocks held the key when a call last found it (checked) */
 };
 
 /* diag_options.c */

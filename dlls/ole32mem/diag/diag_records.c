@@ -272,7 +272,8 @@ static void forget_record(struct diag_block *record, const void *block, int fore
     core_assert(live_count > 0 && live_bytes >= record->size, "diag_records.c: the totals count the records");
     core_assert(key_of(record) == block, "diag_records.c: a record is forgotten under its own key");
     atomic_store_explicit(&record->key, 0, memory_order_release);
-    block_table_remove(&live_blocks, block, NULL);
+    /* Where the call found it, unless the table has changed since (a hook's allocations): one probe less. */
+    block_table_remove_at(&live_blocks, block, record->table_slot);
     live_count--;
     live_bytes -= record->size;
     record->next_free = free_records;
@@ -284,12 +285,15 @@ static void forget_record(struct diag_block *record, const void *block, int fore
 int diag_admit(enum diag_operation operation, void *block, const struct diag_site *site, struct diag_block **record)
 {
     char by[SITE_CHARS];
-    void *value;
+    struct diag_block *value;
+    size_t slot;
     int was_freed;
     uint32_t first;
 
-    if (block_table_lookup(&live_blocks, block, &value))
+    if (block_table_find(&live_blocks, (uintptr_t)block, &slot))
     {
+        value = live_blocks.values[slot];
+        value->table_slot = slot;
         if (diag_record_is_current(value, 0) != DIAG_RECORD_STALE)
         {
             *record = value;
@@ -445,7 +449,7 @@ void diag_released(struct diag_block *record, void *block, int freed, const stru
     /* Only the fill and the guard write through the record: without them nothing needs the proof (a heap call). */
     int proven = freed && (diag_options & (DIAG_FILL | DIAG_GUARD)) && record_proven(record);
 
-    if (freed)
+    if (freed && (diag_options & DIAG_GUARD))
         diag_check_record_guard(record, block, "free");
     if (proven && (diag_options & DIAG_FILL))
         memset(block, FILL_FREED, record->size);
