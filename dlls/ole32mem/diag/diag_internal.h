@@ -122,9 +122,6 @@ int diag_symbolizer_at_process_exit(void);
 
 /* diag_records.c */
 size_t diag_live_records(void);
-/* When the diagnostics start (before the first call): whether the process heap answers HeapSize of a new block with
- * the size it was asked for (a few dozen blocks, small, large and of one size, allocated and freed). */
-void diag_records_probe_heap(void);
 /* Calls visit for every filed record (walking the slabs, not the table: see diag_records.c). */
 void diag_foreach_record(void (*visit)(const void *block, void *record, void *context), void *context);
 /* Nonzero once a record was found stale: another allocator freed, moved or resized a block of ours. */

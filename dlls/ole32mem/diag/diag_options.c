@@ -139,6 +139,5 @@ void diag_configure(const char *options, const char *log_path, const char *leaks
     /* While every thread runs: how the exit report will know whether it may ask the heap (diag_records.c) and
      * name frames through dbghelp. Every option reports at exit (stats, and the stacks that check: reports named). */
     plat_heap_probe_lock();
-    diag_records_probe_heap();
     atomic_fetch_or_explicit(&task_route, TASK_ROUTE_DIAGNOSTICS, memory_order_release);
 }

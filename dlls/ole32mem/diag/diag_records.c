@@ -57,6 +57,8 @@ enum
     GUARD_PROOF = DIAG_GUARD_SIZE / 2,
     /* Records per slab: a slab is about 26 KB on 64-bit, 15 KB on 32-bit. */
     SLAB_RECORDS = 256,
+    /* New blocks of one size class that the heap must measure exactly before their size is taken as asked. */
+    EXACT_SAMPLES = 32,
     /* The options for which a call (Free, Realloc, GetSize, DidAlloc) asks the heap whether the block's record is
      * current: `check` lets only such a block reach the heap, `guard` and `fill` write only through it. Without them
      * the record is forgotten at a Free or Realloc whether it is current or stale, GetSize answers the heap's size
@@ -86,9 +88,13 @@ static int heap_askable = 1;
 /* A record was found stale: another allocator freed, moved or resized one of our blocks in this process. Only then
  * does a report say that unverified blocks might not be ours. */
 static int foreign_seen;
-/* The heap answers HeapSize of a block it has just allocated with the size it was asked for (diag_records_probe_heap
- * found it so when the diagnostics started): an Alloc's record then keeps that size without asking. */
-static int heap_sizes_exact;
+/* Whether the heap answers HeapSize of a block it has just allocated with the size it was asked for, learnt from the
+ * program's own blocks (no block of ours may change the heap's layout, which tests and programs see): the first
+ * EXACT_SAMPLES new blocks of each size class (the bit length of the size) are measured; once they all were exact,
+ * that class's records keep the size asked for without asking. One other answer, of any class, and every Alloc
+ * asks from then on. Both guarded by task_memory.c's lock. */
+static unsigned char exact_samples[sizeof(SIZE_T) * 8 + 1];
+static int heap_sizes_inexact;
 
 static unsigned char *guard_of(const struct diag_block *record)
 {
@@ -213,36 +219,6 @@ enum diag_record_state diag_record_is_current(const struct diag_block *record, i
     if (!(diag_options & DIAG_GUARD) || !guard_readable(record))
         return DIAG_RECORD_UNVERIFIED;
     return identity_intact(record) ? DIAG_RECORD_CURRENT : DIAG_RECORD_STALE;
-}
-
-void diag_records_probe_heap(void)
-{
-    /* Small and large blocks (Windows and Wine map blocks of about 512 KiB and more apart), and many blocks of one
-     * size (Windows' low-fragmentation heap takes a size over after a few of them). */
-    static const SIZE_T sizes[] = {0,  1,   7,   8,   15,   16,   17,   24,   31,    32,    47,    48,     63,
-                                   64, 100, 255, 256, 1000, 1023, 4095, 4096, 16383, 65536, 65537, 262144, 1048583};
-    enum
-    {
-        SAME_SIZE_BLOCKS = 64,
-        SAME_SIZE = 40,
-        PROBES = sizeof(sizes) / sizeof(sizes[0]) + SAME_SIZE_BLOCKS,
-    };
-    void *blocks[PROBES];
-    size_t i;
-    int exact = 1;
-
-    for (i = 0; i < PROBES; i++)
-    {
-        SIZE_T size = i < sizeof(sizes) / sizeof(sizes[0]) ? sizes[i] : SAME_SIZE;
-
-        /* A block that cannot be had proves nothing: ask the heap after every Alloc. */
-        if (!(blocks[i] = plat_heap_alloc(size)) || plat_heap_size(blocks[i]) != size)
-            exact = 0;
-    }
-    for (i = 0; i < PROBES; i++)
-        if (blocks[i])
-            plat_heap_free(blocks[i]);
-    heap_sizes_exact = exact;
 }
 
 enum plat_heap_lock_state diag_records_at_process_exit(void)
@@ -398,6 +374,26 @@ void diag_unreserve_record(struct diag_block *record)
     free_records = record;
 }
 
+/* What the heap answers for `actual`, of `asked` bytes, right after our Alloc (or Realloc) of it. After an Alloc that
+ * is `asked` wherever the heap was found exact for the size's class (a heap call less); after a Realloc the heap is
+ * asked: Wine 10's answers the old size after an in-place shrink. */
+static SIZE_T new_block_heap_size(const void *actual, SIZE_T asked, int reallocated)
+{
+    SIZE_T size, bits;
+    unsigned size_class = 0;
+
+    for (bits = asked; bits; bits >>= 1)
+        size_class++;
+    if (!reallocated && !heap_sizes_inexact && exact_samples[size_class] >= EXACT_SAMPLES)
+        return asked;
+    size = plat_heap_size(actual);
+    if (!reallocated && size != asked)
+        heap_sizes_inexact = 1;
+    else if (!reallocated)
+        exact_samples[size_class]++;
+    return size;
+}
+
 void diag_allocated(struct diag_block *record, void *block, void *actual, SIZE_T size, SIZE_T actual_size,
                     SIZE_T old_size, int reallocated, const struct diag_site *site)
 {
@@ -409,10 +405,7 @@ void diag_allocated(struct diag_block *record, void *block, void *actual, SIZE_T
     record->size = size;
     record->actual_size = actual_size;
     record->actual = actual;
-    /* What the heap answers now. After an Alloc that is the size asked of it, wherever the probe found the heap's
-     * answers exact (a heap call less); after a Realloc it is asked: Wine 10's answers the old size after an
-     * in-place shrink. */
-    record->heap_size = !reallocated && heap_sizes_exact ? actual_size + diag_guard_size() : plat_heap_size(actual);
+    record->heap_size = new_block_heap_size(actual, actual_size + diag_guard_size(), reallocated);
     record->site = *site;
     record->thread = (uintptr_t)plat_thread_id();
     record->sequence = next_sequence++;
