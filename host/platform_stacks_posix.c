@@ -16,11 +16,18 @@
 #include "platform_stacks.h"
 #include "platform_symbolizer.h"
 
-unsigned plat_capture_stack(void **frames, unsigned max, const void *from)
+/* backtrace() starts from its own frame: the seed is not needed. */
+void plat_stack_seed(struct plat_stack_seed *seed)
+{
+    (void)seed;
+}
+
+unsigned plat_capture_stack(void **frames, unsigned max, const void *from, const struct plat_stack_seed *seed)
 {
     int count = backtrace(frames, (int)(max + PLAT_CAPTURE_OWN_MAX));
     unsigned first, i;
 
+    (void)seed;
     for (first = 0; (int)first < count && frames[first] != from; first++)
         ;
     for (i = first; (int)i < count && i - first < max && frames[i]; i++)

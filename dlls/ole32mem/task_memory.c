@@ -215,14 +215,22 @@ static void check_protocol(void)
  * (diag_resolve_site, DIAG_SITE_STACK for the calls that need one): naming may take the loader's lock, which must
  * never be waited for while holding ours, so a call nested in a hook (this thread holds core_lock already) names
  * from the cache only (DIAG_SITE_NESTED). */
-static CORE_INLINE void core_enter(const void *caller, struct diag_site *site, int wants_stack)
+static CORE_INLINE void core_enter(const void *caller, struct diag_site *site, enum diag_operation operation)
 {
+    struct plat_stack_seed seed;
+    unsigned flags;
+
     if (diag_options)
-        diag_resolve_site(caller, site,
-                          (wants_stack ? DIAG_SITE_STACK : 0) |
-                              (atomic_load_explicit(&core_lock.owner, memory_order_relaxed) == plat_thread_id()
-                                   ? DIAG_SITE_NESTED
-                                   : 0));
+    {
+        flags =
+            diag_site_flags(operation) |
+            (atomic_load_explicit(&core_lock.owner, memory_order_relaxed) == plat_thread_id() ? DIAG_SITE_NESTED : 0);
+        /* The stack's walk starts here, in the exported call's slow path (core_enter is inlined into it): not in the
+         * capture, two frames deeper, which it would step through on every capture. */
+        if (flags & DIAG_SITE_STACK)
+            plat_stack_seed(&seed);
+        diag_resolve_site(caller, site, flags, flags & DIAG_SITE_STACK ? &seed : NULL);
+    }
     recursive_lock_enter(&core_lock);
 }
 
@@ -273,7 +281,7 @@ static CORE_INLINE void *alloc_locked(SIZE_T size, const struct diag_site *site)
         /* A heap block that the spy swallowed (PostAlloc answered NULL) still has our guard: it keeps its record,
          * under its own address, and is a leak unless freed. A spy's answer without a heap block is not ours. */
         if (actual && record)
-            diag_allocated(record, actual, actual, size, actual_size, 0, site);
+            diag_allocated(record, actual, actual, size, actual_size, 0, 0, site);
         else
             diag_unreserve_record(record);
         return result;
@@ -285,7 +293,7 @@ static CORE_INLINE void *alloc_locked(SIZE_T size, const struct diag_site *site)
         block_table_insert_reserved(&spied_blocks, result, NULL);
     }
     if (record)
-        diag_allocated(record, result, actual, size, actual_size, 0, site);
+        diag_allocated(record, result, actual, size, actual_size, 0, 0, site);
     return result;
 
 refused:
@@ -369,7 +377,7 @@ static void *realloc_locked(void *block, SIZE_T size, const struct diag_site *si
     {
         /* The heap block the spy swallowed (PostRealloc answered NULL) keeps its record: see alloc_locked. */
         if (new_record)
-            diag_allocated(new_record, actual, actual, size, actual_size, old_size, site);
+            diag_allocated(new_record, actual, actual, size, actual_size, old_size, 1, site);
         return NULL;
     }
     if (current_spy)
@@ -378,7 +386,7 @@ static void *realloc_locked(void *block, SIZE_T size, const struct diag_site *si
         block_table_insert_reserved(&spied_blocks, result, NULL);
     }
     if (new_record)
-        diag_allocated(new_record, result, actual, size, actual_size, old_size, site);
+        diag_allocated(new_record, result, actual, size, actual_size, old_size, 1, site);
     return result;
 
 refused:
@@ -441,7 +449,7 @@ void *task_alloc_slow(SIZE_T size, const void *caller)
     struct diag_site site;
     void *result;
 
-    core_enter(caller, &site, 1);
+    core_enter(caller, &site, DIAG_OP_ALLOC);
     result = alloc_locked(size, &site);
     if (diag_options)
         diag_call(DIAG_OP_ALLOC, NULL, size, result, &site);
@@ -453,7 +461,7 @@ void task_free_slow(void *block, const void *caller)
 {
     struct diag_site site;
 
-    core_enter(caller, &site, diag_options && diag_free_wants_stack());
+    core_enter(caller, &site, DIAG_OP_FREE);
     if (diag_options)
         diag_call(DIAG_OP_FREE, block, 0, NULL, &site);
     free_locked(block, &site);
@@ -465,7 +473,7 @@ void *task_realloc_slow(void *block, SIZE_T size, const void *caller)
     struct diag_site site;
     void *result = NULL;
 
-    core_enter(caller, &site, 1);
+    core_enter(caller, &site, DIAG_OP_REALLOC);
     /* Realloc(NULL, n) is an Alloc and Realloc(p, 0) a Free, hooks included (Windows calls PreAlloc/PreFree). */
     if (!block)
         result = alloc_locked(size, &site);
@@ -486,7 +494,7 @@ static NOINLINE SIZE_T get_size_diagnosed(void *block, const void *caller)
     struct diag_site site;
     SIZE_T size = (SIZE_T)-1;
 
-    core_enter(caller, &site, 0);
+    core_enter(caller, &site, DIAG_OP_GET_SIZE);
     if (!diag_options || diag_admit(DIAG_OP_GET_SIZE, block, &site, &record))
         size = task_get_size_locked(block, record);
     if (diag_options)
@@ -502,7 +510,7 @@ static NOINLINE int did_alloc_diagnosed(void *block, const void *caller)
     struct diag_site site;
     int result = 0;
 
-    core_enter(caller, &site, 0);
+    core_enter(caller, &site, DIAG_OP_DID_ALLOC);
     if (!diag_options || diag_admit(DIAG_OP_DID_ALLOC, block, &site, &record))
         result = did_alloc_locked(block);
     if (diag_options)
@@ -537,7 +545,7 @@ void task_heap_minimize_slow(const void *caller)
 {
     struct diag_site site;
 
-    core_enter(caller, &site, 0);
+    core_enter(caller, &site, DIAG_OP_HEAP_MINIMIZE);
     if (current_spy)
         hook_table()->pre_heap_minimize(hook_target);
     plat_heap_minimize();

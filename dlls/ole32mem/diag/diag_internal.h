@@ -44,14 +44,14 @@ struct diag_block
     struct diag_site site;
     uintptr_t thread;
     unsigned long long sequence;
-    uint64_t identity; /* with DIAG_GUARD, also written into the guard: proves that the block is still this one */
+    uint64_t identity;            /* DIAG_GUARD only, written into the guard: proves that the block is still this one */
     struct diag_block *next_free; /* on the free list of records */
+    size_t table_slot;            /* a hint: where live_blocks held the key when a call last found it (checked) */
 };
 
 /* diag_options.c */
 extern unsigned long diag_leaks_max;
-/* OLE32MEM_STACK_DEPTH (0: the caller only, no depot) and OLE32MEM_LEAKS_EXITCODE (-1: off). */
-extern unsigned diag_stack_depth;
+/* OLE32MEM_LEAKS_EXITCODE (-1: off); OLE32MEM_STACK_DEPTH is diagnostics.h's diag_stack_depth. */
 extern int diag_leaks_exitcode;
 
 enum

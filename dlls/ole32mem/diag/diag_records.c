@@ -57,6 +57,15 @@ enum
     GUARD_PROOF = DIAG_GUARD_SIZE / 2,
     /* Records per slab: a slab is about 26 KB on 64-bit, 15 KB on 32-bit. */
     SLAB_RECORDS = 256,
+    /* New blocks of one size class that the heap must measure exactly before their size is taken as asked. */
+    EXACT_SAMPLES = 32,
+    /* The options for which a call (Free, Realloc, GetSize, DidAlloc) asks the heap whether the block's record is
+     * current: `check` lets only such a block reach the heap, `guard` and `fill` write only through it. Without them
+     * the record is forgotten at a Free or Realloc whether it is current or stale, GetSize answers the heap's size
+     * either way, and the answer (HeapValidate and HeapSize, a third of a leaks-only pair) would only decide whether
+     * the report notes that another allocator freed blocks of ours: that is still learnt when the address comes
+     * back to ole32mem (diag_allocated) and for every such record the report meets. */
+    CALL_NEEDS_LIVENESS = DIAG_CHECK | DIAG_GUARD | DIAG_FILL,
 };
 
 struct record_slab
@@ -79,6 +88,13 @@ static int heap_askable = 1;
 /* A record was found stale: another allocator freed, moved or resized one of our blocks in this process. Only then
  * does a report say that unverified blocks might not be ours. */
 static int foreign_seen;
+/* Whether the heap answers HeapSize of a block it has just allocated with the size it was asked for, learnt from the
+ * program's own blocks (no block of ours may change the heap's layout, which tests and programs see): the first
+ * EXACT_SAMPLES new blocks of each size class (the bit length of the size) are measured; once they all were exact,
+ * that class's records keep the size asked for without asking. One other answer, of any class, and every Alloc
+ * asks from then on. Both guarded by task_memory.c's lock. */
+static unsigned char exact_samples[sizeof(SIZE_T) * 8 + 1];
+static int heap_sizes_inexact;
 
 static unsigned char *guard_of(const struct diag_block *record)
 {
@@ -195,6 +211,10 @@ enum diag_record_state diag_record_is_current(const struct diag_block *record, i
      * which survives a fault of the heap's; a call asks about the pointer the program gives it, as HeapFree would. */
     if (heap_askable && from_report && plat_heap_ask(record->actual) != record->heap_size)
         return DIAG_RECORD_STALE;
+    /* A call without check, guard or fill: the answer would change nothing but the report's note (see
+     * CALL_NEEDS_LIVENESS), so the heap is not asked. */
+    if (!from_report && !(diag_options & CALL_NEEDS_LIVENESS))
+        return DIAG_RECORD_UNVERIFIED;
     if (heap_askable && !from_report &&
         (!plat_heap_owns(record->actual) || plat_heap_size(record->actual) != record->heap_size))
         return DIAG_RECORD_STALE;
@@ -230,7 +250,8 @@ static void forget_record(struct diag_block *record, const void *block, int fore
     core_assert(live_count > 0 && live_bytes >= record->size, "diag_records.c: the totals count the records");
     core_assert(key_of(record) == block, "diag_records.c: a record is forgotten under its own key");
     atomic_store_explicit(&record->key, 0, memory_order_release);
-    block_table_remove(&live_blocks, block, NULL);
+    /* Where the call found it, unless the table has changed since (a hook's allocations): one probe less. */
+    block_table_remove_at(&live_blocks, block, record->table_slot);
     live_count--;
     live_bytes -= record->size;
     record->next_free = free_records;
@@ -242,12 +263,15 @@ static void forget_record(struct diag_block *record, const void *block, int fore
 int diag_admit(enum diag_operation operation, void *block, const struct diag_site *site, struct diag_block **record)
 {
     char by[SITE_CHARS];
-    void *value;
+    struct diag_block *value;
+    size_t slot;
     int was_freed;
     uint32_t first;
 
-    if (block_table_lookup(&live_blocks, block, &value))
+    if (block_table_find(&live_blocks, (uintptr_t)block, &slot))
     {
+        value = live_blocks.values[slot];
+        value->table_slot = slot;
         if (diag_record_is_current(value, 0) != DIAG_RECORD_STALE)
         {
             *record = value;
@@ -296,13 +320,15 @@ int diag_admit_realloc(void *block, SIZE_T size, const struct diag_site *site, s
     if (!diag_admit(DIAG_OP_REALLOC, block, site, record))
         return 0;
     if (*record)
-    {
         diag_check_record_guard(*record, block, "realloc");
-        if (record_proven(*record))
-        {
-            *old_size = (*record)->size;
-            return 1;
-        }
+    /* The old size is where the fill of the grown part starts: without the fill nobody needs it (heap calls). */
+    *old_size = size;
+    if (!(diag_options & DIAG_FILL))
+        return 1;
+    if (*record && record_proven(*record))
+    {
+        *old_size = (*record)->size;
+        return 1;
     }
     /* A block of another allocator, or one of ours that the record cannot prove (its guard is damaged): its
      * contents are the program's as far as the heap says, only what grows beyond that is new. */
@@ -350,8 +376,28 @@ void diag_unreserve_record(struct diag_block *record)
     free_records = record;
 }
 
+/* What the heap answers for `actual`, of `asked` bytes, right after our Alloc (or Realloc) of it. After an Alloc that
+ * is `asked` wherever the heap was found exact for the size's class (a heap call less); after a Realloc the heap is
+ * asked: Wine 10's answers the old size after an in-place shrink. */
+static SIZE_T new_block_heap_size(const void *actual, SIZE_T asked, int reallocated)
+{
+    SIZE_T size, bits;
+    unsigned size_class = 0;
+
+    for (bits = asked; bits; bits >>= 1)
+        size_class++;
+    if (!reallocated && !heap_sizes_inexact && exact_samples[size_class] >= EXACT_SAMPLES)
+        return asked;
+    size = plat_heap_size(actual);
+    if (!reallocated && size != asked)
+        heap_sizes_inexact = 1;
+    else if (!reallocated)
+        exact_samples[size_class]++;
+    return size;
+}
+
 void diag_allocated(struct diag_block *record, void *block, void *actual, SIZE_T size, SIZE_T actual_size,
-                    SIZE_T old_size, const struct diag_site *site)
+                    SIZE_T old_size, int reallocated, const struct diag_site *site)
 {
     void *stale;
     int filed;
@@ -366,13 +412,16 @@ void diag_allocated(struct diag_block *record, void *block, void *actual, SIZE_T
     record->size = size;
     record->actual_size = actual_size;
     record->actual = actual;
-    record->heap_size = plat_heap_size(actual);
+    record->heap_size = new_block_heap_size(actual, actual_size + diag_guard_size(), reallocated);
     record->site = *site;
     record->thread = (uintptr_t)plat_thread_id();
     record->sequence = next_sequence++;
-    record->identity = new_identity(record->sequence);
+    /* The identity is written into the guard, and read back from it only. */
     if (diag_options & DIAG_GUARD)
+    {
+        record->identity = new_identity(record->sequence);
         guard_pattern(record, guard_of(record));
+    }
     if ((diag_options & DIAG_FILL) && size > old_size)
         memset((unsigned char *)block + old_size, FILL_NEW, size - old_size);
     /* A hook's nested allocations reserve one slot more than they take, so ours is still there. */
@@ -384,7 +433,8 @@ void diag_allocated(struct diag_block *record, void *block, void *actual, SIZE_T
     live_bytes += size;
     /* Last: from here on the reports count the record, complete. */
     atomic_store_explicit(&record->key, (uintptr_t)block, memory_order_release);
-    diag_freed_forget(block);
+    if (diag_options & DIAG_CHECK)
+        diag_freed_forget(block);
     if (live_count > peak_count)
         peak_count = live_count;
     if (live_bytes > peak_bytes)
@@ -396,9 +446,10 @@ void diag_allocated(struct diag_block *record, void *block, void *actual, SIZE_T
 
 void diag_released(struct diag_block *record, void *block, int freed, const struct diag_site *site)
 {
-    int proven = freed && record_proven(record);
+    /* Only the fill and the guard write through the record: without them nothing needs the proof (a heap call). */
+    int proven = freed && (diag_options & (DIAG_FILL | DIAG_GUARD)) && record_proven(record);
 
-    if (freed)
+    if (freed && (diag_options & DIAG_GUARD))
         diag_check_record_guard(record, block, "free");
     if (proven && (diag_options & DIAG_FILL))
         memset(block, FILL_FREED, record->size);
@@ -406,7 +457,7 @@ void diag_released(struct diag_block *record, void *block, int freed, const stru
      * allocator's caller who never writes those bytes. Only a proven block's guard is touched. */
     if (proven && (diag_options & DIAG_GUARD))
         memset(guard_of(record), GUARD_BYTE, DIAG_GUARD_SIZE);
-    if (freed)
+    if (freed && (diag_options & DIAG_CHECK))
         diag_freed_remember(block, site ? site->stack : 0);
     forget_record(record, block, 0);
 }
@@ -417,7 +468,8 @@ SIZE_T diag_visible_size(const struct diag_block *record, SIZE_T heap_size)
      * record is proven: the heap's answer less our guard. Where HeapSize is right that is what was asked for; where
      * it is not (Wine 10 after an in-place shrink) GetSize is as wrong as without diagnostics: the diagnostics never
      * change a result, not even to repair one. Otherwise the heap answers as it is. */
-    if (!record || heap_size != record->heap_size || heap_size < diag_guard_size() || !record_proven(record))
+    if (!record || !diag_guard_size() || heap_size != record->heap_size || heap_size < diag_guard_size() ||
+        !record_proven(record))
         return heap_size;
     return heap_size - diag_guard_size();
 }

@@ -134,11 +134,12 @@ static const char *module_of(const void *address, uintptr_t *base, int may_ask_l
  * unwinder does not reach `caller` (i686 code it cannot walk), the stack is `caller` alone: never a frame of ours,
  * never a guess. Inlined into diag_resolve_site: every frame of ours between the capture and `caller` is one more
  * step of every walk. */
-static inline __attribute__((always_inline)) uint32_t capture_stack(const void *caller, int nested)
+static inline __attribute__((always_inline)) uint32_t capture_stack(const void *caller, int nested,
+                                                                    const struct plat_stack_seed *seed)
 {
     void *frames[DIAG_STACK_DEPTH_MAX + PLAT_CAPTURE_OWN_MAX];
     const void *only[1] = {caller};
-    unsigned count = plat_capture_stack(frames, diag_stack_depth, caller), i;
+    unsigned count = plat_capture_stack(frames, diag_stack_depth, caller, seed), i;
     int added;
     uint32_t id;
     uintptr_t base;
@@ -150,19 +151,22 @@ static inline __attribute__((always_inline)) uint32_t capture_stack(const void *
     return id;
 }
 
-void diag_resolve_site(const void *caller, struct diag_site *site, unsigned flags)
+void diag_resolve_site(const void *caller, struct diag_site *site, unsigned flags, const struct plat_stack_seed *seed)
 {
     uintptr_t base = 0;
 
     site->address = caller;
+    if (flags & DIAG_SITE_UNNAMED)
+    {
+        site->module = NULL;
+        site->offset = 0;
+        site->stack = 0;
+        return;
+    }
     site->module = module_of(caller, &base, !(flags & DIAG_SITE_NESTED));
     site->offset = site->module ? (uintptr_t)caller - base : 0;
-    site->stack = (flags & DIAG_SITE_STACK) && diag_stack_depth ? capture_stack(caller, flags & DIAG_SITE_NESTED) : 0;
-}
-
-int diag_free_wants_stack(void)
-{
-    return diag_stack_depth && (diag_options & DIAG_CHECK);
+    site->stack =
+        (flags & DIAG_SITE_STACK) && diag_stack_depth ? capture_stack(caller, flags & DIAG_SITE_NESTED, seed) : 0;
 }
 
 const char *diag_describe(const struct diag_site *site, char *buffer, size_t size)

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "platform.h"
+#include "platform_stacks.h"
 
 enum diag_option
 {
@@ -48,19 +49,22 @@ enum diag_site_flags
     /* This thread already holds the core's lock (a spy hook's nested call, a registration's QueryInterface): the
      * loader must not be asked, names come from the cache or wait for the report. */
     DIAG_SITE_NESTED = 1 << 1,
+    /* No report will name this call's site (no trace, no check: a Free, GetSize, DidAlloc or HeapMinimize): keep its
+     * address only, without looking up its module. */
+    DIAG_SITE_UNNAMED = 1 << 2,
 };
 
-/* Names `caller` (and captures the stack, see the flags). Call it before taking the core's lock, or with
- * DIAG_SITE_NESTED when the thread holds it: naming may take the loader's lock, and a DllMain that allocates while
- * holding the loader's lock would otherwise deadlock with us. Stack capture never takes the loader's lock (see
- * platform_stacks_win32.c). A cache of module ranges makes repeated calls from one module cheap. */
-void diag_resolve_site(const void *caller, struct diag_site *site, unsigned flags);
-
-/* Whether a Free needs its stack (DIAG_SITE_STACK): the double-free report names the first free's stack. */
-int diag_free_wants_stack(void);
+/* Names `caller` (and captures the stack, see the flags, starting at the frame that took `seed`: plat_stack_seed, by
+ * the diagnosed call's slow path). Call it before taking the core's lock, or with DIAG_SITE_NESTED when the thread
+ * holds it: naming may take the loader's lock, and a DllMain that allocates while holding the loader's lock would
+ * otherwise deadlock with us. Stack capture never takes the loader's lock (see platform_stacks_win32.c). A cache of
+ * module ranges makes repeated calls from one module cheap. `seed` is read only with DIAG_SITE_STACK. */
+void diag_resolve_site(const void *caller, struct diag_site *site, unsigned flags, const struct plat_stack_seed *seed);
 
 /* Options in force (0: diagnostics off). Set once by diag_configure before the first call, read-only after. */
 extern unsigned diag_options;
+/* OLE32MEM_STACK_DEPTH (0: the caller only, no stack captured). Set with diag_options, read-only after. */
+extern unsigned diag_stack_depth;
 
 /* Parses the OLE32MEM_DEBUG-style option list and the other settings (NULLs for defaults) and, if any option is
  * on, turns the diagnostics route on. Unknown words are reported. Call once, before any allocation. */
@@ -89,6 +93,18 @@ enum diag_operation
     DIAG_OP_COUNT
 };
 
+/* What diag_resolve_site needs to do for a call of `operation` (DIAG_SITE_STACK, DIAG_SITE_UNNAMED): an Alloc or
+ * Realloc's stack is captured; a Free's only with `check` (the double-free report names the first free's stack);
+ * the other calls' sites are named only when a report may name them (trace, check). Inline: on every call. */
+static inline unsigned diag_site_flags(enum diag_operation operation)
+{
+    if (operation == DIAG_OP_ALLOC || operation == DIAG_OP_REALLOC)
+        return diag_stack_depth ? DIAG_SITE_STACK : 0;
+    if (!(diag_options & (DIAG_TRACE | DIAG_CHECK)))
+        return DIAG_SITE_UNNAMED;
+    return operation == DIAG_OP_FREE && (diag_options & DIAG_CHECK) ? DIAG_SITE_STACK : 0;
+}
+
 /* The record of a live block allocated through ole32mem (opaque). */
 struct diag_block;
 
@@ -99,7 +115,8 @@ int diag_admit(enum diag_operation operation, void *block, const struct diag_sit
 
 /* Before a Realloc of `block` (not NULL) to `size`: diag_admit, then, for a block with a record, the check of its
  * guard. *old_size is the size the block had (what the fill of the grown part starts from): the recorded size,
- * or for a block of another allocator what the heap says (`size` when it says nothing: nothing new to fill).
+ * or for a block of another allocator what the heap says (`size` when it says nothing: nothing new to fill); without
+ * DIAG_FILL, `size` (nothing is filled, and the heap is not asked).
  * Returns 0 when the pointer must not reach the heap. */
 int diag_admit_realloc(void *block, SIZE_T size, const struct diag_site *site, struct diag_block **record,
                        SIZE_T *old_size);
@@ -117,9 +134,10 @@ void diag_unreserve_record(struct diag_block *record);
 /* After a successful Alloc, or a Realloc that produced `block`: fills in `record` (from diag_reserve_record) and
  * files it; cannot fail. `actual`/`actual_size` are the heap block and the size the spy asked for (the guard
  * follows them); `size` is what the program asked for. `old_size` is the size the block had before a Realloc (for
- * the fill), or 0; `site` the allocating call. */
+ * the fill), or 0; `reallocated` is 1 after a Realloc (the heap is then asked for the block's size), 0 after an
+ * Alloc (the heap was asked for actual_size + the guard); `site` the allocating call. */
 void diag_allocated(struct diag_block *record, void *block, void *actual, SIZE_T size, SIZE_T actual_size,
-                    SIZE_T old_size, const struct diag_site *site);
+                    SIZE_T old_size, int reallocated, const struct diag_site *site);
 
 /* Before a block with a record goes back to the heap (Free, or the old block of a Realloc): checks its guard,
  * fills it (DIAG_FILL on free), and forgets the record. `freed` is 1 for a free, 0 when a Realloc replaces it;

@@ -22,17 +22,32 @@ enum
 {
     PLAT_FUNCTION_CHARS = 256,
     PLAT_FILE_CHARS = 260,
-    /* Frames of ole32mem's own between plat_capture_stack and the diagnosed call's return address (export, slow
-     * path, resolve, capture), with room to spare: the walk gives up on `from` after this many. */
+    /* Frames of ole32mem's own between the seed's frame and the diagnosed call's return address (the slow path, the
+     * export), with room to spare: the walk gives up on `from` after this many. */
     PLAT_CAPTURE_OWN_MAX = 8,
+    /* Room for the registers a walk starts from (x86_64: ten). */
+    PLAT_STACK_SEED_WORDS = 10,
 };
+
+/* Where a capture starts (opaque: the registers the platform's walk needs). */
+struct plat_stack_seed
+{
+    uintptr_t words[PLAT_STACK_SEED_WORDS];
+};
+
+/* Fills *seed with the calling function's registers as they are right after this call returns (a leaf: it changes
+ * no register the caller keeps). A capture from that seed starts at the calling function's frame, which must still
+ * be live when the capture runs: the slow path of the diagnosed call takes it, so that the walk starts there instead
+ * of stepping through the frames of ole32mem's own below it (naming the site, the capture itself). */
+void plat_stack_seed(struct plat_stack_seed *seed);
 
 /* The calling thread's return addresses from `from` (the return address of the call being diagnosed) on, innermost
  * first: up to `max` of them, so the walk stops `max` frames after `from`, and ends at a null return address (past
- * the thread's start routine). The frames above `from` (ole32mem's own, at most PLAT_CAPTURE_OWN_MAX) are walked
- * and dropped. Returns how many it wrote, 0 when `from` was not met (e.g. i686 code the unwinder cannot walk).
- * `frames` has room for max + PLAT_CAPTURE_OWN_MAX entries (an implementation may use them as scratch). */
-unsigned plat_capture_stack(void **frames, unsigned max, const void *from);
+ * the thread's start routine). The walk starts at the frame that took `seed` (plat_stack_seed, on this thread, still
+ * live); the frames above `from` (ole32mem's own, at most PLAT_CAPTURE_OWN_MAX) are walked and dropped. Returns how
+ * many it wrote, 0 when `from` was not met (e.g. i686 code the unwinder cannot walk). `frames` has room for max +
+ * PLAT_CAPTURE_OWN_MAX entries (an implementation may use them as scratch, or ignore the seed). */
+unsigned plat_capture_stack(void **frames, unsigned max, const void *from, const struct plat_stack_seed *seed);
 
 /* At start-up (from DllMain, the loader's lock held), when diagnostics are on: lets capture (when `stacks`) and
  * `unloaded` learn of module unloads; `unloaded` is called with the module's base under the loader's lock, and must

@@ -5,7 +5,8 @@
  * - i686: from the DWARF call-frame information of the module's loaded .eh_frame (unwind_dwarf.c), so that frames
  *   without a frame pointer (MinGW's -O2 default, ole32mem's own build included) are walked; a module without
  *   .eh_frame, or code without an FDE, is walked by its chain of frame pointers. The walk is seeded by
- *   capture_seed (not RtlCaptureContext: Wine's i386 one dereferences the caller's frame pointer).
+ *   plat_stack_seed (not RtlCaptureContext: Wine's i386 one dereferences the caller's frame pointer), which the
+ *   diagnosed call's slow path takes itself, so that no frame below it is walked.
  * - x86_64: from one RtlVirtualUnwind over the module's .pdata (with the addresses of the saved registers it
  *   reports), because Wine's RtlLookupFunctionEntry walks the module list on every call; a frame whose unwind the
  *   compact form cannot say (chained unwind data, a machine frame) is unwound by RtlVirtualUnwind every time.
@@ -18,11 +19,11 @@
  *   with VirtualQuery (the kernel's map, no loader call) and their PE headers. Indexes are never freed: an unloaded
  *   module's slot goes DORMANT and is revived when the same image is mapped at the same base again, so a program
  *   that loads and unloads a library in a loop does not grow the table.
- * - a cache slot is a sequence lock: a writer claims it by making its sequence odd (compare-and-swap), a reader
- *   keeps what it copied only when the sequence was even and unchanged around the copy. Each entry carries the
- *   generation it was learnt in; a module unload (LdrRegisterDllNotification, registered at start-up from DllMain,
- *   where the loader's lock is already held) bumps the generation, so no entry learnt from an unloaded module is
- *   ever used again.
+ * - the cache has sets of CACHE_WAYS slots (a return address may be in any slot of its set); a slot is a sequence
+ *   lock: a writer claims it by making its sequence odd (compare-and-swap), a reader keeps what it copied only when
+ *   the sequence was even and unchanged around the copy. Each entry carries the generation it was learnt in; a
+ *   module unload (LdrRegisterDllNotification, registered at start-up from DllMain, where the loader's lock is
+ *   already held) bumps the generation, so no entry learnt from an unloaded module is ever used again.
  * Every read of the stack by this file is checked against the thread's stack (from the capture's own stack pointer
  * up to the TEB's StackBase) and every read of .eh_frame stays inside the section, so a corrupt stack or section
  * ends the walk, never the process. The walk also ends when the stack pointer stops growing (no loops).
@@ -43,7 +44,12 @@
 
 enum
 {
-    CACHE_SLOTS = 1024, /* a power of two */
+    /* The cache is set-associative: a return address may sit in any of the CACHE_WAYS slots of its set, so that a
+     * few return addresses whose hashes meet do not evict each other on every capture (with one slot per set, two
+     * of the frames of one stack that met were learnt again at every capture: 2.5 times the capture's cost). */
+    CACHE_SLOTS = 2048, /* a power of two */
+    CACHE_WAYS = 4,
+    CACHE_SETS = CACHE_SLOTS / CACHE_WAYS,
     LDR_DLL_NOTIFICATION_REASON_UNLOADED = 2,
 #ifdef __i386__
     SP_COLUMN = DW_I386_ESP,
@@ -77,6 +83,8 @@ struct cache_entry
 
 static struct cache_entry cache[CACHE_SLOTS];
 static atomic_uint generation = 1;
+/* The way a store takes in a full set: round robin, a hint only (written and read relaxed, races are harmless). */
+static atomic_uint next_victim;
 
 /* The thread's stack above the capture's own frame: the only stack memory the walk reads itself. */
 struct stack_bounds
@@ -107,29 +115,57 @@ static uintptr_t stack_base(void)
     return base;
 }
 
-static struct cache_entry *cache_slot(uintptr_t pc)
+/* The first slot of the set of `pc`. */
+static struct cache_entry *cache_set(uintptr_t pc)
 {
-    return &cache[(pc * 2654435761u) >> 22 & (CACHE_SLOTS - 1)];
+    return &cache[((pc * 2654435761u) >> 22 & (CACHE_SETS - 1)) * CACHE_WAYS];
 }
 
 /* A copy of the entry for `pc` learnt in generation `current`; 0 when there is none. */
 static int cache_lookup(uintptr_t pc, unsigned current, struct cache_entry *copy)
 {
-    struct cache_entry *entry = cache_slot(pc);
-    unsigned before = atomic_load_explicit(&entry->sequence, memory_order_acquire);
+    struct cache_entry *entry = cache_set(pc), *end = entry + CACHE_WAYS;
+    unsigned before;
 
-    if ((before & 1) || entry->pc != pc || entry->generation != current)
-        return 0;
-    copy->module = entry->module;
-    copy->kind = entry->kind;
-    copy->compact = entry->compact;
-    atomic_thread_fence(memory_order_acquire);
-    return atomic_load_explicit(&entry->sequence, memory_order_relaxed) == before;
+    for (; entry < end; entry++)
+    {
+        before = atomic_load_explicit(&entry->sequence, memory_order_acquire);
+        if ((before & 1) || entry->pc != pc || entry->generation != current)
+            continue;
+        copy->module = entry->module;
+        copy->kind = entry->kind;
+        copy->compact = entry->compact;
+        atomic_thread_fence(memory_order_acquire);
+        return atomic_load_explicit(&entry->sequence, memory_order_relaxed) == before;
+    }
+    return 0;
+}
+
+/* The slot a store for `pc` takes: the one that holds `pc` already, else one never used or learnt in an older
+ * generation, else the next victim of a full set. Read without the sequence: a wrong choice only costs a miss. */
+static struct cache_entry *cache_victim(uintptr_t pc, unsigned current)
+{
+    struct cache_entry *set = cache_set(pc), *free_slot = NULL;
+    unsigned i;
+
+    for (i = 0; i < CACHE_WAYS; i++)
+    {
+        if (set[i].pc == pc)
+            return &set[i];
+        if (!free_slot &&
+            (!atomic_load_explicit(&set[i].sequence, memory_order_relaxed) || set[i].generation != current))
+            free_slot = &set[i];
+    }
+    if (free_slot)
+        return free_slot;
+    i = atomic_load_explicit(&next_victim, memory_order_relaxed);
+    atomic_store_explicit(&next_victim, i + 1, memory_order_relaxed);
+    return &set[i % CACHE_WAYS];
 }
 
 static void cache_store(uintptr_t pc, unsigned current, const struct cache_entry *learnt)
 {
-    struct cache_entry *entry = cache_slot(pc);
+    struct cache_entry *entry = cache_victim(pc, current);
     unsigned sequence = atomic_load_explicit(&entry->sequence, memory_order_relaxed);
 
     /* Another writer at work: leave the slot to it. */
@@ -170,14 +206,15 @@ static struct module modules[MODULES_MAX];
 static atomic_uint module_count;
 static atomic_flag adding_module = ATOMIC_FLAG_INIT;
 
-/* The caller's registers right after this call returns: ebx, esi, edi, ebp, esp, and the return address. */
+/* plat_stack_seed: the caller's registers right after this call returns: ebx, esi, edi, ebp, esp, and the return
+ * address. */
 struct seed
 {
     uintptr_t ebx, esi, edi, ebp, esp, pc;
 };
-void capture_seed(struct seed *seed);
 __asm__(".text\n"
-        "_capture_seed:\n\t"
+        ".globl _plat_stack_seed\n"
+        "_plat_stack_seed:\n\t"
         "movl 4(%esp), %eax\n\t"
         "movl %ebx, 0(%eax)\n\t"
         "movl %esi, 4(%eax)\n\t"
@@ -367,12 +404,13 @@ static int slow_step(uintptr_t pc, unsigned current, const struct cache_entry *k
     }
 }
 
-/* The registers and return address of plat_capture_stack's own frame. */
-static uintptr_t seed_registers(struct dw_registers *registers)
+/* The registers and return address of the frame that took the seed. */
+static uintptr_t seed_registers(const struct plat_stack_seed *taken, struct dw_registers *registers)
 {
     struct seed seed;
 
-    capture_seed(&seed);
+    _Static_assert(sizeof(seed) <= sizeof(*taken), "platform_stacks.h: the seed has room for the registers");
+    memcpy(&seed, taken, sizeof(seed));
     registers->value[3] = seed.ebx;
     registers->value[DW_I386_ESP] = seed.esp;
     registers->value[DW_I386_EBP] = seed.ebp;
@@ -514,17 +552,17 @@ static int slow_step(uintptr_t pc, unsigned current, const struct cache_entry *k
     return 1;
 }
 
-/* The caller's nonvolatile registers right after this call returns: rbx, rbp, rsi, rdi, r12-r15, rsp, and the
- * return address. Not RtlCaptureContext, which also stores the flags, segments and the whole floating-point state (a
- * third of a 16-frame capture's time): unwinding needs only these. A leaf without a stack frame of its own, so it
- * needs no unwind data. */
+/* plat_stack_seed: the caller's nonvolatile registers right after this call returns: rbx, rbp, rsi, rdi, r12-r15,
+ * rsp, and the return address. Not RtlCaptureContext, which also stores the flags, segments and the whole
+ * floating-point state (a third of a 16-frame capture's time): unwinding needs only these. A leaf without a stack frame
+ * of its own, so it needs no unwind data. */
 struct seed
 {
     uintptr_t rbx, rbp, rsi, rdi, r12, r13, r14, r15, rsp, pc;
 };
-void capture_seed(struct seed *seed);
 __asm__(".text\n"
-        "capture_seed:\n\t"
+        ".globl plat_stack_seed\n"
+        "plat_stack_seed:\n\t"
         "movq %rbx, 0(%rcx)\n\t"
         "movq %rbp, 8(%rcx)\n\t"
         "movq %rsi, 16(%rcx)\n\t"
@@ -539,12 +577,13 @@ __asm__(".text\n"
         "movq %rax, 72(%rcx)\n\t"
         "ret\n");
 
-/* The registers and return address of plat_capture_stack's own frame. */
-static uintptr_t seed_registers(struct dw_registers *registers)
+/* The registers and return address of the frame that took the seed. */
+static uintptr_t seed_registers(const struct plat_stack_seed *taken, struct dw_registers *registers)
 {
     struct seed seed;
 
-    capture_seed(&seed);
+    _Static_assert(sizeof(seed) <= sizeof(*taken), "platform_stacks.h: the seed has room for the registers");
+    memcpy(&seed, taken, sizeof(seed));
     registers->value[3] = seed.rbx;
     registers->value[4] = seed.rsi;
     registers->value[5] = seed.rdi;
@@ -568,26 +607,80 @@ static void module_unloaded(uintptr_t base)
 
 /* One frame up from `registers` at return address `*pc`: the caller's registers and return address. `current` is
  * the generation the capture started in. */
+/* One word of this thread's stack (read_stack in the native width). */
+static inline int read_word(const struct stack_bounds *bounds, uintptr_t address, uintptr_t *value)
+{
+    if (address < bounds->low || address > bounds->high - sizeof(uintptr_t))
+        return 0;
+    *value = *(const uintptr_t *)address;
+    return 1;
+}
+
+/* dw_compact_apply for this process's own frames, in the native width: the same result, but on i686 without the
+ * 64-bit arithmetic that the unwinder's registers (wide enough for any process) cost at every frame. */
+static inline __attribute__((always_inline)) int apply_compact(const struct dw_compact_rule *compact,
+                                                               struct dw_registers *registers,
+                                                               uintptr_t *return_address,
+                                                               const struct stack_bounds *bounds)
+{
+    uintptr_t cfa, base, saved[DW_COMPACT_SAVED];
+    unsigned i, reg, count = compact->saved_count;
+
+    if (compact->cfa_reg >= DW_COLUMNS || !(registers->valid & (1u << compact->cfa_reg)) || count > DW_COMPACT_SAVED)
+        return 0;
+    cfa = (uintptr_t)registers->value[compact->cfa_reg] + (uintptr_t)(intptr_t)compact->cfa_offset;
+    if (compact->cfa_deref && !read_word(bounds, cfa, &cfa))
+        return 0;
+    if (!read_word(bounds, cfa + (uintptr_t)(intptr_t)compact->ra_offset, return_address))
+        return 0;
+    /* Every read first, from the registers as they are: a failed one leaves them unchanged. */
+    for (i = 0; i < count; i++)
+    {
+        if (compact->saved_base[i])
+        {
+            reg = compact->saved_base[i] - 1u;
+            if (reg >= DW_COLUMNS || !(registers->valid & (1u << reg)))
+                return 0;
+            base = (uintptr_t)registers->value[reg];
+        }
+        else
+            base = cfa;
+        if (compact->saved_reg[i] >= DW_COLUMNS ||
+            !read_word(bounds, base + (uintptr_t)(intptr_t)compact->saved_offset[i], &saved[i]))
+            return 0;
+    }
+    for (i = 0; i < count; i++)
+    {
+        registers->value[compact->saved_reg[i]] = saved[i];
+        registers->valid |= 1u << compact->saved_reg[i];
+    }
+    registers->value[SP_COLUMN] = cfa;
+    registers->valid |= 1u << SP_COLUMN;
+    return 1;
+}
+
 static int unwind_frame(struct dw_registers *registers, uintptr_t *pc, unsigned current,
                         const struct stack_bounds *bounds)
 {
     struct cache_entry entry;
     uint64_t return_address;
+    uintptr_t next;
     int known = cache_lookup(*pc, current, &entry);
 
     if (known && entry.kind == CACHE_COMPACT)
     {
-        if (!dw_compact_apply(&entry.compact, sizeof(void *), SP_COLUMN, registers, &return_address, read_stack,
-                              (void *)bounds))
+        if (!apply_compact(&entry.compact, registers, &next, bounds))
             return 0;
+        *pc = next;
+        return 1;
     }
-    else if (!slow_step(*pc, current, known ? &entry : NULL, registers, &return_address, bounds))
+    if (!slow_step(*pc, current, known ? &entry : NULL, registers, &return_address, bounds))
         return 0;
     *pc = (uintptr_t)return_address;
     return 1;
 }
 
-unsigned plat_capture_stack(void **frames, unsigned max, const void *from)
+unsigned plat_capture_stack(void **frames, unsigned max, const void *from, const struct plat_stack_seed *seed)
 {
     struct dw_registers registers;
     struct stack_bounds bounds;
@@ -595,11 +688,12 @@ unsigned plat_capture_stack(void **frames, unsigned max, const void *from)
     unsigned count = 0, own = 0, current = atomic_load_explicit(&generation, memory_order_acquire);
 
     memset(&registers, 0, sizeof(registers));
-    pc = seed_registers(&registers);
+    pc = seed_registers(seed, &registers);
     bounds.low = (uintptr_t)registers.value[SP_COLUMN];
     bounds.high = stack_base();
-    /* The first step leaves this function: its caller's return address is the first frame met. Ours are dropped
-     * until `from`; from there on, `max` frames are kept and the walk stops. */
+    /* The first step leaves the seed's frame: its caller's return address is the first frame met. Ours are dropped
+     * until `from`; from there on, `max` frames are kept and the walk stops. The walk reads only above the seed's
+     * stack pointer, where the frames of the seed's function and its callers are, unchanged since it was taken. */
     while (count < max)
     {
         sp = (uintptr_t)registers.value[SP_COLUMN];
