@@ -978,14 +978,15 @@ static void finish_input(void)
     check_invariants();
     do_leak_check(1);
     /* The stale records left (their blocks freed by the foreign side, never met since) are met now, by a DidAlloc
-     * each: the next input starts without records. `check` is off for it (`leaks` stands in when it was the only one): a DidAlloc of an address that ole32mem
-     * itself freed earlier would be reported, rightly. */
+     * each: the next input starts without records. `check` is off for it (a DidAlloc of an address that ole32mem
+     * itself freed earlier would be reported, rightly) and `fill` on: a call asks the heap about a record only with
+     * `check`, `guard` or `fill`, and a DidAlloc writes nothing. */
     if (stale_count)
     {
         unsigned options = diag_options;
         size_t k;
 
-        diag_options = options & ~DIAG_CHECK ? options & ~DIAG_CHECK : DIAG_LEAKS; /* still diagnosed */
+        diag_options = (options & ~DIAG_CHECK) | DIAG_FILL;
         for (k = 0; k < stale_count; k++)
             CHECK(task_did_alloc((void *)stale[k].block, CALLER) == 0, "DidAlloc of a freed block");
         diag_options = options;
