@@ -605,8 +605,6 @@ static void module_unloaded(uintptr_t base)
 
 #endif
 
-/* One frame up from `registers` at return address `*pc`: the caller's registers and return address. `current` is
- * the generation the capture started in. */
 /* One word of this thread's stack (read_stack in the native width). */
 static inline int read_word(const struct stack_bounds *bounds, uintptr_t address, uintptr_t *value)
 {
@@ -659,6 +657,8 @@ static inline __attribute__((always_inline)) int apply_compact(const struct dw_c
     return 1;
 }
 
+/* One frame up from `registers` at return address `*pc`: the caller's registers and return address. `current` is
+ * the generation the capture started in. */
 static int unwind_frame(struct dw_registers *registers, uintptr_t *pc, unsigned current,
                         const struct stack_bounds *bounds)
 {
