@@ -84,6 +84,16 @@ lib_parse_summary()
 
 lib_last_summary() { tr -d '\r' <"$1" | grep -E "${LIB_SUMMARY_RE}" | tail -n 1; }
 
+# lib_add_summary TEXT LINE_RE: the last line of a program's output TEXT that matches LINE_RE (its summary, "... N
+# passed, N failed, N skipped ...") becomes LIB_LINE and its counts are added to the totals. Answers 1, adding
+# nothing, when no line matches (the program crashed).
+lib_add_summary()
+{
+    LIB_LINE=$(tr -d '\r' <<<"$1" | grep -E "$2" | tail -n 1)
+    [[ "$LIB_LINE" =~ ([0-9]+)\ passed,\ ([0-9]+)\ failed,\ ([0-9]+)\ skipped ]] || return 1
+    lib_add "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}" "${BASH_REMATCH[3]}"
+}
+
 lib_timeout()
 {
     local seconds=$1

@@ -72,20 +72,17 @@ done
 
 # Runs prefix_e2e STATE on every arch (extra environment in $@ before the state) and adds up its summary line.
 e2e() {
-    local arch out line p f s exe state=${*: -1} vars=("${@:1:$#-1}")
+    local arch out exe state=${*: -1} vars=("${@:1:$#-1}")
     for arch in $runnable_arches; do
         exe=$TEST_DIR/$arch/${E2E_EXE:-prefix_e2e.exe}
         out=$(env "${vars[@]}" "$(wine_for "$arch")" "$exe" "$state" 2>&1)
-        line=$(grep -E '^prefix_e2e [a-z]+ \([a-z0-9]+\): [0-9]+ passed' <<<"$out" | tail -1)
-        if [ -z "$line" ]; then
+        if ! lib_add_summary "$out" '^prefix_e2e [a-z]+ \([a-z0-9]+\): [0-9]+ passed'; then
             echo "$out" | tail -20
             lib_fail "$arch: $exe $state ended without a summary (crashed?)"
             continue
         fi
         grep -v '^prefix_e2e ' <<<"$out" | sed "s/^/$arch: /"
-        read -r p f s <<<"$(sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed, ([0-9]+) skipped.*/\1 \2 \3/' <<<"$line")"
-        echo "$arch: $line"
-        lib_add "$p" "$f" "$s"
+        echo "$arch: $LIB_LINE"
     done
     "$WINESERVER" -k 2>/dev/null
 }

@@ -81,19 +81,16 @@ installer() {
 
 # e2e WHICH STATE: prefix_e2e STATE (builtin, installed) on every arch under that Wine; its checks count here.
 e2e() {
-    local which=$1 state=$2 arch out line p f s
+    local which=$1 state=$2 arch out
     for arch in $arches; do
         out=$("$which" "$(lib_wine_for "$arch")" "$TEST_DIR/$arch/prefix_e2e.exe" "$state" 2>&1)
-        line=$(grep -E '^prefix_e2e [a-z]+ \([a-z0-9]+\): [0-9]+ passed' <<<"$out" | tail -1)
-        if [ -z "$line" ]; then
+        if ! lib_add_summary "$out" '^prefix_e2e [a-z]+ \([a-z0-9]+\): [0-9]+ passed'; then
             tail -20 <<<"$out" | sed "s/^/upgrade: $which $arch: /"
             lib_fail "$which Wine, $arch: prefix_e2e $state ended without a summary (crashed?)"
             continue
         fi
         grep -E 'Test failed' <<<"$out" | sed "s/^/upgrade: $which $arch: /"
-        read -r p f s <<<"$(sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed, ([0-9]+) skipped.*/\1 \2 \3/' <<<"$line")"
-        echo "upgrade: $which Wine, $arch: $line"
-        lib_add "$p" "$f" "$s"
+        echo "upgrade: $which Wine, $arch: $LIB_LINE"
     done
 }
 
